@@ -1,0 +1,166 @@
+// Validates objects of the five kinds exactly as the API server would: the OpenAPI
+// schema (ajv, with defaults applied), list-map key uniqueness, and the CEL rules in
+// x-kubernetes-validations. Standalone mode has no API server, so without this a bad
+// file would only be found by surprise at runtime. Unknown fields are refused too,
+// like `kubectl apply --validate=strict`.
+import { parse, plan, celEnv } from "@bufbuild/cel";
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import addFormatsModule from "ajv-formats";
+import type { CelRule, KindDefinition } from "./common.ts";
+import { openApiSchema } from "./crd.ts";
+import { KINDS } from "./kinds.ts";
+
+export interface ValidationIssue {
+  /** Field path in kubectl's notation, e.g. spec.rules[0].backendRefs[1].weight. */
+  path: string;
+  message: string;
+}
+
+type Schema = Record<string, unknown>;
+type Evaluate = (self: unknown) => unknown;
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+const celEnvironment = celEnv();
+const celPrograms = new Map<string, Evaluate>();
+
+function celProgram(rule: string): Evaluate {
+  let program = celPrograms.get(rule);
+  if (!program) {
+    const planned = plan(celEnvironment, parse(rule));
+    program = (self) => planned({ self } as never);
+    celPrograms.set(rule, program);
+  }
+  return program;
+}
+
+/** The schema with additionalProperties: false wherever properties are listed. */
+function strict(schema: Schema): Schema {
+  const out: Schema = { ...schema };
+  if (schema.properties && typeof schema.properties === "object") {
+    const props: Record<string, Schema> = {};
+    for (const [k, v] of Object.entries(schema.properties as Record<string, Schema>)) props[k] = strict(v);
+    out.properties = props;
+    if (Object.keys(props).length > 0) out.additionalProperties = false;
+  }
+  if (schema.items) out.items = strict(schema.items as Schema);
+  return out;
+}
+
+function fieldPath(segments: readonly (string | number)[]): string {
+  let out = "";
+  for (const s of segments) out += typeof s === "number" ? `[${s}]` : out === "" ? s : `.${s}`;
+  return out;
+}
+
+function ajvPath(instancePath: string): (string | number)[] {
+  return instancePath
+    .split("/")
+    .slice(1)
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replaceAll("~1", "/").replaceAll("~0", "~")));
+}
+
+function describeAjvError(e: ErrorObject): ValidationIssue {
+  const at = ajvPath(e.instancePath);
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case "required":
+      return { path: fieldPath([...at, String(p.missingProperty)]), message: "Required value" };
+    case "additionalProperties":
+      return { path: fieldPath([...at, String(p.additionalProperty)]), message: "unknown field" };
+    case "enum":
+      return {
+        path: fieldPath(at),
+        message: `Unsupported value: ${JSON.stringify(e.data)}: supported values: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`,
+      };
+    case "type":
+      return { path: fieldPath(at), message: `Invalid value: ${JSON.stringify(e.data)}: must be ${String(p.type)}` };
+    default:
+      return { path: fieldPath(at), message: `Invalid value: ${JSON.stringify(e.data)}: ${e.message ?? e.keyword}` };
+  }
+}
+
+// Walks value and schema together to apply what ajv cannot: CEL rules and list-map keys.
+function checkKubernetesRules(schema: Schema, value: unknown, at: (string | number)[], issues: ValidationIssue[]) {
+  if (value === undefined || value === null) return;
+  const rules = schema["x-kubernetes-validations"] as CelRule[] | undefined;
+  for (const r of rules ?? []) {
+    let result: unknown;
+    try {
+      result = celProgram(r.rule)(value);
+    } catch (err) {
+      result = err;
+    }
+    if (result !== true) {
+      const path = r.fieldPath ? fieldPath(at) + r.fieldPath : fieldPath(at);
+      issues.push({ path, message: `Invalid value: ${r.message}` });
+    }
+  }
+  if (Array.isArray(value) && schema.items) {
+    const keys = schema["x-kubernetes-list-map-keys"] as string[] | undefined;
+    if (schema["x-kubernetes-list-type"] === "map" && keys) {
+      const seen = new Set<string>();
+      value.forEach((item, i) => {
+        const id = JSON.stringify(keys.map((k) => (item as Record<string, unknown>)[k]));
+        if (seen.has(id)) issues.push({ path: fieldPath([...at, i]), message: `Duplicate value: ${id}` });
+        seen.add(id);
+      });
+    } else if (schema["x-kubernetes-list-type"] === "set") {
+      const seen = new Set<string>();
+      value.forEach((item, i) => {
+        const id = JSON.stringify(item);
+        if (seen.has(id)) issues.push({ path: fieldPath([...at, i]), message: `Duplicate value: ${id}` });
+        seen.add(id);
+      });
+    }
+    value.forEach((item, i) => {
+      checkKubernetesRules(schema.items as Schema, item, [...at, i], issues);
+    });
+    return;
+  }
+  if (typeof value === "object" && schema.properties) {
+    for (const [k, sub] of Object.entries(schema.properties as Record<string, Schema>)) {
+      checkKubernetesRules(sub, (value as Record<string, unknown>)[k], [...at, k], issues);
+    }
+  }
+}
+
+export interface KindValidator {
+  /** Validates and applies schema defaults in place. Returns the issues, empty when valid. */
+  (object: unknown): ValidationIssue[];
+}
+
+function compileValidator(ajv: Ajv, def: KindDefinition): KindValidator {
+  const schema = openApiSchema(def);
+  // status is the operator's to write; a manifest is judged by its spec.
+  const properties = { ...(schema.properties as Record<string, Schema>), status: {} };
+  const validate: ValidateFunction = ajv.compile(strict({ ...schema, properties }));
+  return (object) => {
+    if (!validate(object)) return (validate.errors ?? []).map(describeAjvError);
+    const issues: ValidationIssue[] = [];
+    checkKubernetesRules(schema, object, [], issues);
+    return issues;
+  };
+}
+
+function createAjv(): Ajv {
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false });
+  addFormats(ajv);
+  ajv.addVocabulary([
+    "x-kubernetes-validations",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
+    "x-kubernetes-preserve-unknown-fields",
+  ]);
+  return ajv;
+}
+
+let validators: Map<string, KindValidator> | undefined;
+
+/** The validator for a kind of sluice.dev/v1alpha1, or undefined for other kinds. */
+export function validatorFor(kind: string): KindValidator | undefined {
+  if (!validators) {
+    const ajv = createAjv();
+    validators = new Map(KINDS.map((def) => [def.kind, compileValidator(ajv, def as KindDefinition)]));
+  }
+  return validators.get(kind);
+}

@@ -1,0 +1,79 @@
+// The compiler's view of its input: objects by kind, namespace and name, schema-checked
+// and with defaults applied. Built once per compile; every later stage only reads it.
+import type { KubeObject } from "../api/common.ts";
+import { validatorFor } from "../api/validate.ts";
+import { canonicalJson } from "../../../gateway/src/snapshot/version.ts";
+import { cmp, namespaceOf, type StatusBook } from "./status-book.ts";
+
+const MAX_ISSUES_IN_MESSAGE = 5;
+
+function isKubeObject(o: unknown): o is KubeObject {
+  if (typeof o !== "object" || o === null) return false;
+  const { apiVersion, kind, metadata } = o as Record<string, unknown>;
+  return (
+    typeof apiVersion === "string" &&
+    typeof kind === "string" &&
+    typeof metadata === "object" &&
+    metadata !== null &&
+    typeof (metadata as Record<string, unknown>).name === "string" &&
+    (metadata as Record<string, unknown>).name !== ""
+  );
+}
+
+/** Older first: creationTimestamp, then namespace, then name (the Gateway API's tie-break). */
+export function olderFirst(a: KubeObject, b: KubeObject): number {
+  return (
+    cmp(a.metadata.creationTimestamp ?? "", b.metadata.creationTimestamp ?? "") ||
+    cmp(namespaceOf(a), namespaceOf(b)) ||
+    cmp(a.metadata.name, b.metadata.name)
+  );
+}
+
+export class ObjectIndex {
+  #byKind = new Map<string, Map<string, KubeObject>>();
+
+  /**
+   * Indexes objects. Sluice kinds are validated against their schema (defaults applied to a
+   * copy); an invalid one is reported in `status` and left out. Objects without a kind or
+   * name cannot be addressed and are skipped (the API server never returns such objects;
+   * the standalone loader reports them itself). When the same object appears twice, the
+   * copy whose canonical JSON sorts first is kept, so input order never matters.
+   */
+  constructor(objects: readonly unknown[], status: StatusBook) {
+    const candidates = new Map<string, { json: string; obj: KubeObject }>();
+    for (const raw of objects) {
+      if (!isKubeObject(raw)) continue;
+      const json = canonicalJson(raw);
+      const key = `${raw.kind}/${namespaceOf(raw)}/${raw.metadata.name}`;
+      const seen = candidates.get(key);
+      if (!seen || json < seen.json) candidates.set(key, { json, obj: raw });
+    }
+    for (const { obj: raw } of candidates.values()) {
+      const validate = validatorFor(raw.kind);
+      const obj = structuredClone(raw);
+      if (validate) {
+        if (raw.apiVersion !== "sluice.dev/v1alpha1") continue;
+        const issues = validate(obj);
+        if (issues.length > 0) {
+          const shown = issues.slice(0, MAX_ISSUES_IN_MESSAGE).map((i) => `${i.path}: ${i.message}`);
+          if (issues.length > MAX_ISSUES_IN_MESSAGE) shown.push(`and ${issues.length - MAX_ISSUES_IN_MESSAGE} more`);
+          status.invalid(raw, shown.join("; "));
+          continue;
+        }
+      }
+      let kind = this.#byKind.get(obj.kind);
+      if (!kind) this.#byKind.set(obj.kind, (kind = new Map()));
+      kind.set(`${namespaceOf(obj)}/${obj.metadata.name}`, obj);
+    }
+  }
+
+  get<T = unknown>(kind: string, namespace: string, name: string): KubeObject<T> | undefined {
+    return this.#byKind.get(kind)?.get(`${namespace}/${name}`) as KubeObject<T> | undefined;
+  }
+
+  /** All objects of a kind, by namespace then name. */
+  list<T = unknown>(kind: string): KubeObject<T>[] {
+    const objs = [...(this.#byKind.get(kind)?.values() ?? [])] as KubeObject<T>[];
+    return objs.sort((a, b) => cmp(namespaceOf(a), namespaceOf(b)) || cmp(a.metadata.name, b.metadata.name));
+  }
+}

@@ -1,0 +1,180 @@
+// GatewayRoutes → snapshot rules (what happens) and host/match entries (what matches).
+// Precedence and conflicts between routes are settled in virtual-hosts.ts.
+import type { KubeObject } from "../api/common.ts";
+import type { GatewayRouteFilter, GatewayRouteMatch, GatewayRouteSpec } from "../api/gateway-route.ts";
+import type { SnapshotFilter, SnapshotPool, SnapshotRouteMatch, SnapshotRule } from "../../../gateway/src/snapshot/schema.ts";
+import { durationMs } from "./durations.ts";
+import type { ObjectIndex } from "./object-index.ts";
+import { Reason } from "./reasons.ts";
+import { namespaceOf, type StatusBook } from "./status-book.ts";
+
+/** A match of one route rule on one host name, before precedence is applied. */
+export interface HostMatch {
+  hostname: string;
+  match: SnapshotRouteMatch;
+  route: KubeObject<GatewayRouteSpec>;
+  /** Rule and match index within the route: the last tie-break, and the field path in messages. */
+  rule: number;
+  index: number;
+}
+
+export interface CompiledRoutes {
+  rules: Map<string, SnapshotRule>;
+  matches: HostMatch[];
+  /** Route objects by "namespace/name", for policy attachment. */
+  routes: Map<string, KubeObject<GatewayRouteSpec>>;
+}
+
+/** A regular expression the gateway will accept (ECMAScript, unicode mode). */
+function regexProblem(pattern: string): string | undefined {
+  try {
+    new RegExp(pattern, "u");
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+function invalidRegex(spec: GatewayRouteSpec): string | undefined {
+  for (const [r, rule] of spec.rules.entries()) {
+    for (const [m, match] of (rule.matches ?? []).entries()) {
+      const at = `spec.rules[${r}].matches[${m}]`;
+      if (match.path?.type === "RegularExpression") {
+        const p = regexProblem(match.path.value);
+        if (p) return `${at}.path.value: invalid regular expression: ${p}`;
+      }
+      for (const [list, entries] of [["headers", match.headers], ["queryParams", match.queryParams]] as const) {
+        for (const [i, h] of (entries ?? []).entries()) {
+          const p = h.type === "RegularExpression" ? regexProblem(h.value) : undefined;
+          if (p) return `${at}.${list}[${i}].value: invalid regular expression: ${p}`;
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+function toMatch(rule: string, m: GatewayRouteMatch): SnapshotRouteMatch {
+  const values = (list: typeof m.headers, lower: boolean) =>
+    (list ?? [])
+      .map((h) => ({ type: h.type, name: lower ? h.name.toLowerCase() : h.name, value: h.value }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return {
+    rule,
+    path: { type: m.path?.type ?? "PathPrefix", value: m.path?.value ?? "/" },
+    ...(m.method ? { method: m.method } : {}),
+    headers: values(m.headers, true),
+    queryParams: values(m.queryParams, false),
+  } as SnapshotRouteMatch;
+}
+
+function toFilter(f: GatewayRouteFilter): SnapshotFilter {
+  const headers = (h: GatewayRouteFilter["requestHeaderModifier"]) => ({
+    set: h?.set ?? [],
+    add: h?.add ?? [],
+    remove: h?.remove ?? [],
+  });
+  switch (f.type) {
+    case "RequestHeaderModifier":
+      return { type: f.type, ...headers(f.requestHeaderModifier) };
+    case "ResponseHeaderModifier":
+      return { type: f.type, ...headers(f.responseHeaderModifier) };
+    case "URLRewrite": {
+      const p = f.urlRewrite?.path;
+      return {
+        type: f.type,
+        ...(f.urlRewrite?.hostname ? { hostname: f.urlRewrite.hostname } : {}),
+        ...(p ? { path: { type: p.type, value: (p.type === "ReplaceFullPath" ? p.replaceFullPath : p.replacePrefixMatch) ?? "/" } } : {}),
+      };
+    }
+    case "RequestRedirect":
+      return { type: f.type, ...f.requestRedirect, statusCode: f.requestRedirect?.statusCode ?? 302 };
+    case "CORS": {
+      const c = f.cors;
+      return {
+        type: f.type,
+        allowOrigins: c?.allowOrigins ?? [],
+        allowMethods: c?.allowMethods ?? [],
+        allowHeaders: c?.allowHeaders ?? [],
+        exposeHeaders: c?.exposeHeaders ?? [],
+        allowCredentials: c?.allowCredentials ?? false,
+        ...(c?.maxAge ? { maxAgeSeconds: Math.floor(durationMs(c.maxAge) / 1000) } : {}),
+      };
+    }
+  }
+}
+
+export function ruleId(namespace: string, route: string, index: number): string {
+  return `${namespace}/${route}/${index}`;
+}
+
+/** Compiles every valid GatewayRoute; unresolvable backendRefs stay as pool: null (their share gets 500). */
+export function compileRoutes(index: ObjectIndex, status: StatusBook, pools: Map<string, SnapshotPool>): CompiledRoutes {
+  const out: CompiledRoutes = { rules: new Map(), matches: [], routes: new Map() };
+  for (const route of index.list<GatewayRouteSpec>("GatewayRoute")) {
+    const spec = route.spec as GatewayRouteSpec;
+    const problem = invalidRegex(spec);
+    if (problem) {
+      status.invalid(route, problem);
+      continue;
+    }
+    const namespace = namespaceOf(route);
+    out.routes.set(`${namespace}/${route.metadata.name}`, route);
+    const unresolved: string[] = [];
+    let reason: Reason = Reason.ResolvedRefs;
+    for (const [r, rule] of spec.rules.entries()) {
+      const id = ruleId(namespace, route.metadata.name, r);
+      const backends = (rule.backendRefs ?? []).map((ref, b) => {
+        const field = `spec.rules[${r}].backendRefs[${b}]`;
+        if (ref.namespace && ref.namespace !== namespace) {
+          reason = Reason.RefNotPermitted;
+          unresolved.push(`${field}.namespace: references to another namespace ("${ref.namespace}") are not permitted`);
+          return { pool: null, weight: ref.weight };
+        }
+        const poolId = `${namespace}/${ref.name}`;
+        if (!pools.has(poolId)) {
+          if (reason === Reason.ResolvedRefs) reason = Reason.BackendNotFound;
+          unresolved.push(`${field}.name: BackendPool "${ref.name}" not found (or not accepted) in namespace "${namespace}"`);
+          return { pool: null, weight: ref.weight };
+        }
+        return { pool: poolId, weight: ref.weight };
+      });
+      const { timeouts, retry } = rule;
+      out.rules.set(id, {
+        id,
+        route: { namespace, name: route.metadata.name },
+        index: r,
+        ...(rule.name ? { name: rule.name } : {}),
+        filters: (rule.filters ?? []).map(toFilter),
+        backends,
+        timeouts: {
+          ...(timeouts?.request ? { requestMs: durationMs(timeouts.request) } : {}),
+          ...(timeouts?.backendRequest ? { backendRequestMs: durationMs(timeouts.backendRequest) } : {}),
+        },
+        ...(retry && {
+          retry: {
+            attempts: retry.attempts,
+            on: [...(retry.on ?? ["connect-failure", "reset"])].sort(),
+            baseMs: durationMs(retry.backoff?.base ?? "25ms"),
+            maxMs: durationMs(retry.backoff?.max ?? "250ms"),
+          },
+        }),
+        rateLimitPolicies: [],
+      });
+      const hostnames = spec.hostnames && spec.hostnames.length > 0 ? spec.hostnames : ["*"];
+      const matches = rule.matches && rule.matches.length > 0 ? rule.matches : [{}];
+      for (const hostname of hostnames) {
+        for (const [m, match] of matches.entries()) {
+          out.matches.push({ hostname, match: toMatch(id, match), route, rule: r, index: m });
+        }
+      }
+    }
+    status.set(route, "Accepted", true, Reason.Accepted, "The route is valid.");
+    if (unresolved.length > 0) {
+      status.set(route, "ResolvedRefs", false, reason, `${unresolved.join("; ")}; requests for these backends get 500.`);
+    } else {
+      status.set(route, "ResolvedRefs", true, Reason.ResolvedRefs, "All backendRefs resolved.");
+    }
+  }
+  return out;
+}
