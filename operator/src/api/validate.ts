@@ -143,7 +143,7 @@ function compileValidator(ajv: Ajv, def: KindDefinition): KindValidator {
 }
 
 function createAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false });
+  const ajv = new Ajv({ allErrors: true, verbose: true, useDefaults: true, strict: true, strictRequired: false });
   addFormats(ajv);
   ajv.addVocabulary([
     "x-kubernetes-validations",

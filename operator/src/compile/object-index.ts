@@ -40,17 +40,16 @@ export class ObjectIndex {
    * copy whose canonical JSON sorts first is kept, so input order never matters.
    */
   constructor(objects: readonly unknown[], status: StatusBook) {
-    const candidates = new Map<string, { json: string; obj: KubeObject }>();
+    const candidates = new Map<string, KubeObject>();
     for (const raw of objects) {
       if (!isKubeObject(raw)) continue;
-      const json = canonicalJson(raw);
       const key = `${raw.kind}/${namespaceOf(raw)}/${raw.metadata.name}`;
       const seen = candidates.get(key);
-      if (!seen || json < seen.json) candidates.set(key, { json, obj: raw });
+      if (!seen || canonicalJson(raw) < canonicalJson(seen)) candidates.set(key, raw);
     }
-    for (const { obj: raw } of candidates.values()) {
+    for (const raw of candidates.values()) {
       const validate = validatorFor(raw.kind);
-      const obj = structuredClone(raw);
+      const obj = JSON.parse(JSON.stringify(raw)) as KubeObject;
       if (validate) {
         if (raw.apiVersion !== "sluice.dev/v1alpha1") continue;
         const issues = validate(obj);

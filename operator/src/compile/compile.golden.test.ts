@@ -1,0 +1,37 @@
+// Golden tests: testdata/<case>.in.yaml (objects) → <case>.out.yaml (snapshot + statuses).
+// UPDATE_GOLDEN=1 rewrites the .out.yaml files; review the diff before committing it.
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments, stringify } from "yaml";
+import { snapshotProblems } from "../../../gateway/src/snapshot/validate.ts";
+import { compileSnapshot } from "./compile.ts";
+
+const dir = join(dirname(fileURLToPath(import.meta.url)), "testdata");
+const cases = readdirSync(dir)
+  .filter((f) => f.endsWith(".in.yaml"))
+  .map((f) => f.slice(0, -".in.yaml".length))
+  .sort();
+export const GOLDEN_HASH_KEY = "golden-test-hash-key";
+
+function load(name: string): unknown[] {
+  return parseAllDocuments(readFileSync(join(dir, `${name}.in.yaml`), "utf8"))
+    .map((d) => d.toJS())
+    .filter((o) => o !== null);
+}
+
+describe("compileSnapshot golden files", () => {
+  it("has enough cases", () => {
+    expect(cases.length).toBeGreaterThanOrEqual(25);
+  });
+
+  it.each(cases)("%s", (name) => {
+    const result = compileSnapshot(load(name), { apiKeyHashKey: GOLDEN_HASH_KEY });
+    expect(snapshotProblems(result.snapshot)).toEqual([]);
+    const actual = stringify(result, { lineWidth: 0 });
+    const outFile = join(dir, `${name}.out.yaml`);
+    if (process.env.UPDATE_GOLDEN === "1") writeFileSync(outFile, actual);
+    expect(actual).toBe(readFileSync(outFile, "utf8"));
+  });
+});
