@@ -6,11 +6,15 @@ NODE_BIN := $(shell scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 DEPS := node_modules/.package-lock.json
 
-.PHONY: test test-unit e2e manifests verify-generated lint format bench
+.PHONY: run test test-unit e2e manifests verify-generated lint format bench
 
 $(DEPS): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
+
+## run: compile config/samples as the operator does and print every object's conditions
+run: $(DEPS)
+	node operator/src/cli/compile-files.ts config/samples
 
 ## test: the whole suite (unit + golden + property tests, then the real-API-server e2e suite)
 test: verify-generated test-unit e2e

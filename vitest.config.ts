@@ -14,6 +14,7 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["e2e/**/*.test.ts"],
+          globalSetup: ["e2e/harness/global-setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 1_800_000,
           fileParallelism: false,

@@ -38,8 +38,14 @@ function world(): unknown[] {
         rules: [
           {
             name: "main",
-            matches: [{ path: { type: "PathPrefix", value: `/svc-${i}` } }, { path: { type: "Exact", value: `/svc-${i}/health` }, method: "GET" }],
-            backendRefs: [{ name: `pool-${i % POOLS}`, weight: 90 }, { name: `pool-${(i + 1) % POOLS}`, weight: 10 }],
+            matches: [
+              { path: { type: "PathPrefix", value: `/svc-${i}` } },
+              { path: { type: "Exact", value: `/svc-${i}/health` }, method: "GET" },
+            ],
+            backendRefs: [
+              { name: `pool-${i % POOLS}`, weight: 90 },
+              { name: `pool-${(i + 1) % POOLS}`, weight: 10 },
+            ],
             timeouts: { request: "10s" },
           },
         ],
@@ -53,18 +59,29 @@ function world(): unknown[] {
       metadata: meta(`limits-${i}`, i),
       spec: {
         targetRefs: [{ kind: "GatewayRoute", name: `route-${i}` }],
-        rules: [{ name: "per-ip", key: { type: "ClientIP" }, limit: { requests: 100, per: "1m", burst: 10 } }],
+        rules: [
+          { name: "per-ip", key: { type: "ClientIP" }, limit: { requests: 100, per: "1m", burst: 10 } },
+        ],
       },
     });
   }
   for (let i = 0; i < KEYS; i++) {
     const m = meta(`key-${i}`, i);
-    objects.push({ apiVersion: "v1", kind: "Secret", metadata: { ...m, name: `key-${i}` }, stringData: { key: `sk_bench_${i.toString().padStart(12, "0")}` } });
+    objects.push({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { ...m, name: `key-${i}` },
+      stringData: { key: `sk_bench_${i.toString().padStart(12, "0")}` },
+    });
     objects.push({
       apiVersion: "sluice.dev/v1alpha1",
       kind: "ApiKey",
       metadata: m,
-      spec: { secretRef: { name: `key-${i}`, key: "key" }, consumer: `consumer-${i % 1000}`, scopes: ["read"] },
+      spec: {
+        secretRef: { name: `key-${i}`, key: "key" },
+        consumer: `consumer-${i % 1000}`,
+        scopes: ["read"],
+      },
     });
   }
   return objects;
@@ -86,6 +103,9 @@ console.log(
 );
 console.log(`compile: median ${median.toFixed(0)} ms, min ${times[0]?.toFixed(0)} ms over ${RUNS} runs`);
 console.log(`compile: ratio to the 1 s target ${(median / TARGET_MS).toFixed(2)} (≤ 1.00 passes)`);
-const failed = (result?.statuses ?? []).filter((st) => st.conditions.some((c) => c.type === "Accepted" && c.status === "False"));
-if (failed.length > 0) console.log(`warning: ${failed.length} objects not accepted, e.g. ${JSON.stringify(failed[0])}`);
+const failed = (result?.statuses ?? []).filter((st) =>
+  st.conditions.some((c) => c.type === "Accepted" && c.status === "False"),
+);
+if (failed.length > 0)
+  console.log(`warning: ${failed.length} objects not accepted, e.g. ${JSON.stringify(failed[0])}`);
 if (median > TARGET_MS) process.exitCode = 1;

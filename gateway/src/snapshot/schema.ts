@@ -6,7 +6,10 @@ import { type Static, type TSchema, Type } from "@sinclair/typebox";
 
 export const SNAPSHOT_API_VERSION = "sluice.dev/snapshot/v1";
 
-const Id = Type.String({ minLength: 1, description: "namespace/name of the source object (plus /index for rules)." });
+const Id = Type.String({
+  minLength: 1,
+  description: "namespace/name of the source object (plus /index for rules).",
+});
 const Ms = Type.Integer({ minimum: 0, description: "Milliseconds." });
 const opt = <T extends TSchema>(t: T) => Type.Optional(t);
 
@@ -28,8 +31,12 @@ export const SnapshotRouteMatch = Type.Object({
 });
 
 const VirtualHost = Type.Object({
-  hostname: Type.String({ description: 'An exact host, a "*." wildcard, or "*" for routes without hostnames.' }),
-  routes: Type.Array(SnapshotRouteMatch, { description: "Matches in precedence order: first that matches wins." }),
+  hostname: Type.String({
+    description: 'An exact host, a "*." wildcard, or "*" for routes without hostnames.',
+  }),
+  routes: Type.Array(SnapshotRouteMatch, {
+    description: "Matches in precedence order: first that matches wins.",
+  }),
 });
 
 const HeaderValue = Type.Object({ name: Type.String(), value: Type.String() });
@@ -79,13 +86,20 @@ export const SnapshotRule = Type.Object({
   filters: Type.Array(Filter),
   backends: Type.Array(
     Type.Object({
-      pool: Type.Union([Id, Type.Null()], { description: "null: an unresolved backendRef; its share gets 500." }),
+      pool: Type.Union([Id, Type.Null()], {
+        description: "null: an unresolved backendRef; its share gets 500.",
+      }),
       weight: Type.Integer({ minimum: 0 }),
     }),
   ),
   timeouts: Type.Object({ requestMs: opt(Ms), backendRequestMs: opt(Ms) }),
   retry: opt(
-    Type.Object({ attempts: Type.Integer({ minimum: 0 }), on: Type.Array(Type.String()), baseMs: Ms, maxMs: Ms }),
+    Type.Object({
+      attempts: Type.Integer({ minimum: 0 }),
+      retryOn: Type.Array(Type.String()),
+      baseMs: Ms,
+      maxMs: Ms,
+    }),
   ),
   rateLimitPolicies: Type.Array(Id, { description: "Every policy applies; all must pass." }),
   authzPolicy: opt(Id),
@@ -93,7 +107,9 @@ export const SnapshotRule = Type.Object({
 
 export const SnapshotPool = Type.Object({
   id: Id,
-  endpoints: Type.Array(Type.Object({ address: Type.String(), port: Type.Integer(), weight: Type.Integer() })),
+  endpoints: Type.Array(
+    Type.Object({ address: Type.String(), port: Type.Integer(), weight: Type.Integer() }),
+  ),
   loadBalancing: Type.Object({
     algorithm: Type.Union([
       Type.Literal("RoundRobin"),
@@ -120,7 +136,11 @@ export const SnapshotPool = Type.Object({
       }),
     ),
     passive: opt(
-      Type.Object({ consecutiveErrors: Type.Integer(), baseEjectionMs: Ms, maxEjectionPercent: Type.Integer() }),
+      Type.Object({
+        consecutiveErrors: Type.Integer(),
+        baseEjectionMs: Ms,
+        maxEjectionPercent: Type.Integer(),
+      }),
     ),
   }),
   circuitBreaker: Type.Object({
@@ -171,7 +191,9 @@ export const SnapshotAuthzPolicy = Type.Object({
             algorithms: Type.Array(Type.String(), { minItems: 1 }),
             keys: Type.Union([
               Type.Object({ jwksUri: Type.String() }),
-              Type.Object({ jwks: Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown())) }) }),
+              Type.Object({
+                jwks: Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown())) }),
+              }),
               Type.Object({ hmacSecret: Type.String({ description: "base64 of the shared secret" }) }),
             ]),
             clockSkewMs: Ms,
@@ -222,7 +244,9 @@ export const SnapshotBody = Type.Object({
   rateLimitPolicies: Type.Array(SnapshotRateLimitPolicy),
   authzPolicies: Type.Array(SnapshotAuthzPolicy),
   apiKeys: Type.Object({
-    hashKeyId: Type.String({ description: "First 16 hex digits of SHA-256 of the hash key, to detect a mismatch." }),
+    hashKeyId: Type.String({
+      description: "First 16 hex digits of SHA-256 of the hash key, to detect a mismatch.",
+    }),
     keys: Type.Array(SnapshotApiKey),
   }),
 });

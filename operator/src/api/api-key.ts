@@ -16,7 +16,9 @@ export const ApiKeySpec = Type.Object(
     secretRef: SecretKeySelector(
       "The Secret key that holds the API key. Only a keyed hash of it leaves the operator; it never appears in status, logs or metrics.",
     ),
-    consumer: Identifier("Who uses the key (an application or partner). Several keys may share a consumer, so keys can be rotated."),
+    consumer: Identifier(
+      "Who uses the key (an application or partner). Several keys may share a consumer, so keys can be rotated.",
+    ),
     tenant: Type.Optional(Identifier("Tenant the consumer belongs to; rate limits and rules can use it.")),
     scopes: Type.Optional(StringList("Scopes granted by this key.", Identifier("A scope."), 64)),
     allowedCIDRs: Type.Optional(
@@ -27,7 +29,10 @@ export const ApiKeySpec = Type.Object(
       ),
     ),
     expiresAt: Type.Optional(
-      Type.String({ format: "date-time", description: "When the key stops working (RFC 3339). Absent: never." }),
+      Type.String({
+        format: "date-time",
+        description: "When the key stops working (RFC 3339). Absent: never.",
+      }),
     ),
     disabled: Type.Boolean({ default: false, description: "Turn the key off without deleting it." }),
   },

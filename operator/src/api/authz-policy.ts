@@ -14,7 +14,18 @@ import {
   TargetRefs,
 } from "./common.ts";
 
-const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
+const ASYMMETRIC = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+] as const;
 const HMAC = ["HS256", "HS384", "HS512"] as const;
 
 // Where a credential is read from; exactly one of the three.
@@ -22,8 +33,16 @@ const CredentialSource = (what: string) =>
   Type.Object(
     {
       header: Type.Optional(HeaderName(`Header that carries the ${what}.`)),
-      query: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: `Query parameter that carries the ${what}.` })),
-      cookie: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: `Cookie that carries the ${what}.` })),
+      query: Type.Optional(
+        Type.String({
+          minLength: 1,
+          maxLength: 128,
+          description: `Query parameter that carries the ${what}.`,
+        }),
+      ),
+      cookie: Type.Optional(
+        Type.String({ minLength: 1, maxLength: 128, description: `Cookie that carries the ${what}.` }),
+      ),
     },
     {
       description: `A place the ${what} is read from; exactly one of header, query or cookie.`,
@@ -37,9 +56,15 @@ const CredentialSource = (what: string) =>
 const Jwks = Type.Object(
   {
     uri: Type.Optional(
-      Type.String({ maxLength: 2048, pattern: "^https?://", description: "URL of the identity provider's JWKS." }),
+      Type.String({
+        maxLength: 2048,
+        pattern: "^https?://",
+        description: "URL of the identity provider's JWKS.",
+      }),
     ),
-    inline: Type.Optional(Type.String({ maxLength: 65536, description: "A JWKS document (JSON) given inline." })),
+    inline: Type.Optional(
+      Type.String({ maxLength: 65536, description: "A JWKS document (JSON) given inline." }),
+    ),
     secretRef: Type.Optional(SecretKeySelector("A Secret key holding a JWKS document (JSON).")),
   },
   {
@@ -56,7 +81,11 @@ const JwtProvider = Type.Object(
     name: SectionName("Name of the provider, unique in the policy."),
     issuer: Type.String({ minLength: 1, maxLength: 2048, description: "Required value of the iss claim." }),
     audiences: Type.Optional(
-      StringList("The aud claim must contain one of these. Absent: aud is not checked.", Type.String({ maxLength: 2048 }), 16),
+      StringList(
+        "The aud claim must contain one of these. Absent: aud is not checked.",
+        Type.String({ maxLength: 2048 }),
+        16,
+      ),
     ),
     algorithms: Type.Optional(
       StringList(
@@ -80,15 +109,22 @@ const JwtProvider = Type.Object(
     from: Type.Optional(
       Type.Array(CredentialSource("token"), {
         maxItems: 4,
-        description: "Where the token is read from, in order. Absent: the Authorization header with the Bearer scheme.",
+        description:
+          "Where the token is read from, in order. Absent: the Authorization header with the Bearer scheme.",
       }),
     ),
     claimToHeaders: Type.Optional(
       Type.Array(
         Type.Object(
           {
-            claim: Type.String({ minLength: 1, maxLength: 256, description: "Claim name (dots for nesting)." }),
-            header: HeaderName("Header set on the upstream request; any copy sent by the client is removed first."),
+            claim: Type.String({
+              minLength: 1,
+              maxLength: 256,
+              description: "Claim name (dots for nesting).",
+            }),
+            header: HeaderName(
+              "Header set on the upstream request; any copy sent by the client is removed first.",
+            ),
           },
           { description: "Copy a claim into a request header." },
         ),
@@ -110,7 +146,8 @@ const JwtProvider = Type.Object(
       },
       {
         rule: "!has(self.algorithms) || (has(self.hmacSecretRef) ? self.algorithms.all(a, a.startsWith('HS')) : self.algorithms.all(a, !a.startsWith('HS')))",
-        message: "HMAC algorithms (HS*) go with hmacSecretRef only, and hmacSecretRef with HMAC algorithms only",
+        message:
+          "HMAC algorithms (HS*) go with hmacSecretRef only, and hmacSecretRef with HMAC algorithms only",
         fieldPath: ".algorithms",
       },
     ),
@@ -125,7 +162,8 @@ const Authentication = Type.Object(
           providers: Type.Array(JwtProvider, {
             minItems: 1,
             maxItems: 8,
-            description: "Accepted identity providers; a token is checked against the one whose issuer it names.",
+            description:
+              "Accepted identity providers; a token is checked against the one whose issuer it names.",
             "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["name"],
           }),
@@ -147,7 +185,8 @@ const Authentication = Type.Object(
     ),
     require: StringEnum(["Any", "All"], {
       default: "Any",
-      description: "Any: one valid credential of the configured kinds is enough. All: a JWT and an API key are both required.",
+      description:
+        "Any: one valid credential of the configured kinds is enough. All: a JWT and an API key are both required.",
     }),
   },
   {
@@ -165,9 +204,19 @@ const Authentication = Type.Object(
 
 const Principals = Type.Object(
   {
-    roles: Type.Optional(StringList("Any of these roles (from the provider's rolesClaim).", Type.String({ maxLength: 256 }), 32)),
-    scopes: Type.Optional(StringList("Any of these scopes (JWT scope/scp, or the ApiKey's scopes).", Type.String({ maxLength: 256 }), 32)),
-    consumers: Type.Optional(StringList("Any of these ApiKey consumers.", Type.String({ maxLength: 253 }), 64)),
+    roles: Type.Optional(
+      StringList("Any of these roles (from the provider's rolesClaim).", Type.String({ maxLength: 256 }), 32),
+    ),
+    scopes: Type.Optional(
+      StringList(
+        "Any of these scopes (JWT scope/scp, or the ApiKey's scopes).",
+        Type.String({ maxLength: 256 }),
+        32,
+      ),
+    ),
+    consumers: Type.Optional(
+      StringList("Any of these ApiKey consumers.", Type.String({ maxLength: 253 }), 64),
+    ),
     tenants: Type.Optional(StringList("Any of these tenants.", Type.String({ maxLength: 253 }), 64)),
     sourceCIDRs: Type.Optional(
       StringList("Client address in any of these ranges.", Type.String({ minLength: 2, maxLength: 49 }), 64),
@@ -197,10 +246,18 @@ const RequestMatch = Type.Object(
     headers: Type.Optional(
       Type.Array(
         Type.Object(
-          { name: HeaderName("Header name."), value: Type.String({ maxLength: 4096, description: "Exact value." }) },
+          {
+            name: HeaderName("Header name."),
+            value: Type.String({ maxLength: 4096, description: "Exact value." }),
+          },
           { description: "A header that must have this value." },
         ),
-        { maxItems: 16, description: "All of these headers.", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] },
+        {
+          maxItems: 16,
+          description: "All of these headers.",
+          "x-kubernetes-list-type": "map",
+          "x-kubernetes-list-map-keys": ["name"],
+        },
       ),
     ),
   },
@@ -249,8 +306,18 @@ export const authzPolicy: KindDefinition<typeof AuthzPolicySpec> = {
   spec: AuthzPolicySpec,
   status: StatusSchema(),
   printerColumns: [
-    { name: "Targets", type: "string", jsonPath: ".spec.targetRefs[*].name", description: "Targeted routes." },
-    { name: "Default", type: "string", jsonPath: ".spec.defaultAction", description: "Action when no rule matches." },
+    {
+      name: "Targets",
+      type: "string",
+      jsonPath: ".spec.targetRefs[*].name",
+      description: "Targeted routes.",
+    },
+    {
+      name: "Default",
+      type: "string",
+      jsonPath: ".spec.defaultAction",
+      description: "Action when no rule matches.",
+    },
     conditionColumn("Accepted"),
     conditionColumn("ResolvedRefs"),
     conditionColumn("Programmed"),

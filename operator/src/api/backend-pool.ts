@@ -15,7 +15,9 @@ import {
 const ServiceRef = Type.Object(
   {
     name: ObjectName("Name of the Service in this namespace whose EndpointSlices provide the endpoints."),
-    port: Port("Service port (spec.ports[].port); traffic goes to the matching target port of each endpoint."),
+    port: Port(
+      "Service port (spec.ports[].port); traffic goes to the matching target port of each endpoint.",
+    ),
   },
   { description: "Discover endpoints from a Service's EndpointSlices (ready endpoints only)." },
 );
@@ -49,13 +51,17 @@ const ConsistentHash = Type.Object(
         {
           name: Type.String({ minLength: 1, maxLength: 128, description: "Cookie name." }),
           ttl: Type.Optional(
-            Duration("Lifetime of the cookie the gateway sets when the client has none. Absent: a session cookie."),
+            Duration(
+              "Lifetime of the cookie the gateway sets when the client has none. Absent: a session cookie.",
+            ),
           ),
         },
         { description: "Hash on a cookie; the gateway sets it when the request has none (sticky sessions)." },
       ),
     ),
-    sourceIP: Type.Optional(Type.Boolean({ description: "Hash on the client IP (after trusted-proxy processing)." })),
+    sourceIP: Type.Optional(
+      Type.Boolean({ description: "Hash on the client IP (after trusted-proxy processing)." }),
+    ),
   },
   {
     description: "What to hash for ConsistentHash. Exactly one of header, cookie or sourceIP.",
@@ -77,7 +83,9 @@ const LoadBalancing = Type.Object(
   },
   {
     description: "Load balancing over the pool's healthy endpoints.",
-    default: {},
+    // Spelled out: the API server checks a default against the CEL rules without
+    // applying the nested defaults first.
+    default: { algorithm: "RoundRobin" },
     ...cel({
       rule: "self.algorithm == 'ConsistentHash' ? has(self.consistentHash) : !has(self.consistentHash)",
       message: "consistentHash must be set exactly when algorithm is ConsistentHash",
@@ -171,7 +179,10 @@ const Connection = Type.Object(
   {
     connectTimeout: Duration("How long establishing a TCP connection may take.", { default: "2s" }),
     idleTimeout: Duration("How long an idle keep-alive connection stays open.", { default: "60s" }),
-    http2: Type.Boolean({ default: false, description: "Speak HTTP/2 (prior knowledge, h2c) to the endpoints." }),
+    http2: Type.Boolean({
+      default: false,
+      description: "Speak HTTP/2 (prior knowledge, h2c) to the endpoints.",
+    }),
   },
   { description: "Connections from the gateway to the endpoints.", default: {} },
 );
@@ -200,7 +211,10 @@ export const BackendPoolSpec = Type.Object(
   },
   {
     description: "Where traffic goes: a set of endpoints and how requests are spread over them.",
-    ...cel({ rule: "has(self.service) != has(self.endpoints)", message: "exactly one of service or endpoints must be set" }),
+    ...cel({
+      rule: "has(self.service) != has(self.endpoints)",
+      message: "exactly one of service or endpoints must be set",
+    }),
   },
 );
 export type BackendPoolSpec = Static<typeof BackendPoolSpec>;
@@ -215,12 +229,25 @@ export const backendPool: KindDefinition<typeof BackendPoolSpec> = {
   spec: BackendPoolSpec,
   status: StatusSchema({
     readyEndpoints: Type.Optional(
-      Type.Integer({ minimum: 0, description: "Endpoints in the pool as last compiled (ready ones for a Service)." }),
+      Type.Integer({
+        minimum: 0,
+        description: "Endpoints in the pool as last compiled (ready ones for a Service).",
+      }),
     ),
   }),
   printerColumns: [
-    { name: "Service", type: "string", jsonPath: ".spec.service.name", description: "Service the endpoints come from." },
-    { name: "Endpoints", type: "integer", jsonPath: ".status.readyEndpoints", description: "Endpoints in the pool." },
+    {
+      name: "Service",
+      type: "string",
+      jsonPath: ".spec.service.name",
+      description: "Service the endpoints come from.",
+    },
+    {
+      name: "Endpoints",
+      type: "integer",
+      jsonPath: ".status.readyEndpoints",
+      description: "Endpoints in the pool.",
+    },
     {
       name: "Algorithm",
       type: "string",

@@ -53,7 +53,12 @@ export function SectionName(description: string) {
 }
 
 export function HeaderName(description: string) {
-  return Type.String({ minLength: 1, maxLength: 256, pattern: "^[A-Za-z0-9!#$%&'*+\\-.^_`|~]+$", description });
+  return Type.String({
+    minLength: 1,
+    maxLength: 256,
+    pattern: "^[A-Za-z0-9!#$%&'*+\\-.^_`|~]+$",
+    description,
+  });
 }
 
 export function Port(description: string) {
@@ -105,10 +110,19 @@ export const TargetRefs = Type.Array(PolicyTargetReference, {
 
 export const Condition = Type.Object(
   {
-    type: Type.String({ maxLength: 316, description: "Type of the condition: Accepted, ResolvedRefs, Programmed, …" }),
+    type: Type.String({
+      maxLength: 316,
+      description: "Type of the condition: Accepted, ResolvedRefs, Programmed, …",
+    }),
     status: StringEnum(["True", "False", "Unknown"], { description: "Status of the condition." }),
-    reason: Type.String({ maxLength: 1024, description: "A CamelCase code for the condition's last transition." }),
-    message: Type.String({ maxLength: 32768, description: "A human-readable explanation that names the field." }),
+    reason: Type.String({
+      maxLength: 1024,
+      description: "A CamelCase code for the condition's last transition.",
+    }),
+    message: Type.String({
+      maxLength: 32768,
+      description: "A human-readable explanation that names the field.",
+    }),
     observedGeneration: Type.Optional(
       Type.Integer({ minimum: 0, description: "The metadata.generation this condition was computed from." }),
     ),
@@ -126,7 +140,8 @@ export function StatusSchema(extra: Record<string, TSchema> = {}) {
       conditions: Type.Optional(
         Type.Array(Condition, {
           maxItems: 8,
-          description: "Conditions: Accepted, ResolvedRefs and Programmed (see docs/reference/conditions.md).",
+          description:
+            "Conditions: Accepted, ResolvedRefs and Programmed (see docs/reference/conditions.md).",
           "x-kubernetes-list-type": "map",
           "x-kubernetes-list-map-keys": ["type"],
         }),

@@ -1,18 +1,20 @@
 // Field documentation rendered from the same schemas as the CRDs.
-import { plainSchema } from "./crd.ts";
+
 import type { CelRule } from "./common.ts";
 import { API_VERSION } from "./common.ts";
+import { plainSchema } from "./crd.ts";
 import { KINDS } from "./kinds.ts";
 
 type Schema = Record<string, unknown>;
 
 function typeOf(s: Schema): string {
   if (s.type === "array") return `[]${typeOf(s.items as Schema)}`;
-  if (Array.isArray(s.enum)) return `${String(s.type)}: ${(s.enum as unknown[]).map((v) => `\`${String(v)}\``).join(", ")}`;
+  if (Array.isArray(s.enum))
+    return `${String(s.type)}: ${(s.enum as unknown[]).map((v) => `\`${String(v)}\``).join(", ")}`;
   return String(s.type);
 }
 
-function escape(text: string): string {
+function escapeCell(text: string): string {
   return text.replaceAll("|", "\\|").replaceAll("\n", " ");
 }
 
@@ -27,8 +29,11 @@ function rows(schema: Schema, prefix: string, out: string[]) {
     for (const k of ["minimum", "maximum", "minItems", "maxItems", "maxLength"] as const) {
       if (sub[k] !== undefined) notes.push(`${k} ${String(sub[k])}`);
     }
-    for (const r of (sub["x-kubernetes-validations"] as CelRule[] | undefined) ?? []) notes.push(`rule: ${r.message}`);
-    out.push(`| \`${path}\` | ${escape(typeOf(sub))} | ${escape(String(sub.description ?? ""))} | ${escape(notes.join("; "))} |`);
+    for (const r of (sub["x-kubernetes-validations"] as CelRule[] | undefined) ?? [])
+      notes.push(`rule: ${r.message}`);
+    out.push(
+      `| \`${path}\` | ${escapeCell(typeOf(sub))} | ${escapeCell(String(sub.description ?? ""))} | ${escapeCell(notes.join("; "))} |`,
+    );
     const child = sub.type === "array" ? (sub.items as Schema) : sub;
     if (child.properties) rows(child, sub.type === "array" ? `${path}[]` : path, out);
   }
@@ -44,8 +49,16 @@ export function renderApiReference(): string {
   ];
   for (const def of KINDS) {
     const spec = plainSchema(def.spec);
-    out.push(`## ${def.kind}`, "", def.description, "", `Short name: \`${def.shortNames.join(", ")}\`; category \`sluice\`.`, "");
-    for (const r of (spec["x-kubernetes-validations"] as CelRule[] | undefined) ?? []) out.push(`- rule on spec: ${r.message}`);
+    out.push(
+      `## ${def.kind}`,
+      "",
+      def.description,
+      "",
+      `Short name: \`${def.shortNames.join(", ")}\`; category \`sluice\`.`,
+      "",
+    );
+    for (const r of (spec["x-kubernetes-validations"] as CelRule[] | undefined) ?? [])
+      out.push(`- rule on spec: ${r.message}`);
     out.push("", "| field | type | description | notes |", "| --- | --- | --- | --- |");
     rows(spec, "spec", out);
     out.push("");

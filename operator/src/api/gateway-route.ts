@@ -33,7 +33,8 @@ const PathMatch = Type.Object(
     value: Type.String({ minLength: 1, maxLength: 1024, default: "/", description: "The path or pattern." }),
   },
   {
-    description: "Match on the request path, after normalisation (percent-decoding, dot segments, merged slashes).",
+    description:
+      "Match on the request path, after normalisation (percent-decoding, dot segments, merged slashes).",
     ...cel({
       rule: "self.type == 'RegularExpression' || self.value.startsWith('/')",
       message: "an Exact or PathPrefix value must start with '/'",
@@ -49,7 +50,14 @@ const ValueMatch = (what: string) =>
         default: "Exact",
         description: `Exact: the ${what} equals value. RegularExpression: an ECMAScript regular expression that must match the whole value.`,
       }),
-      name: what === "header" ? HeaderName("Header name, case-insensitive.") : Type.String({ minLength: 1, maxLength: 256, description: "Query parameter name, case-sensitive." }),
+      name:
+        what === "header"
+          ? HeaderName("Header name, case-insensitive.")
+          : Type.String({
+              minLength: 1,
+              maxLength: 256,
+              description: "Query parameter name, case-sensitive.",
+            }),
       value: Type.String({ maxLength: 4096, description: "The value or pattern." }),
     },
     { description: `Match on a ${what}.` },
@@ -80,7 +88,9 @@ const RouteMatch = Type.Object(
       }),
     ),
   },
-  { description: "Conditions a request must all meet. An empty match matches every request (path prefix /)." },
+  {
+    description: "Conditions a request must all meet. An empty match matches every request (path prefix /).",
+  },
 );
 
 const HeaderValue = Type.Object(
@@ -121,7 +131,9 @@ const URLRewrite = Type.Object(
     path: Type.Optional(
       Type.Object(
         {
-          type: StringEnum(["ReplaceFullPath", "ReplacePrefixMatch"], { description: "How the path is rewritten." }),
+          type: StringEnum(["ReplaceFullPath", "ReplacePrefixMatch"], {
+            description: "How the path is rewritten.",
+          }),
           replaceFullPath: Type.Optional(
             Type.String({ maxLength: 1024, pattern: "^/", description: "The new path (ReplaceFullPath)." }),
           ),
@@ -129,7 +141,8 @@ const URLRewrite = Type.Object(
             Type.String({
               maxLength: 1024,
               pattern: "^/",
-              description: "What the matched prefix is replaced with (ReplacePrefixMatch; PathPrefix matches only).",
+              description:
+                "What the matched prefix is replaced with (ReplacePrefixMatch; PathPrefix matches only).",
             }),
           ),
         },
@@ -154,11 +167,17 @@ const URLRewrite = Type.Object(
 
 const RequestRedirect = Type.Object(
   {
-    scheme: Type.Optional(StringEnum(["http", "https"], { description: "Scheme of the Location. Absent: unchanged." })),
+    scheme: Type.Optional(
+      StringEnum(["http", "https"], { description: "Scheme of the Location. Absent: unchanged." }),
+    ),
     hostname: Type.Optional(Hostname),
     port: Type.Optional(Port("Port of the Location. Absent: the default port of the scheme.")),
     path: Type.Optional(
-      Type.String({ maxLength: 1024, pattern: "^/", description: "Path of the Location. Absent: unchanged." }),
+      Type.String({
+        maxLength: 1024,
+        pattern: "^/",
+        description: "Path of the Location. Absent: unchanged.",
+      }),
     ),
     statusCode: Type.Integer({
       enum: [301, 302, 303, 307, 308],
@@ -177,7 +196,9 @@ const CORS = Type.Object(
       64,
     ),
     allowMethods: Type.Optional(StringList("Methods allowed in CORS requests.", Method, 9)),
-    allowHeaders: Type.Optional(StringList("Request headers allowed in CORS requests.", HeaderName("Header."), 64)),
+    allowHeaders: Type.Optional(
+      StringList("Request headers allowed in CORS requests.", HeaderName("Header."), 64),
+    ),
     exposeHeaders: Type.Optional(
       StringList("Response headers the browser may read.", HeaderName("Header."), 64),
     ),
@@ -194,7 +215,13 @@ const CORS = Type.Object(
   },
 );
 
-const FILTER_TYPES = ["RequestHeaderModifier", "ResponseHeaderModifier", "URLRewrite", "RequestRedirect", "CORS"] as const;
+const FILTER_TYPES = [
+  "RequestHeaderModifier",
+  "ResponseHeaderModifier",
+  "URLRewrite",
+  "RequestRedirect",
+  "CORS",
+] as const;
 const FILTER_FIELD: Record<(typeof FILTER_TYPES)[number], string> = {
   RequestHeaderModifier: "requestHeaderModifier",
   ResponseHeaderModifier: "responseHeaderModifier",
@@ -205,7 +232,9 @@ const FILTER_FIELD: Record<(typeof FILTER_TYPES)[number], string> = {
 
 const Filter = Type.Object(
   {
-    type: StringEnum(FILTER_TYPES, { description: "Which filter this is; the field of the same name holds its settings." }),
+    type: StringEnum(FILTER_TYPES, {
+      description: "Which filter this is; the field of the same name holds its settings.",
+    }),
     requestHeaderModifier: Type.Optional(HeaderModifier("request")),
     responseHeaderModifier: Type.Optional(HeaderModifier("response")),
     urlRewrite: Type.Optional(URLRewrite),
@@ -228,13 +257,16 @@ const BackendRef = Type.Object(
   {
     name: ObjectName("Name of the BackendPool."),
     namespace: Type.Optional(
-      ObjectName("Namespace of the BackendPool. Only the route's own namespace is allowed; others are refused."),
+      ObjectName(
+        "Namespace of the BackendPool. Only the route's own namespace is allowed; others are refused.",
+      ),
     ),
     weight: Type.Integer({
       minimum: 0,
       maximum: 1_000_000,
       default: 1,
-      description: "Share of the rule's requests sent to this pool, relative to the other backendRefs. 0 sends none.",
+      description:
+        "Share of the rule's requests sent to this pool, relative to the other backendRefs. 0 sends none.",
     }),
   },
   { description: "A BackendPool that receives a share of the rule's traffic." },
@@ -257,10 +289,15 @@ const Timeouts = Type.Object(
 
 const Retry = Type.Object(
   {
-    attempts: Type.Integer({ minimum: 0, maximum: 10, default: 1, description: "Retries after the first attempt." }),
-    on: Type.Optional(
+    attempts: Type.Integer({
+      minimum: 0,
+      maximum: 10,
+      default: 1,
+      description: "Retries after the first attempt.",
+    }),
+    retryOn: Type.Optional(
       StringList(
-        "What is retried. Requests are retried only when idempotent or when nothing was sent.",
+        "What is retried (absent: connect-failure and reset). Requests are retried only when idempotent or when nothing was sent.",
         StringEnum(["connect-failure", "reset", "502", "503", "504"], { description: "A retry trigger." }),
         5,
       ),
@@ -287,16 +324,16 @@ const Retry = Type.Object(
 
 const Rule = Type.Object(
   {
-    name: Type.Optional(SectionName("Name of the rule, unique in the route; policies target it with sectionName.")),
+    name: Type.Optional(
+      SectionName("Name of the rule, unique in the route; policies target it with sectionName."),
+    ),
     matches: Type.Optional(
       Type.Array(RouteMatch, {
         maxItems: 16,
         description: "The rule applies when any match matches. Absent: every request (path prefix /).",
       }),
     ),
-    filters: Type.Optional(
-      Type.Array(Filter, { maxItems: 16, description: "Filters applied in order." }),
-    ),
+    filters: Type.Optional(Type.Array(Filter, { maxItems: 16, description: "Filters applied in order." })),
     backendRefs: Type.Optional(
       Type.Array(BackendRef, {
         maxItems: 16,
@@ -311,7 +348,8 @@ const Rule = Type.Object(
     ...cel(
       {
         rule: "has(self.filters) && self.filters.exists(f, f.type == 'RequestRedirect') ? !has(self.backendRefs) || size(self.backendRefs) == 0 : has(self.backendRefs) && size(self.backendRefs) > 0",
-        message: "a rule needs backendRefs, unless it has a RequestRedirect filter, which cannot have backendRefs",
+        message:
+          "a rule needs backendRefs, unless it has a RequestRedirect filter, which cannot have backendRefs",
         fieldPath: ".backendRefs",
       },
       {
@@ -325,7 +363,7 @@ const Rule = Type.Object(
         fieldPath: ".filters",
       },
       {
-        rule: "!has(self.filters) || !self.filters.exists(f, f.type == 'URLRewrite' && has(f.urlRewrite.path) && f.urlRewrite.path.type == 'ReplacePrefixMatch') || (has(self.matches) && self.matches.all(m, has(m.path) && m.path.type == 'PathPrefix'))",
+        rule: "!has(self.filters) || !self.filters.exists(f, f.type == 'URLRewrite' && has(f.urlRewrite) && has(f.urlRewrite.path) && f.urlRewrite.path.type == 'ReplacePrefixMatch') || (has(self.matches) && self.matches.all(m, has(m.path) && m.path.type == 'PathPrefix'))",
         message: "ReplacePrefixMatch needs every match to have a PathPrefix path",
         fieldPath: ".filters",
       },
@@ -370,15 +408,16 @@ export const gatewayRoute: KindDefinition<typeof GatewayRouteSpec> = {
   description:
     "GatewayRoute says which requests (host names, paths, methods, headers, query) go to which BackendPools, and what filters change on the way. Modelled on the Gateway API's HTTPRoute.",
   spec: GatewayRouteSpec,
-  status: StatusSchema(),
+  status: StatusSchema({
+    backends: Type.Optional(
+      Type.String({ maxLength: 4096, description: "The BackendPools the rules refer to, comma-separated." }),
+    ),
+  }),
   printerColumns: [
     { name: "Hostnames", type: "string", jsonPath: ".spec.hostnames", description: "Host names served." },
-    {
-      name: "Backends",
-      type: "string",
-      jsonPath: ".spec.rules[*].backendRefs[*].name",
-      description: "BackendPools the rules send traffic to.",
-    },
+    // A JSONPath over every backendRef would show only the first match, so compile
+    // writes the list into status.
+    { name: "Backends", type: "string", jsonPath: ".status.backends", description: "BackendPools the rules send traffic to." },
     conditionColumn("Accepted"),
     conditionColumn("ResolvedRefs"),
     conditionColumn("Programmed"),

@@ -19,7 +19,11 @@ const LimitKey = Type.Object(
         "What requests are counted by. ClientIP: the client address (IPv6 grouped by /64). ApiKey: the API key used. Consumer/Tenant: as established by authentication. JWTClaim: a claim of the verified token. Header: a request header. Global: all requests share one counter. A request that lacks the value (no key, no claim, no header) is counted under one shared 'missing' bucket for the rule.",
     }),
     claim: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 256, description: "Claim name (dots for nested claims); JWTClaim only." }),
+      Type.String({
+        minLength: 1,
+        maxLength: 256,
+        description: "Claim name (dots for nested claims); JWTClaim only.",
+      }),
     ),
     header: Type.Optional(HeaderName("Header name; Header only.")),
   },
@@ -42,7 +46,11 @@ const LimitKey = Type.Object(
 
 const Limit = Type.Object(
   {
-    requests: Type.Integer({ minimum: 1, maximum: 1_000_000_000, description: "Requests allowed per period." }),
+    requests: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000_000,
+      description: "Requests allowed per period.",
+    }),
     per: Duration("The period, e.g. 1s, 1m, 1h."),
     burst: Type.Optional(
       Type.Integer({
@@ -57,9 +65,19 @@ const Limit = Type.Object(
 
 const Override = Type.Object(
   {
-    match: Type.String({ minLength: 1, maxLength: 256, description: "Key value this quota is for, e.g. a tenant id." }),
-    requests: Type.Integer({ minimum: 0, maximum: 1_000_000_000, description: "Requests per period for that key." }),
-    burst: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, description: "Burst for that key." })),
+    match: Type.String({
+      minLength: 1,
+      maxLength: 256,
+      description: "Key value this quota is for, e.g. a tenant id.",
+    }),
+    requests: Type.Integer({
+      minimum: 0,
+      maximum: 1_000_000_000,
+      description: "Requests per period for that key.",
+    }),
+    burst: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 1_000_000_000, description: "Burst for that key." }),
+    ),
   },
   { description: "A different quota for one key value." },
 );
@@ -131,7 +149,12 @@ export const rateLimitPolicy: KindDefinition<typeof RateLimitPolicySpec> = {
   spec: RateLimitPolicySpec,
   status: StatusSchema(),
   printerColumns: [
-    { name: "Targets", type: "string", jsonPath: ".spec.targetRefs[*].name", description: "Targeted routes." },
+    {
+      name: "Targets",
+      type: "string",
+      jsonPath: ".spec.targetRefs[*].name",
+      description: "Targeted routes.",
+    },
     { name: "Failure Mode", type: "string", jsonPath: ".spec.failureMode", description: "Open or Closed." },
     conditionColumn("Accepted"),
     conditionColumn("Programmed"),

@@ -3,7 +3,7 @@
 // x-kubernetes-validations. Standalone mode has no API server, so without this a bad
 // file would only be found by surprise at runtime. Unknown fields are refused too,
 // like `kubectl apply --validate=strict`.
-import { parse, plan, celEnv } from "@bufbuild/cel";
+import { celEnv, parse, plan } from "@bufbuild/cel";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
 import type { CelRule, KindDefinition } from "./common.ts";
@@ -73,14 +73,25 @@ function describeAjvError(e: ErrorObject): ValidationIssue {
         message: `Unsupported value: ${JSON.stringify(e.data)}: supported values: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`,
       };
     case "type":
-      return { path: fieldPath(at), message: `Invalid value: ${JSON.stringify(e.data)}: must be ${String(p.type)}` };
+      return {
+        path: fieldPath(at),
+        message: `Invalid value: ${JSON.stringify(e.data)}: must be ${String(p.type)}`,
+      };
     default:
-      return { path: fieldPath(at), message: `Invalid value: ${JSON.stringify(e.data)}: ${e.message ?? e.keyword}` };
+      return {
+        path: fieldPath(at),
+        message: `Invalid value: ${JSON.stringify(e.data)}: ${e.message ?? e.keyword}`,
+      };
   }
 }
 
 // Walks value and schema together to apply what ajv cannot: CEL rules and list-map keys.
-function checkKubernetesRules(schema: Schema, value: unknown, at: (string | number)[], issues: ValidationIssue[]) {
+function checkKubernetesRules(
+  schema: Schema,
+  value: unknown,
+  at: (string | number)[],
+  issues: ValidationIssue[],
+) {
   if (value === undefined || value === null) return;
   const rules = schema["x-kubernetes-validations"] as CelRule[] | undefined;
   for (const r of rules ?? []) {
@@ -124,10 +135,8 @@ function checkKubernetesRules(schema: Schema, value: unknown, at: (string | numb
   }
 }
 
-export interface KindValidator {
-  /** Validates and applies schema defaults in place. Returns the issues, empty when valid. */
-  (object: unknown): ValidationIssue[];
-}
+/** Validates and applies schema defaults in place. Returns the issues, empty when valid. */
+export type KindValidator = (object: unknown) => ValidationIssue[];
 
 function compileValidator(ajv: Ajv, def: KindDefinition): KindValidator {
   const schema = openApiSchema(def);
@@ -137,13 +146,20 @@ function compileValidator(ajv: Ajv, def: KindDefinition): KindValidator {
   return (object) => {
     if (!validate(object)) return (validate.errors ?? []).map(describeAjvError);
     const issues: ValidationIssue[] = [];
-    checkKubernetesRules(schema, object, [], issues);
+    const { status: _status, ...judged } = schema.properties as Record<string, Schema>;
+    checkKubernetesRules({ ...schema, properties: judged }, object, [], issues);
     return issues;
   };
 }
 
 function createAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, verbose: true, useDefaults: true, strict: true, strictRequired: false });
+  const ajv = new Ajv({
+    allErrors: true,
+    verbose: true,
+    useDefaults: true,
+    strict: true,
+    strictRequired: false,
+  });
   addFormats(ajv);
   ajv.addVocabulary([
     "x-kubernetes-validations",

@@ -3,9 +3,9 @@
 // and without the installation's hash key the digests cannot even be brute-forced.
 import { createHash, createHmac } from "node:crypto";
 import ipaddr from "ipaddr.js";
+import type { SnapshotApiKey } from "../../../gateway/src/snapshot/schema.ts";
 import type { ApiKeySpec } from "../api/api-key.ts";
 import type { KubeObject } from "../api/common.ts";
-import type { SnapshotApiKey } from "../../../gateway/src/snapshot/schema.ts";
 import { type ObjectIndex, olderFirst } from "./object-index.ts";
 import { Reason } from "./reasons.ts";
 import { secretValue } from "./secrets.ts";
@@ -32,7 +32,10 @@ export function compileApiKeys(index: ObjectIndex, status: StatusBook, hashKey: 
     const namespace = namespaceOf(obj);
     const badCidr = (spec.allowedCIDRs ?? []).findIndex((c) => !ipaddr.isValidCIDR(c));
     if (badCidr >= 0) {
-      status.invalid(obj, `spec.allowedCIDRs[${badCidr}]: "${spec.allowedCIDRs?.[badCidr]}" is not a CIDR range`);
+      status.invalid(
+        obj,
+        `spec.allowedCIDRs[${badCidr}]: "${spec.allowedCIDRs?.[badCidr]}" is not a CIDR range`,
+      );
       continue;
     }
     const value = secretValue(index, namespace, spec.secretRef);
@@ -64,7 +67,13 @@ export function compileApiKeys(index: ObjectIndex, status: StatusBook, hashKey: 
     }
     status.set(obj, "Accepted", true, Reason.Accepted, "The key is valid.");
     if (spec.disabled) {
-      status.set(obj, "Active", false, Reason.Disabled, "spec.disabled is true; the gateway refuses this key.");
+      status.set(
+        obj,
+        "Active",
+        false,
+        Reason.Disabled,
+        "spec.disabled is true; the gateway refuses this key.",
+      );
       continue;
     }
     status.set(obj, "Active", true, Reason.Active, "The key is usable (until spec.expiresAt, when set).");

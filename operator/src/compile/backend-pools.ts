@@ -1,9 +1,9 @@
 // BackendPools → snapshot pools, with Service-backed pools resolved through the
 // Service's ports and its EndpointSlices (ready endpoints only).
 import ipaddr from "ipaddr.js";
+import type { SnapshotPool } from "../../../gateway/src/snapshot/schema.ts";
 import type { BackendPoolSpec } from "../api/backend-pool.ts";
 import type { KubeObject } from "../api/common.ts";
-import type { SnapshotPool } from "../../../gateway/src/snapshot/schema.ts";
 import { durationMs } from "./durations.ts";
 import type { ObjectIndex } from "./object-index.ts";
 import { Reason } from "./reasons.ts";
@@ -22,21 +22,33 @@ interface EndpointSlice {
 type Endpoint = SnapshotPool["endpoints"][number];
 type Resolution = { endpoints: Endpoint[] } | { problem: Reason; message: string };
 
-function serviceEndpoints(index: ObjectIndex, namespace: string, svc: { name: string; port: number }): Resolution {
+function serviceEndpoints(
+  index: ObjectIndex,
+  namespace: string,
+  svc: { name: string; port: number },
+): Resolution {
   const service = index.get<ServiceSpec>("Service", namespace, svc.name);
   if (!service) {
-    return { problem: Reason.ServiceNotFound, message: `spec.service.name: Service "${svc.name}" not found in namespace "${namespace}"` };
+    return {
+      problem: Reason.ServiceNotFound,
+      message: `spec.service.name: Service "${svc.name}" not found in namespace "${namespace}"`,
+    };
   }
   const port = service.spec?.ports?.find((p) => p.port === svc.port);
   if (!port) {
-    return { problem: Reason.PortNotFound, message: `spec.service.port: Service "${svc.name}" has no port ${svc.port}` };
+    return {
+      problem: Reason.PortNotFound,
+      message: `spec.service.port: Service "${svc.name}" has no port ${svc.port}`,
+    };
   }
   const portName = port.name ?? "";
   const seen = new Set<string>();
   const endpoints: Endpoint[] = [];
   const slices = index
     .list<unknown>("EndpointSlice")
-    .filter((s) => namespaceOf(s) === namespace && s.metadata.labels?.["kubernetes.io/service-name"] === svc.name);
+    .filter(
+      (s) => namespaceOf(s) === namespace && s.metadata.labels?.["kubernetes.io/service-name"] === svc.name,
+    );
   for (const slice of slices as unknown as EndpointSlice[]) {
     if (slice.addressType !== "IPv4" && slice.addressType !== "IPv6") continue;
     const target = slice.ports?.find((p) => (p.name ?? "") === portName)?.port;
@@ -57,16 +69,26 @@ function hashOn(spec: BackendPoolSpec): SnapshotPool["loadBalancing"]["hashOn"] 
   const ch = spec.loadBalancing?.consistentHash;
   if (!ch) return undefined;
   if (ch.header) return { header: ch.header.toLowerCase() };
-  if (ch.cookie) return { cookie: { name: ch.cookie.name, ...(ch.cookie.ttl ? { ttlMs: durationMs(ch.cookie.ttl) } : {}) } };
+  if (ch.cookie)
+    return {
+      cookie: { name: ch.cookie.name, ...(ch.cookie.ttl ? { ttlMs: durationMs(ch.cookie.ttl) } : {}) },
+    };
   return { sourceIP: true };
 }
 
-function toPool(id: string, spec: Required<Pick<BackendPoolSpec, "loadBalancing" | "circuitBreaker" | "connection">> & BackendPoolSpec, endpoints: Endpoint[]): SnapshotPool {
+function toPool(
+  id: string,
+  spec: Required<Pick<BackendPoolSpec, "loadBalancing" | "circuitBreaker" | "connection">> & BackendPoolSpec,
+  endpoints: Endpoint[],
+): SnapshotPool {
   const { active, passive } = spec.healthCheck ?? {};
   return {
     id,
     endpoints: endpoints.sort((a, b) => cmp(a.address, b.address) || a.port - b.port),
-    loadBalancing: { algorithm: spec.loadBalancing.algorithm, ...(hashOn(spec) ? { hashOn: hashOn(spec) } : {}) },
+    loadBalancing: {
+      algorithm: spec.loadBalancing.algorithm,
+      ...(hashOn(spec) ? { hashOn: hashOn(spec) } : {}),
+    },
     healthCheck: {
       ...(active && {
         active: {
@@ -103,12 +125,21 @@ export function compileBackendPools(index: ObjectIndex, status: StatusBook): Map
     const id = `${namespace}/${obj.metadata.name}`;
     const invalid = (spec.endpoints ?? []).findIndex((e) => !ipaddr.isValid(e.address));
     if (invalid >= 0) {
-      status.invalid(obj, `spec.endpoints[${invalid}].address: "${spec.endpoints?.[invalid]?.address}" is not an IP address`);
+      status.invalid(
+        obj,
+        `spec.endpoints[${invalid}].address: "${spec.endpoints?.[invalid]?.address}" is not an IP address`,
+      );
       continue;
     }
     const resolution: Resolution = spec.service
       ? serviceEndpoints(index, namespace, spec.service)
-      : { endpoints: (spec.endpoints ?? []).map((e) => ({ address: ipaddr.parse(e.address).toString(), port: e.port, weight: e.weight ?? 1 })) };
+      : {
+          endpoints: (spec.endpoints ?? []).map((e) => ({
+            address: ipaddr.parse(e.address).toString(),
+            port: e.port,
+            weight: e.weight ?? 1,
+          })),
+        };
     status.set(obj, "Accepted", true, Reason.Accepted, "The pool is valid.");
     accept(obj, status, resolution);
     const endpoints = "endpoints" in resolution ? resolution.endpoints : [];
@@ -120,7 +151,13 @@ export function compileBackendPools(index: ObjectIndex, status: StatusBook): Map
 
 function accept(obj: KubeObject, status: StatusBook, resolution: Resolution) {
   if ("problem" in resolution) {
-    status.set(obj, "ResolvedRefs", false, resolution.problem, `${resolution.message}; the pool has no endpoints, so its traffic gets 503.`);
+    status.set(
+      obj,
+      "ResolvedRefs",
+      false,
+      resolution.problem,
+      `${resolution.message}; the pool has no endpoints, so its traffic gets 503.`,
+    );
   } else {
     const n = resolution.endpoints.length;
     status.set(obj, "ResolvedRefs", true, Reason.ResolvedRefs, `${n} endpoint${n === 1 ? "" : "s"}.`);

@@ -13,7 +13,7 @@ const cases = readdirSync(dir)
   .filter((f) => f.endsWith(".in.yaml"))
   .map((f) => f.slice(0, -".in.yaml".length))
   .sort();
-export const GOLDEN_HASH_KEY = "golden-test-hash-key";
+const GOLDEN_HASH_KEY = "golden-test-hash-key";
 
 function load(name: string): unknown[] {
   return parseAllDocuments(readFileSync(join(dir, `${name}.in.yaml`), "utf8"))

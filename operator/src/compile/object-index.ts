@@ -1,8 +1,9 @@
 // The compiler's view of its input: objects by kind, namespace and name, schema-checked
 // and with defaults applied. Built once per compile; every later stage only reads it.
+
+import { canonicalJson } from "../../../gateway/src/snapshot/version.ts";
 import type { KubeObject } from "../api/common.ts";
 import { validatorFor } from "../api/validate.ts";
-import { canonicalJson } from "../../../gateway/src/snapshot/version.ts";
 import { cmp, namespaceOf, type StatusBook } from "./status-book.ts";
 
 const MAX_ISSUES_IN_MESSAGE = 5;
@@ -55,13 +56,14 @@ export class ObjectIndex {
         const issues = validate(obj);
         if (issues.length > 0) {
           const shown = issues.slice(0, MAX_ISSUES_IN_MESSAGE).map((i) => `${i.path}: ${i.message}`);
-          if (issues.length > MAX_ISSUES_IN_MESSAGE) shown.push(`and ${issues.length - MAX_ISSUES_IN_MESSAGE} more`);
+          if (issues.length > MAX_ISSUES_IN_MESSAGE)
+            shown.push(`and ${issues.length - MAX_ISSUES_IN_MESSAGE} more`);
           status.invalid(raw, shown.join("; "));
           continue;
         }
       }
-      let kind = this.#byKind.get(obj.kind);
-      if (!kind) this.#byKind.set(obj.kind, (kind = new Map()));
+      const kind = this.#byKind.get(obj.kind) ?? new Map<string, KubeObject>();
+      this.#byKind.set(obj.kind, kind);
       kind.set(`${namespaceOf(obj)}/${obj.metadata.name}`, obj);
     }
   }

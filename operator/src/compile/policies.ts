@@ -3,16 +3,16 @@
 // (sectionName) over one for the whole route, and the oldest among equals.
 import { parse as parseCel } from "@bufbuild/cel";
 import ipaddr from "ipaddr.js";
-import type { AuthzPolicySpec } from "../api/authz-policy.ts";
-import { JWT_ASYMMETRIC_ALGORITHMS } from "../api/authz-policy.ts";
-import type { KubeObject, PolicyTargetReference, SecretKeySelector } from "../api/common.ts";
-import type { GatewayRouteSpec } from "../api/gateway-route.ts";
-import type { RateLimitPolicySpec } from "../api/rate-limit-policy.ts";
 import type {
   SnapshotAuthzPolicy,
   SnapshotRateLimitPolicy,
   SnapshotRule,
 } from "../../../gateway/src/snapshot/schema.ts";
+import type { AuthzPolicySpec } from "../api/authz-policy.ts";
+import { JWT_ASYMMETRIC_ALGORITHMS } from "../api/authz-policy.ts";
+import type { KubeObject, PolicyTargetReference, SecretKeySelector } from "../api/common.ts";
+import type { GatewayRouteSpec } from "../api/gateway-route.ts";
+import type { RateLimitPolicySpec } from "../api/rate-limit-policy.ts";
 import { durationMs } from "./durations.ts";
 import { type ObjectIndex, olderFirst } from "./object-index.ts";
 import { Reason } from "./reasons.ts";
@@ -36,19 +36,27 @@ function resolveTargets(
     const field = `spec.targetRefs[${i}]`;
     const route = routes.get(`${namespace}/${ref.name}`);
     if (!route) {
-      out.missing.push(`${field}.name: GatewayRoute "${ref.name}" not found (or not accepted) in namespace "${namespace}"`);
+      out.missing.push(
+        `${field}.name: GatewayRoute "${ref.name}" not found (or not accepted) in namespace "${namespace}"`,
+      );
       continue;
     }
     const rules = (route.spec as GatewayRouteSpec).rules;
     if (ref.sectionName) {
       const r = rules.findIndex((x) => x.name === ref.sectionName);
       if (r < 0) {
-        out.missing.push(`${field}.sectionName: GatewayRoute "${ref.name}" has no rule named "${ref.sectionName}"`);
+        out.missing.push(
+          `${field}.sectionName: GatewayRoute "${ref.name}" has no rule named "${ref.sectionName}"`,
+        );
         continue;
       }
       out.resolved.push({ ruleIds: [ruleId(namespace, ref.name, r)], section: true, field });
     } else {
-      out.resolved.push({ ruleIds: rules.map((_, r) => ruleId(namespace, ref.name, r)), section: false, field });
+      out.resolved.push({
+        ruleIds: rules.map((_, r) => ruleId(namespace, ref.name, r)),
+        section: false,
+        field,
+      });
     }
   }
   return out;
@@ -88,12 +96,18 @@ export function attachRateLimitPolicies(
       responseHeaders: spec.responseHeaders,
       rules: spec.rules.map((r) => ({
         name: r.name,
-        key: { type: r.key.type, ...(r.key.claim ? { claim: r.key.claim } : {}), ...(r.key.header ? { header: r.key.header.toLowerCase() } : {}) },
+        key: {
+          type: r.key.type,
+          ...(r.key.claim ? { claim: r.key.claim } : {}),
+          ...(r.key.header ? { header: r.key.header.toLowerCase() } : {}),
+        },
         algorithm: r.algorithm,
         requests: r.limit.requests,
         periodMs: durationMs(r.limit.per),
         ...(r.limit.burst !== undefined ? { burst: r.limit.burst } : {}),
-        overrides: [...(r.overrides ?? [])].sort((a, b) => (a.match < b.match ? -1 : a.match > b.match ? 1 : 0)),
+        overrides: [...(r.overrides ?? [])].sort((a, b) =>
+          a.match < b.match ? -1 : a.match > b.match ? 1 : 0,
+        ),
         ...(r.blockDuration ? { blockMs: durationMs(r.blockDuration) } : {}),
       })),
     });
@@ -103,7 +117,8 @@ export function attachRateLimitPolicies(
 }
 
 function targetsCondition(policy: KubeObject, status: StatusBook, missing: string[]) {
-  if (missing.length > 0) status.set(policy, "ResolvedRefs", false, Reason.TargetNotFound, missing.join("; "));
+  if (missing.length > 0)
+    status.set(policy, "ResolvedRefs", false, Reason.TargetNotFound, missing.join("; "));
   else status.set(policy, "ResolvedRefs", true, Reason.ResolvedRefs, "All targets resolved.");
 }
 
@@ -111,7 +126,8 @@ function targetsCondition(policy: KubeObject, status: StatusBook, missing: strin
 function authzProblem(spec: AuthzPolicySpec): string | undefined {
   for (const [r, rule] of (spec.rules ?? []).entries()) {
     for (const [i, cidr] of (rule.principals?.sourceCIDRs ?? []).entries()) {
-      if (!ipaddr.isValidCIDR(cidr)) return `spec.rules[${r}].principals.sourceCIDRs[${i}]: "${cidr}" is not a CIDR range`;
+      if (!ipaddr.isValidCIDR(cidr))
+        return `spec.rules[${r}].principals.sourceCIDRs[${i}]: "${cidr}" is not a CIDR range`;
     }
     for (const [i, expr] of (rule.when ?? []).entries()) {
       try {
@@ -157,7 +173,8 @@ function providerKeys(
 ): { keys: ProviderKeys } | { reason: Reason; message: string } {
   const fromSecret = (ref: SecretKeySelector, at: string) => {
     const value = secretValue(index, namespace, ref);
-    if ("missing" in value) return { reason: Reason.SecretNotFound, message: `${at}: ${value.missing}` } as const;
+    if ("missing" in value)
+      return { reason: Reason.SecretNotFound, message: `${at}: ${value.missing}` } as const;
     return value;
   };
   if (provider.hmacSecretRef) {
@@ -180,7 +197,10 @@ function providerKeys(
     if ("reason" in secret) return secret;
     const text = secret.bytes.toString("utf8");
     if (!isJwks(text)) {
-      return { reason: Reason.InvalidSecret, message: `${field}.jwks.secretRef: the secret is not a JWKS document` };
+      return {
+        reason: Reason.InvalidSecret,
+        message: `${field}.jwks.secretRef: the secret is not a JWKS document`,
+      };
     }
     return { keys: { jwks: JSON.parse(text) } };
   }
@@ -192,7 +212,9 @@ function compileAuthentication(index: ObjectIndex, namespace: string, authn: Aut
   const jwt: NonNullable<SnapshotAuthzPolicy["authentication"]>["jwt"] = [];
   for (const [p, provider] of (authn.jwt?.providers ?? []).entries()) {
     const field = `spec.authentication.jwt.providers[${p}]`;
-    const algorithms = [...(provider.algorithms ?? (provider.hmacSecretRef ? ["HS256"] : JWT_ASYMMETRIC_ALGORITHMS))].sort();
+    const algorithms = [
+      ...(provider.algorithms ?? (provider.hmacSecretRef ? ["HS256"] : JWT_ASYMMETRIC_ALGORITHMS)),
+    ].sort();
     const keys = providerKeys(index, namespace, provider, field, algorithms);
     if ("reason" in keys) {
       problems.push(keys);
@@ -208,7 +230,10 @@ function compileAuthentication(index: ObjectIndex, namespace: string, authn: Aut
       requiredClaims: [...(provider.requiredClaims ?? [])].sort(),
       rolesClaim: provider.rolesClaim,
       from: provider.from ?? [{ header: "authorization" }],
-      claimToHeaders: (provider.claimToHeaders ?? []).map((c) => ({ claim: c.claim, header: c.header.toLowerCase() })),
+      claimToHeaders: (provider.claimToHeaders ?? []).map((c) => ({
+        claim: c.claim,
+        header: c.header.toLowerCase(),
+      })),
     });
   }
   const compiled: NonNullable<SnapshotAuthzPolicy["authentication"]> = {
@@ -240,9 +265,22 @@ export function attachAuthzPolicies(
     const id = `${namespace}/${policy.metadata.name}`;
     const authn = spec.authentication && compileAuthentication(index, namespace, spec.authentication);
     if (authn && authn.problems.length > 0) {
-      status.set(policy, "Accepted", false, authn.problems[0]?.reason ?? Reason.InvalidSecret, authn.problems.map((p) => p.message).join("; "));
+      status.set(
+        policy,
+        "Accepted",
+        false,
+        authn.problems[0]?.reason ?? Reason.InvalidSecret,
+        authn.problems.map((p) => p.message).join("; "),
+      );
       const first = authn.problems[0];
-      if (first) status.set(policy, "ResolvedRefs", false, first.reason, authn.problems.map((p) => p.message).join("; "));
+      if (first)
+        status.set(
+          policy,
+          "ResolvedRefs",
+          false,
+          first.reason,
+          authn.problems.map((p) => p.message).join("; "),
+        );
       continue;
     }
     const targets = resolveTargets(policy, routes);
@@ -254,7 +292,9 @@ export function attachAuthzPolicies(
         const claimKey = `${r}|${t.section}`;
         const holder = claims.get(claimKey);
         if (holder && holder.policy !== policy) {
-          conflicts.push(`${t.field}: rule ${r} already has AuthzPolicy ${namespaceOf(holder.policy)}/${holder.policy.metadata.name}, which is older`);
+          conflicts.push(
+            `${t.field}: rule ${r} already has AuthzPolicy ${namespaceOf(holder.policy)}/${holder.policy.metadata.name}, which is older`,
+          );
           continue;
         }
         claims.set(claimKey, { policy, section: t.section });
@@ -267,7 +307,8 @@ export function attachAuthzPolicies(
     }
     status.set(policy, "Accepted", true, Reason.Accepted, "The policy is valid and attached.");
     targetsCondition(policy, status, targets.missing);
-    if (conflicts.length > 0) status.set(policy, "Conflicted", true, Reason.TargetConflict, conflicts.join("; "));
+    if (conflicts.length > 0)
+      status.set(policy, "Conflicted", true, Reason.TargetConflict, conflicts.join("; "));
     out.push({
       id,
       ...(authn ? { authentication: authn.compiled } : {}),

@@ -1,8 +1,14 @@
 // GatewayRoutes → snapshot rules (what happens) and host/match entries (what matches).
 // Precedence and conflicts between routes are settled in virtual-hosts.ts.
+
+import type {
+  SnapshotFilter,
+  SnapshotPool,
+  SnapshotRouteMatch,
+  SnapshotRule,
+} from "../../../gateway/src/snapshot/schema.ts";
 import type { KubeObject } from "../api/common.ts";
 import type { GatewayRouteFilter, GatewayRouteMatch, GatewayRouteSpec } from "../api/gateway-route.ts";
-import type { SnapshotFilter, SnapshotPool, SnapshotRouteMatch, SnapshotRule } from "../../../gateway/src/snapshot/schema.ts";
 import { durationMs } from "./durations.ts";
 import type { ObjectIndex } from "./object-index.ts";
 import { Reason } from "./reasons.ts";
@@ -43,7 +49,10 @@ function invalidRegex(spec: GatewayRouteSpec): string | undefined {
         const p = regexProblem(match.path.value);
         if (p) return `${at}.path.value: invalid regular expression: ${p}`;
       }
-      for (const [list, entries] of [["headers", match.headers], ["queryParams", match.queryParams]] as const) {
+      for (const [list, entries] of [
+        ["headers", match.headers],
+        ["queryParams", match.queryParams],
+      ] as const) {
         for (const [i, h] of (entries ?? []).entries()) {
           const p = h.type === "RegularExpression" ? regexProblem(h.value) : undefined;
           if (p) return `${at}.${list}[${i}].value: invalid regular expression: ${p}`;
@@ -84,7 +93,14 @@ function toFilter(f: GatewayRouteFilter): SnapshotFilter {
       return {
         type: f.type,
         ...(f.urlRewrite?.hostname ? { hostname: f.urlRewrite.hostname } : {}),
-        ...(p ? { path: { type: p.type, value: (p.type === "ReplaceFullPath" ? p.replaceFullPath : p.replacePrefixMatch) ?? "/" } } : {}),
+        ...(p
+          ? {
+              path: {
+                type: p.type,
+                value: (p.type === "ReplaceFullPath" ? p.replaceFullPath : p.replacePrefixMatch) ?? "/",
+              },
+            }
+          : {}),
       };
     }
     case "RequestRedirect":
@@ -109,7 +125,11 @@ export function ruleId(namespace: string, route: string, index: number): string 
 }
 
 /** Compiles every valid GatewayRoute; unresolvable backendRefs stay as pool: null (their share gets 500). */
-export function compileRoutes(index: ObjectIndex, status: StatusBook, pools: Map<string, SnapshotPool>): CompiledRoutes {
+export function compileRoutes(
+  index: ObjectIndex,
+  status: StatusBook,
+  pools: Map<string, SnapshotPool>,
+): CompiledRoutes {
   const out: CompiledRoutes = { rules: new Map(), matches: [], routes: new Map() };
   for (const route of index.list<GatewayRouteSpec>("GatewayRoute")) {
     const spec = route.spec as GatewayRouteSpec;
@@ -128,13 +148,17 @@ export function compileRoutes(index: ObjectIndex, status: StatusBook, pools: Map
         const field = `spec.rules[${r}].backendRefs[${b}]`;
         if (ref.namespace && ref.namespace !== namespace) {
           reason = Reason.RefNotPermitted;
-          unresolved.push(`${field}.namespace: references to another namespace ("${ref.namespace}") are not permitted`);
+          unresolved.push(
+            `${field}.namespace: references to another namespace ("${ref.namespace}") are not permitted`,
+          );
           return { pool: null, weight: ref.weight };
         }
         const poolId = `${namespace}/${ref.name}`;
         if (!pools.has(poolId)) {
           if (reason === Reason.ResolvedRefs) reason = Reason.BackendNotFound;
-          unresolved.push(`${field}.name: BackendPool "${ref.name}" not found (or not accepted) in namespace "${namespace}"`);
+          unresolved.push(
+            `${field}.name: BackendPool "${ref.name}" not found (or not accepted) in namespace "${namespace}"`,
+          );
           return { pool: null, weight: ref.weight };
         }
         return { pool: poolId, weight: ref.weight };
@@ -154,7 +178,7 @@ export function compileRoutes(index: ObjectIndex, status: StatusBook, pools: Map
         ...(retry && {
           retry: {
             attempts: retry.attempts,
-            on: [...(retry.on ?? ["connect-failure", "reset"])].sort(),
+            retryOn: [...(retry.retryOn ?? ["connect-failure", "reset"])].sort(),
             baseMs: durationMs(retry.backoff?.base ?? "25ms"),
             maxMs: durationMs(retry.backoff?.max ?? "250ms"),
           },
@@ -170,8 +194,18 @@ export function compileRoutes(index: ObjectIndex, status: StatusBook, pools: Map
       }
     }
     status.set(route, "Accepted", true, Reason.Accepted, "The route is valid.");
+    status.setBackends(
+      route,
+      spec.rules.flatMap((r) => (r.backendRefs ?? []).map((b) => b.name)),
+    );
     if (unresolved.length > 0) {
-      status.set(route, "ResolvedRefs", false, reason, `${unresolved.join("; ")}; requests for these backends get 500.`);
+      status.set(
+        route,
+        "ResolvedRefs",
+        false,
+        reason,
+        `${unresolved.join("; ")}; requests for these backends get 500.`,
+      );
     } else {
       status.set(route, "ResolvedRefs", true, Reason.ResolvedRefs, "All backendRefs resolved.");
     }

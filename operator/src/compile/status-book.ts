@@ -20,6 +20,7 @@ export interface ObjectStatus {
   name: string;
   conditions: ConditionDraft[];
   readyEndpoints?: number;
+  backends?: string;
 }
 
 const KIND_ORDER = new Map<string, number>(KINDS.map((k, i) => [k.kind, i]));
@@ -36,7 +37,13 @@ export class StatusBook {
     const key = `${obj.kind}/${namespaceOf(obj)}/${obj.metadata.name}`;
     let e = this.#entries.get(key);
     if (!e) {
-      e = { apiVersion: obj.apiVersion, kind: obj.kind, namespace: namespaceOf(obj), name: obj.metadata.name, conditions: [] };
+      e = {
+        apiVersion: obj.apiVersion,
+        kind: obj.kind,
+        namespace: namespaceOf(obj),
+        name: obj.metadata.name,
+        conditions: [],
+      };
       this.#entries.set(key, e);
       this.#generations.set(key, obj.metadata.generation);
     }
@@ -68,10 +75,17 @@ export class StatusBook {
     this.#entry(obj).readyEndpoints = n;
   }
 
+  setBackends(obj: KubeObject, names: string[]) {
+    this.#entry(obj).backends = [...new Set(names)].join(",");
+  }
+
   list(): ObjectStatus[] {
     const order = ["Accepted", "ResolvedRefs", "Conflicted", "Active"];
     return [...this.#entries.values()]
-      .map((e) => ({ ...e, conditions: [...e.conditions].sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type)) }))
+      .map((e) => ({
+        ...e,
+        conditions: [...e.conditions].sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type)),
+      }))
       .sort(
         (a, b) =>
           (KIND_ORDER.get(a.kind) ?? 99) - (KIND_ORDER.get(b.kind) ?? 99) ||

@@ -1,10 +1,11 @@
 // Orders every (host, match) by the Gateway API's precedence and settles conflicts:
 // when two rules claim the same host and the same match, the older route wins
 // (creationTimestamp, then namespace/name, then rule order) and the other is told why.
-import type { GatewayRouteSpec } from "../api/gateway-route.ts";
-import type { KubeObject } from "../api/common.ts";
+
 import type { SnapshotRouteMatch } from "../../../gateway/src/snapshot/schema.ts";
 import { canonicalJson } from "../../../gateway/src/snapshot/version.ts";
+import type { KubeObject } from "../api/common.ts";
+import type { GatewayRouteSpec } from "../api/gateway-route.ts";
 import { olderFirst } from "./object-index.ts";
 import { Reason } from "./reasons.ts";
 import type { HostMatch } from "./routes.ts";
@@ -68,7 +69,13 @@ export function buildVirtualHosts(matches: HostMatch[], status: StatusBook) {
   for (const [route, reasons] of lost) {
     status.set(route, "Conflicted", true, Reason.MatchConflict, reasons.join("; "));
     if (!kept.has(route)) {
-      status.set(route, "Accepted", false, Reason.Conflicted, "Every match of this route is claimed by an older route; see the Conflicted condition.");
+      status.set(
+        route,
+        "Accepted",
+        false,
+        Reason.Conflicted,
+        "Every match of this route is claimed by an older route; see the Conflicted condition.",
+      );
     }
   }
   return { virtualHosts, routesWithTraffic: kept };

@@ -1,0 +1,33 @@
+// Starts one real etcd + kube-apiserver for the e2e project (built from Go modules on
+// first use by e2e/testenv/build.sh, then cached) and stops it after the last test file.
+import { execFileSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { TestProject } from "vitest/node";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    kubeconfig: string;
+  }
+}
+
+const testenv = join(dirname(fileURLToPath(import.meta.url)), "../testenv");
+
+export default function setup(project: TestProject) {
+  const out = execFileSync(join(testenv, "start-dev.sh"), [], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    timeout: 60 * 60 * 1000,
+  });
+  const vars = Object.fromEntries(
+    out
+      .split("\n")
+      .filter((l) => l.includes("="))
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
+  if (!vars.KUBECONFIG || !vars.STOP) throw new Error(`testenv did not start:\n${out}`);
+  project.provide("kubeconfig", vars.KUBECONFIG);
+  return () => {
+    execFileSync(vars.STOP as string, [], { stdio: "inherit" });
+  };
+}
