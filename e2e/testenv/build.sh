@@ -43,7 +43,7 @@ if ((${#missing[@]} > 0)); then
   tmp="$(mktemp -d "$out/.build.XXXXXX")"
   trap 'rm -rf "$tmp"' EXIT
   log "building ${missing[*]} (kubernetes $k8s_version, etcd $etcd_version) -> $out"
-  log "a cold build takes a long time (tens of minutes on 2 cores)"
+  log "cold build: ~5-7 min on 2 cores (~1.8 GB RSS), plus ~10 s of module downloads"
   start=$SECONDS
   # The -X flags only affect kube-apiserver (etcd does not link component-base).
   (

@@ -85,52 +85,68 @@ function describeAjvError(e: ErrorObject): ValidationIssue {
   }
 }
 
-// Walks value and schema together to apply what ajv cannot: CEL rules and list-map keys.
-function checkKubernetesRules(
-  schema: Schema,
-  value: unknown,
-  at: (string | number)[],
-  issues: ValidationIssue[],
-) {
+// What ajv cannot check, per schema node: CEL rules and list-type uniqueness. Built once
+// per schema, with only the subtrees that have something to check, so validating an
+// object walks just those parts of it.
+interface RulePlan {
+  rules: { rule: CelRule; evaluate: Evaluate }[];
+  listMapKeys?: string[];
+  listSet?: boolean;
+  items?: RulePlan;
+  properties: [string, RulePlan][];
+}
+
+function planRules(schema: Schema): RulePlan | undefined {
+  const plan: RulePlan = {
+    rules: ((schema["x-kubernetes-validations"] as CelRule[] | undefined) ?? []).map((rule) => ({
+      rule,
+      evaluate: celProgram(rule.rule),
+    })),
+    properties: [],
+  };
+  if (schema["x-kubernetes-list-type"] === "map") plan.listMapKeys = schema["x-kubernetes-list-map-keys"] as string[];
+  if (schema["x-kubernetes-list-type"] === "set") plan.listSet = true;
+  const items = schema.items ? planRules(schema.items as Schema) : undefined;
+  if (items) plan.items = items;
+  for (const [k, sub] of Object.entries((schema.properties as Record<string, Schema> | undefined) ?? {})) {
+    const child = planRules(sub);
+    if (child) plan.properties.push([k, child]);
+  }
+  const empty = plan.rules.length === 0 && !plan.listMapKeys && !plan.listSet && !plan.items;
+  return empty && plan.properties.length === 0 ? undefined : plan;
+}
+
+function duplicates(value: unknown[], id: (item: unknown) => string, at: string, issues: ValidationIssue[]) {
+  const seen = new Set<string>();
+  value.forEach((item, i) => {
+    const key = id(item);
+    if (seen.has(key)) issues.push({ path: `${at}[${i}]`, message: `Duplicate value: ${key}` });
+    seen.add(key);
+  });
+}
+
+function checkRules(plan: RulePlan, value: unknown, at: string, issues: ValidationIssue[]) {
   if (value === undefined || value === null) return;
-  const rules = schema["x-kubernetes-validations"] as CelRule[] | undefined;
-  for (const r of rules ?? []) {
+  for (const { rule, evaluate } of plan.rules) {
     let result: unknown;
     try {
-      result = celProgram(r.rule)(value);
+      result = evaluate(value);
     } catch (err) {
       result = err;
     }
-    if (result !== true) {
-      const path = r.fieldPath ? fieldPath(at) + r.fieldPath : fieldPath(at);
-      issues.push({ path, message: `Invalid value: ${r.message}` });
-    }
+    if (result !== true) issues.push({ path: at + (rule.fieldPath ?? ""), message: `Invalid value: ${rule.message}` });
   }
-  if (Array.isArray(value) && schema.items) {
-    const keys = schema["x-kubernetes-list-map-keys"] as string[] | undefined;
-    if (schema["x-kubernetes-list-type"] === "map" && keys) {
-      const seen = new Set<string>();
-      value.forEach((item, i) => {
-        const id = JSON.stringify(keys.map((k) => (item as Record<string, unknown>)[k]));
-        if (seen.has(id)) issues.push({ path: fieldPath([...at, i]), message: `Duplicate value: ${id}` });
-        seen.add(id);
-      });
-    } else if (schema["x-kubernetes-list-type"] === "set") {
-      const seen = new Set<string>();
-      value.forEach((item, i) => {
-        const id = JSON.stringify(item);
-        if (seen.has(id)) issues.push({ path: fieldPath([...at, i]), message: `Duplicate value: ${id}` });
-        seen.add(id);
-      });
-    }
-    value.forEach((item, i) => {
-      checkKubernetesRules(schema.items as Schema, item, [...at, i], issues);
-    });
+  if (Array.isArray(value)) {
+    const keys = plan.listMapKeys;
+    if (keys) duplicates(value, (item) => JSON.stringify(keys.map((k) => (item as Record<string, unknown>)[k])), at, issues);
+    else if (plan.listSet) duplicates(value, (item) => JSON.stringify(item), at, issues);
+    const items = plan.items;
+    if (items) value.forEach((item, i) => checkRules(items, item, `${at}[${i}]`, issues));
     return;
   }
-  if (typeof value === "object" && schema.properties) {
-    for (const [k, sub] of Object.entries(schema.properties as Record<string, Schema>)) {
-      checkKubernetesRules(sub, (value as Record<string, unknown>)[k], [...at, k], issues);
+  if (typeof value === "object") {
+    for (const [k, child] of plan.properties) {
+      checkRules(child, (value as Record<string, unknown>)[k], at === "" ? k : `${at}.${k}`, issues);
     }
   }
 }
@@ -143,11 +159,13 @@ function compileValidator(ajv: Ajv, def: KindDefinition): KindValidator {
   // status is the operator's to write; a manifest is judged by its spec.
   const properties = { ...(schema.properties as Record<string, Schema>), status: {} };
   const validate: ValidateFunction = ajv.compile(strict({ ...schema, properties }));
+  // status is the operator's to write; a manifest is judged by its spec.
+  const { status: _status, ...judged } = schema.properties as Record<string, Schema>;
+  const rules = planRules({ ...schema, properties: judged });
   return (object) => {
     if (!validate(object)) return (validate.errors ?? []).map(describeAjvError);
     const issues: ValidationIssue[] = [];
-    const { status: _status, ...judged } = schema.properties as Record<string, Schema>;
-    checkKubernetesRules({ ...schema, properties: judged }, object, [], issues);
+    if (rules) checkRules(rules, object, "", issues);
     return issues;
   };
 }

@@ -10,8 +10,7 @@ import { Reason } from "./reasons.ts";
 import { cmp, namespaceOf, type StatusBook } from "./status-book.ts";
 
 interface ServiceSpec {
-  type?: string;
-  ports?: { name?: string; port: number }[];
+  ports?: { name?: string; port?: number }[];
 }
 interface EndpointSlice {
   addressType?: string;
@@ -20,6 +19,10 @@ interface EndpointSlice {
 }
 
 type Endpoint = SnapshotPool["endpoints"][number];
+
+function list<T>(value: T[] | undefined | null): (T | null | undefined)[] {
+  return Array.isArray(value) ? value : [];
+}
 type Resolution = { endpoints: Endpoint[] } | { problem: Reason; message: string };
 
 function serviceEndpoints(
@@ -34,14 +37,15 @@ function serviceEndpoints(
       message: `spec.service.name: Service "${svc.name}" not found in namespace "${namespace}"`,
     };
   }
-  const port = service.spec?.ports?.find((p) => p.port === svc.port);
+  // Core objects are not schema-checked here: read them defensively.
+  const port = list(service.spec?.ports).find((p) => p?.port === svc.port);
   if (!port) {
     return {
       problem: Reason.PortNotFound,
       message: `spec.service.port: Service "${svc.name}" has no port ${svc.port}`,
     };
   }
-  const portName = port.name ?? "";
+  const portName = typeof port.name === "string" ? port.name : "";
   const seen = new Set<string>();
   const endpoints: Endpoint[] = [];
   const slices = index
@@ -51,12 +55,12 @@ function serviceEndpoints(
     );
   for (const slice of slices as unknown as EndpointSlice[]) {
     if (slice.addressType !== "IPv4" && slice.addressType !== "IPv6") continue;
-    const target = slice.ports?.find((p) => (p.name ?? "") === portName)?.port;
-    if (target === undefined) continue;
-    for (const ep of slice.endpoints ?? []) {
-      if (ep.conditions?.ready === false) continue;
-      for (const address of ep.addresses ?? []) {
-        if (!ipaddr.isValid(address) || seen.has(`${address}:${target}`)) continue;
+    const target = list(slice.ports).find((p) => (p?.name ?? "") === portName)?.port;
+    if (typeof target !== "number") continue;
+    for (const ep of list(slice.endpoints)) {
+      if (ep?.conditions?.ready === false) continue;
+      for (const address of list(ep?.addresses)) {
+        if (typeof address !== "string" || !ipaddr.isValid(address) || seen.has(`${address}:${target}`)) continue;
         seen.add(`${address}:${target}`);
         endpoints.push({ address, port: target, weight: 1 });
       }

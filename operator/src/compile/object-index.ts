@@ -2,11 +2,13 @@
 // and with defaults applied. Built once per compile; every later stage only reads it.
 
 import { canonicalJson } from "../../../gateway/src/snapshot/version.ts";
-import type { KubeObject } from "../api/common.ts";
+import { API_VERSION, type KubeObject } from "../api/common.ts";
 import { validatorFor } from "../api/validate.ts";
 import { cmp, namespaceOf, type StatusBook } from "./status-book.ts";
 
 const MAX_ISSUES_IN_MESSAGE = 5;
+/** Core kinds the compiler reads besides its own; everything else is ignored. */
+const REFERENCED_KINDS = new Set(["Secret", "Service", "EndpointSlice"]);
 
 function isKubeObject(o: unknown): o is KubeObject {
   if (typeof o !== "object" || o === null) return false;
@@ -17,7 +19,8 @@ function isKubeObject(o: unknown): o is KubeObject {
     typeof metadata === "object" &&
     metadata !== null &&
     typeof (metadata as Record<string, unknown>).name === "string" &&
-    (metadata as Record<string, unknown>).name !== ""
+    (metadata as Record<string, unknown>).name !== "" &&
+    ["string", "undefined"].includes(typeof (metadata as Record<string, unknown>).namespace)
   );
 }
 
@@ -43,16 +46,20 @@ export class ObjectIndex {
   constructor(objects: readonly unknown[], status: StatusBook) {
     const candidates = new Map<string, KubeObject>();
     for (const raw of objects) {
-      if (!isKubeObject(raw)) continue;
+      if (!isKubeObject(raw) || !(validatorFor(raw.kind) || REFERENCED_KINDS.has(raw.kind))) continue;
       const key = `${raw.kind}/${namespaceOf(raw)}/${raw.metadata.name}`;
       const seen = candidates.get(key);
       if (!seen || canonicalJson(raw) < canonicalJson(seen)) candidates.set(key, raw);
     }
     for (const raw of candidates.values()) {
       const validate = validatorFor(raw.kind);
-      const obj = JSON.parse(JSON.stringify(raw)) as KubeObject;
+      let obj = raw;
       if (validate) {
-        if (raw.apiVersion !== "sluice.dev/v1alpha1") continue;
+        if (raw.apiVersion !== API_VERSION) continue;
+        // Validation applies defaults to spec in place: work on a copy of spec, the input is
+        // the caller's. Status is the operator's own output and is not judged.
+        const { status: _status, ...rest } = raw;
+        obj = { ...rest, spec: raw.spec === undefined ? undefined : JSON.parse(JSON.stringify(raw.spec)) };
         const issues = validate(obj);
         if (issues.length > 0) {
           const shown = issues.slice(0, MAX_ISSUES_IN_MESSAGE).map((i) => `${i.path}: ${i.message}`);

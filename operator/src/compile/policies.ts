@@ -147,8 +147,11 @@ function authzProblem(spec: AuthzPolicySpec): string | undefined {
 
 function isJwks(text: string): boolean {
   try {
-    const doc = JSON.parse(text) as { keys?: unknown };
-    return Array.isArray(doc.keys) && doc.keys.every((k) => typeof k === "object" && k !== null);
+    const doc = JSON.parse(text) as { keys?: { kty?: unknown }[] };
+    return (
+      Array.isArray(doc.keys) &&
+      doc.keys.every((k) => typeof k === "object" && k !== null && !Array.isArray(k) && typeof k.kty === "string")
+    );
   } catch {
     return false;
   }

@@ -15,9 +15,9 @@ export function secretValue(
 ): { bytes: Buffer } | { missing: string } {
   const secret = index.get("Secret", namespace, ref.name) as unknown as SecretBody | undefined;
   if (!secret) return { missing: `Secret "${ref.name}" not found in namespace "${namespace}"` };
-  const text = secret.stringData?.[ref.key];
+  const text = typeof secret.stringData === "object" ? secret.stringData?.[ref.key] : undefined;
   if (typeof text === "string") return { bytes: Buffer.from(text, "utf8") };
-  const b64 = secret.data?.[ref.key];
+  const b64 = typeof secret.data === "object" ? secret.data?.[ref.key] : undefined;
   if (typeof b64 === "string") return { bytes: Buffer.from(b64, "base64") };
   return { missing: `Secret "${ref.name}" has no key "${ref.key}"` };
 }

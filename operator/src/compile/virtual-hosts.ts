@@ -3,7 +3,6 @@
 // (creationTimestamp, then namespace/name, then rule order) and the other is told why.
 
 import type { SnapshotRouteMatch } from "../../../gateway/src/snapshot/schema.ts";
-import { canonicalJson } from "../../../gateway/src/snapshot/version.ts";
 import type { KubeObject } from "../api/common.ts";
 import type { GatewayRouteSpec } from "../api/gateway-route.ts";
 import { olderFirst } from "./object-index.ts";
@@ -53,7 +52,8 @@ export function buildVirtualHosts(matches: HostMatch[], status: StatusBook) {
     const routes: SnapshotRouteMatch[] = [];
     for (const m of (byHost.get(hostname) ?? []).sort(byPrecedence)) {
       const { rule: _rule, ...shape } = m.match;
-      const key = canonicalJson(shape);
+      // toMatch builds every match with the same key order, so plain JSON is a stable key.
+      const key = JSON.stringify(shape);
       const winner = winners.get(key);
       if (winner) {
         const why = `${field(m)} on host "${hostname}" is shadowed by ${field(winner)} of GatewayRoute ${routeName(winner.route)}, which is older or comes first`;
