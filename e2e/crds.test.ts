@@ -18,7 +18,9 @@ const testdata = join(root, "operator/src/compile/testdata");
 function sluiceObjects(file: string): KubeObject[] {
   return parseAllDocuments(readFileSync(file, "utf8"))
     .map((d) => d.toJS() as KubeObject | null)
-    .filter((o): o is KubeObject => o?.apiVersion === "sluice.dev/v1alpha1" && kindDefinition(o.kind) !== undefined);
+    .filter(
+      (o): o is KubeObject => o?.apiVersion === "sluice.dev/v1alpha1" && kindDefinition(o.kind) !== undefined,
+    );
 }
 
 let kube: KubeClient;
@@ -26,7 +28,14 @@ let kube: KubeClient;
 beforeAll(() => {
   kube = new KubeClient(inject("kubeconfig"));
   kube.kubectl("apply", "--server-side", "-f", join(root, "crds"));
-  kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "-l", "app.kubernetes.io/part-of=sluice");
+  kube.kubectl(
+    "wait",
+    "--for=condition=Established",
+    "--timeout=60s",
+    "crd",
+    "-l",
+    "app.kubernetes.io/part-of=sluice",
+  );
   for (const ns of ["shop", "other", "payments"]) {
     kube.kubectl("create", "namespace", ns, "--dry-run=client", "-o", "yaml");
     try {
@@ -41,7 +50,11 @@ describe("CRDs on a real API server", () => {
   it("are accepted by kubectl apply --dry-run=client and served with the five kinds", () => {
     const out = kube.kubectl("apply", "--dry-run=client", "-f", join(root, "crds"));
     expect(out.trim().split("\n")).toHaveLength(5);
-    const resources = kube.kubectl("api-resources", "--api-group=sluice.dev", "-o", "name").trim().split("\n").sort();
+    const resources = kube
+      .kubectl("api-resources", "--api-group=sluice.dev", "-o", "name")
+      .trim()
+      .split("\n")
+      .sort();
     expect(resources).toEqual([
       "apikeys.sluice.dev",
       "authzpolicies.sluice.dev",
@@ -59,7 +72,9 @@ describe("CRDs on a real API server", () => {
     expect(table).toContain("backendpool.sluice.dev/orders-canary");
     expect(table).toContain("apikey.sluice.dev/partner-acme");
     const routes = kube.kubectl("get", "gwr", "-n", "shop");
-    expect(routes.split("\n")[0]).toMatch(/NAME\s+HOSTNAMES\s+BACKENDS\s+ACCEPTED\s+RESOLVEDREFS\s+PROGRAMMED\s+AGE/);
+    expect(routes.split("\n")[0]).toMatch(
+      /NAME\s+HOSTNAMES\s+BACKENDS\s+ACCEPTED\s+RESOLVEDREFS\s+PROGRAMMED\s+AGE/,
+    );
     expect(routes).toMatch(/orders\s+\["shop.example.com"\]/);
     const pools = kube.kubectl("get", "bp", "-n", "shop", "catalog");
     expect(pools).toMatch(/catalog\s+catalog/);
@@ -79,7 +94,11 @@ describe("CRDs on a real API server", () => {
       metadata: { name: "defaults", namespace: "shop" },
       spec: { endpoints: [{ address: "10.0.0.1", port: 80 }] },
     };
-    const res = await kube.send("POST", "/apis/sluice.dev/v1alpha1/namespaces/shop/backendpools?dryRun=All", pool);
+    const res = await kube.send(
+      "POST",
+      "/apis/sluice.dev/v1alpha1/namespaces/shop/backendpools?dryRun=All",
+      pool,
+    );
     expect(res.status).toBe(201);
     const ours = structuredClone(pool);
     expect(validatorFor("BackendPool")?.(ours)).toEqual([]);
@@ -95,7 +114,10 @@ describe("CRDs on a real API server", () => {
       .map((f) => join(root, "config/samples", f)),
   ];
   const cases = files.flatMap((file) =>
-    sluiceObjects(file).map((obj) => ({ label: `${file.split("/").pop()}: ${obj.kind} ${obj.metadata.name}`, obj })),
+    sluiceObjects(file).map((obj) => ({
+      label: `${file.split("/").pop()}: ${obj.kind} ${obj.metadata.name}`,
+      obj,
+    })),
   );
 
   it("has objects to compare", () => {

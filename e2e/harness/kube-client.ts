@@ -54,7 +54,10 @@ export class KubeClient {
           res.on("data", (c: Buffer) => chunks.push(c));
           res.on("end", () => {
             const text = Buffer.concat(chunks).toString("utf8");
-            resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} });
+            resolve({
+              status: res.statusCode ?? 0,
+              body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+            });
           });
         },
       );

@@ -18,7 +18,9 @@ function optionalDefaults(node: Schema): Schema {
   const props = node.properties as Record<string, Schema> | undefined;
   if (props) {
     for (const sub of Object.values(props)) optionalDefaults(sub);
-    const required = ((node.required as string[] | undefined) ?? []).filter((k) => props[k]?.default === undefined);
+    const required = ((node.required as string[] | undefined) ?? []).filter(
+      (k) => props[k]?.default === undefined,
+    );
     if (required.length > 0) node.required = required;
     else delete node.required;
   }

@@ -417,7 +417,12 @@ export const gatewayRoute: KindDefinition<typeof GatewayRouteSpec> = {
     { name: "Hostnames", type: "string", jsonPath: ".spec.hostnames", description: "Host names served." },
     // A JSONPath over every backendRef would show only the first match, so compile
     // writes the list into status.
-    { name: "Backends", type: "string", jsonPath: ".status.backends", description: "BackendPools the rules send traffic to." },
+    {
+      name: "Backends",
+      type: "string",
+      jsonPath: ".status.backends",
+      description: "BackendPools the rules send traffic to.",
+    },
     conditionColumn("Accepted"),
     conditionColumn("ResolvedRefs"),
     conditionColumn("Programmed"),

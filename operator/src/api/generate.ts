@@ -16,7 +16,10 @@ export function generatedFiles(): Map<string, string> {
   const files = new Map<string, string>();
   for (const def of KINDS) {
     const crd = customResourceDefinition(def);
-    files.set(`crds/sluice.dev_${def.plural}.yaml`, HEADER + stringify(crd, { lineWidth: 0, version: "1.1" }));
+    files.set(
+      `crds/sluice.dev_${def.plural}.yaml`,
+      HEADER + stringify(crd, { lineWidth: 0, version: "1.1" }),
+    );
   }
   files.set("docs/reference/api.md", renderApiReference());
   return files;

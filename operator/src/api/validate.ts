@@ -104,7 +104,8 @@ function planRules(schema: Schema): RulePlan | undefined {
     })),
     properties: [],
   };
-  if (schema["x-kubernetes-list-type"] === "map") plan.listMapKeys = schema["x-kubernetes-list-map-keys"] as string[];
+  if (schema["x-kubernetes-list-type"] === "map")
+    plan.listMapKeys = schema["x-kubernetes-list-map-keys"] as string[];
   if (schema["x-kubernetes-list-type"] === "set") plan.listSet = true;
   const items = schema.items ? planRules(schema.items as Schema) : undefined;
   if (items) plan.items = items;
@@ -134,14 +135,23 @@ function checkRules(plan: RulePlan, value: unknown, at: string, issues: Validati
     } catch (err) {
       result = err;
     }
-    if (result !== true) issues.push({ path: at + (rule.fieldPath ?? ""), message: `Invalid value: ${rule.message}` });
+    if (result !== true)
+      issues.push({ path: at + (rule.fieldPath ?? ""), message: `Invalid value: ${rule.message}` });
   }
   if (Array.isArray(value)) {
     const keys = plan.listMapKeys;
-    if (keys) duplicates(value, (item) => JSON.stringify(keys.map((k) => (item as Record<string, unknown>)[k])), at, issues);
+    if (keys)
+      duplicates(
+        value,
+        (item) => JSON.stringify(keys.map((k) => (item as Record<string, unknown>)[k])),
+        at,
+        issues,
+      );
     else if (plan.listSet) duplicates(value, (item) => JSON.stringify(item), at, issues);
     const items = plan.items;
-    if (items) value.forEach((item, i) => checkRules(items, item, `${at}[${i}]`, issues));
+    if (items) {
+      for (const [i, item] of value.entries()) checkRules(items, item, `${at}[${i}]`, issues);
+    }
     return;
   }
   if (typeof value === "object") {
@@ -179,6 +189,10 @@ function createAjv(): Ajv {
     strictRequired: false,
   });
   addFormats(ajv);
+  // ajv-formats allows a leap second (":60"); the API server (Go's time.Parse) does not,
+  // and neither does Date, which the compiler uses. Refuse what either would refuse.
+  const rfc3339 = ajv.formats["date-time"] as { validate: (s: string) => boolean };
+  ajv.addFormat("date-time", (s: string) => rfc3339.validate(s) && !Number.isNaN(Date.parse(s)));
   ajv.addVocabulary([
     "x-kubernetes-validations",
     "x-kubernetes-list-type",

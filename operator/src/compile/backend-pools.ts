@@ -60,7 +60,8 @@ function serviceEndpoints(
     for (const ep of list(slice.endpoints)) {
       if (ep?.conditions?.ready === false) continue;
       for (const address of list(ep?.addresses)) {
-        if (typeof address !== "string" || !ipaddr.isValid(address) || seen.has(`${address}:${target}`)) continue;
+        if (typeof address !== "string" || !ipaddr.isValid(address) || seen.has(`${address}:${target}`))
+          continue;
         seen.add(`${address}:${target}`);
         endpoints.push({ address, port: target, weight: 1 });
       }

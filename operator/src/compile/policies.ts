@@ -150,7 +150,9 @@ function isJwks(text: string): boolean {
     const doc = JSON.parse(text) as { keys?: { kty?: unknown }[] };
     return (
       Array.isArray(doc.keys) &&
-      doc.keys.every((k) => typeof k === "object" && k !== null && !Array.isArray(k) && typeof k.kty === "string")
+      doc.keys.every(
+        (k) => typeof k === "object" && k !== null && !Array.isArray(k) && typeof k.kty === "string",
+      )
     );
   } catch {
     return false;
