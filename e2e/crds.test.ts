@@ -3,16 +3,15 @@
 // every test object (schema + CEL) is the same as our own validator's — the proof that
 // standalone mode refuses exactly what `kubectl apply` refuses.
 import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import type { KubeObject } from "../operator/src/api/common.ts";
 import { kindDefinition } from "../operator/src/api/kinds.ts";
 import { validatorFor } from "../operator/src/api/validate.ts";
+import { dryRunCreate, installCrds, ROOT as root } from "./harness/install.ts";
 import { KubeClient } from "./harness/kube-client.ts";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const testdata = join(root, "operator/src/compile/testdata");
 
 function sluiceObjects(file: string): KubeObject[] {
@@ -25,25 +24,9 @@ function sluiceObjects(file: string): KubeObject[] {
 
 let kube: KubeClient;
 
-beforeAll(() => {
+beforeAll(async () => {
   kube = new KubeClient(inject("kubeconfig"));
-  kube.kubectl("apply", "--server-side", "-f", join(root, "crds"));
-  kube.kubectl(
-    "wait",
-    "--for=condition=Established",
-    "--timeout=60s",
-    "crd",
-    "-l",
-    "app.kubernetes.io/part-of=sluice",
-  );
-  for (const ns of ["shop", "other", "payments"]) {
-    kube.kubectl("create", "namespace", ns, "--dry-run=client", "-o", "yaml");
-    try {
-      kube.kubectl("create", "namespace", ns);
-    } catch {
-      // already there from an earlier file of the same run
-    }
-  }
+  await installCrds(kube);
 });
 
 describe("CRDs on a real API server", () => {
@@ -130,11 +113,7 @@ describe("CRDs on a real API server", () => {
     const namespace = obj.metadata.namespace ?? "default";
     // A name of its own, so it never meets the applied samples ("already exists").
     const body = { ...structuredClone(obj), metadata: { name: `parity-${obj.metadata.name}`, namespace } };
-    const res = await kube.send(
-      "POST",
-      `/apis/sluice.dev/v1alpha1/namespaces/${namespace}/${def.plural}?dryRun=All&fieldValidation=Strict`,
-      body,
-    );
+    const res = await dryRunCreate(kube, def.plural, body);
     const issues = validatorFor(obj.kind)?.(structuredClone(body)) ?? [];
     const serverAccepted = res.status === 201;
     const serverMessage = String(res.body.message ?? "");
