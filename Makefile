@@ -19,8 +19,9 @@ $(DEPS): package.json package-lock.json
 run: $(DEPS)
 	node operator/src/cli/compile-files.ts config/samples
 
-## test: the whole suite (unit + golden + property tests, then the real-API-server e2e suite)
-test: verify-generated test-unit e2e
+## test: the whole suite: generated files, typecheck and lint, unit + golden + property
+## tests, then the e2e suite on a real API server
+test: verify-generated lint test-unit e2e
 
 ## test-unit: unit, golden and property tests (no external processes)
 test-unit: $(DEPS)

@@ -49,7 +49,7 @@ describe("CRDs on a real API server", () => {
 
   it("applies the samples and lists them under the sluice category with their printer columns", () => {
     kube.kubectl("apply", "-f", join(root, "config/samples/shop/shop.yaml"));
-    kube.kubectl("apply", "-f", join(root, "config/samples"));
+    kube.kubectl("apply", "-k", join(root, "config/samples"));
     const table = kube.kubectl("get", "sluice", "-n", "shop");
     expect(table).toContain("gatewayroute.sluice.dev/orders");
     expect(table).toContain("backendpool.sluice.dev/orders-canary");
@@ -61,6 +61,13 @@ describe("CRDs on a real API server", () => {
     expect(routes).toMatch(/orders\s+\["shop.example.com"\]/);
     const pools = kube.kubectl("get", "bp", "-n", "shop", "catalog");
     expect(pools).toMatch(/catalog\s+catalog/);
+  });
+
+  it("installs through kustomize too: config/default and config/samples", () => {
+    const crds = kube.kubectl("apply", "--dry-run=server", "-k", join(root, "config/default"));
+    expect(crds.trim().split("\n")).toHaveLength(5);
+    const samples = kube.kubectl("apply", "--dry-run=server", "-k", join(root, "config/samples"));
+    expect(samples).toContain("gatewayroute.sluice.dev/users");
   });
 
   it("documents fields for kubectl explain", () => {

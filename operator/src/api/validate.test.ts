@@ -23,7 +23,6 @@ import {
   limitRule,
   limits,
   type Obj,
-  object,
   pool,
   provider,
   R0,
