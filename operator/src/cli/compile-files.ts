@@ -1,7 +1,6 @@
-// `make run` (until the gateway lands) and `node operator/src/cli/compile-files.ts <files|dirs>`:
-// compiles YAML resources the way the operator will and prints every object's
-// conditions and the snapshot's version. Exit code 1 when any object is not accepted,
-// so it can check manifests in a pipeline before `kubectl apply`.
+// `sluice compile <files|dirs>`: compiles YAML resources the way the operator does and
+// prints every object's conditions and the snapshot's version. Exit code 1 when any
+// object is not accepted, so it can check manifests in a pipeline before `kubectl apply`.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
@@ -16,7 +15,7 @@ function yamlFiles(path: string): string[] {
     );
 }
 
-function main(paths: string[]) {
+export function compileFilesCommand(paths: string[]) {
   const objects: unknown[] = [];
   for (const file of paths.flatMap(yamlFiles)) {
     for (const doc of parseAllDocuments(readFileSync(file, "utf8"))) {
@@ -49,4 +48,6 @@ function main(paths: string[]) {
   );
 }
 
-main(process.argv.length > 2 ? process.argv.slice(2) : ["config/samples"]);
+if (import.meta.url === `file://${process.argv[1]}`) {
+  compileFilesCommand(process.argv.length > 2 ? process.argv.slice(2) : ["config/samples"]);
+}

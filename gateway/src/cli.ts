@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// The `sluice` command.
+//   sluice gateway --config-dir DIR [--listen HOST:PORT] [--admin-listen HOST:PORT] …
+//   sluice compile FILE|DIR…   check manifests and print each object's conditions
+import { pino } from "pino";
+import { compileFilesCommand } from "../../operator/src/cli/compile-files.ts";
+import { loadGatewayConfig } from "./config.ts";
+import { GatewayError } from "./errors.ts";
+import { startGateway } from "./server.ts";
+
+const USAGE = `usage:
+  sluice gateway (--config-dir DIR | --snapshot-file FILE) [--listen HOST:PORT] [--admin-listen HOST:PORT]
+                 [--trusted-hops N] [--max-header-bytes N] [--max-body-bytes N] [--drain-ms N] [--config FILE]
+  sluice compile FILE|DIR...`;
+
+async function main(argv: string[]) {
+  const [command, ...rest] = argv;
+  if (command === "compile") return compileFilesCommand(rest.length > 0 ? rest : ["."]);
+  if (command !== "gateway") {
+    console.error(USAGE);
+    process.exitCode = 2;
+    return;
+  }
+  const log = pino({ name: "sluice-gateway", level: process.env.SLUICE_LOG_LEVEL ?? "info" });
+  let config: ReturnType<typeof loadGatewayConfig>;
+  try {
+    config = loadGatewayConfig(rest);
+  } catch (err) {
+    console.error(err instanceof GatewayError ? err.message : err);
+    console.error(USAGE);
+    process.exitCode = 2;
+    return;
+  }
+  const gateway = await startGateway(config, log);
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      log.info({ signal }, "shutting down");
+      void gateway.shutdown().then(() => process.exit(0));
+    });
+  }
+}
+
+await main(process.argv.slice(2));

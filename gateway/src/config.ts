@@ -1,0 +1,146 @@
+// The gateway process's configuration, from (in rising precedence) defaults, a YAML/JSON
+// file (--config), SLUICE_* environment variables and flags. Checked at start; a bad
+// value stops the process with a message that names the setting.
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { type Static, Type } from "@sinclair/typebox";
+import { Ajv } from "ajv";
+import { parse as parseYaml } from "yaml";
+import { GatewayError } from "./errors.ts";
+
+const Address = (description: string, fallback: string) =>
+  Type.String({ pattern: "^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]+):[0-9]{1,5}$", default: fallback, description });
+
+export const GatewayConfigSchema = Type.Object(
+  {
+    listen: Address("Data-plane listen address, HOST:PORT.", "0.0.0.0:8080"),
+    adminListen: Address("Admin listener (/healthz, /readyz, /status), HOST:PORT.", "127.0.0.1:9901"),
+    configDir: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: "Standalone mode: directory of YAML resources to compile and watch.",
+      }),
+    ),
+    snapshotFile: Type.Optional(
+      Type.String({ minLength: 1, description: "A compiled snapshot (JSON) to serve and watch." }),
+    ),
+    trustedHops: Type.Integer({
+      minimum: 0,
+      maximum: 10,
+      default: 0,
+      description: "Proxies in front that append to X-Forwarded-For and are trusted.",
+    }),
+    maxHeaderBytes: Type.Integer({
+      minimum: 1024,
+      maximum: 1048576,
+      default: 16384,
+      description: "Largest request head (request line and headers).",
+    }),
+    maxBodyBytes: Type.Integer({
+      minimum: 0,
+      default: 1073741824,
+      description: "Largest request body; 0 for no limit.",
+    }),
+    headersTimeoutMs: Type.Integer({
+      minimum: 1,
+      default: 10000,
+      description: "Time a client has to send the request head.",
+    }),
+    requestTimeoutMs: Type.Integer({
+      minimum: 0,
+      default: 300000,
+      description: "Time a client has to send the whole request; 0 for none.",
+    }),
+    keepAliveTimeoutMs: Type.Integer({
+      minimum: 1,
+      default: 5000,
+      description: "How long an idle client connection stays open.",
+    }),
+    drainMs: Type.Integer({
+      minimum: 0,
+      default: 10000,
+      description: "On SIGTERM, how long in-flight requests may take to finish.",
+    }),
+    apiKeyHashKey: Type.String({
+      minLength: 1,
+      default: "sluice-standalone",
+      description: "Key for hashing API keys (must match the operator's).",
+    }),
+  },
+  { additionalProperties: false },
+);
+export type GatewayConfig = Static<typeof GatewayConfigSchema>;
+
+const FLAGS = {
+  config: { type: "string" },
+  listen: { type: "string" },
+  "admin-listen": { type: "string" },
+  "config-dir": { type: "string" },
+  "snapshot-file": { type: "string" },
+  "trusted-hops": { type: "string" },
+  "max-header-bytes": { type: "string" },
+  "max-body-bytes": { type: "string" },
+  "headers-timeout-ms": { type: "string" },
+  "request-timeout-ms": { type: "string" },
+  "keep-alive-timeout-ms": { type: "string" },
+  "drain-ms": { type: "string" },
+} as const;
+
+const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+const env = (flag: string) => `SLUICE_${flag.toUpperCase().replaceAll("-", "_")}`;
+
+const validate = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, strict: false }).compile(
+  GatewayConfigSchema,
+);
+
+export function loadGatewayConfig(
+  argv: string[],
+  environment: NodeJS.ProcessEnv = process.env,
+): GatewayConfig {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof FLAGS; args: string[]; strict: true }>>;
+  try {
+    parsed = parseArgs({ args: argv, options: FLAGS, strict: true });
+  } catch (err) {
+    throw new GatewayError("SLUICE_CONFIG_INVALID", (err as Error).message);
+  }
+  const values: Record<string, unknown> = {};
+  const file = parsed.values.config ?? environment.SLUICE_CONFIG;
+  if (file) {
+    try {
+      Object.assign(values, parseYaml(readFileSync(file, "utf8")));
+    } catch (err) {
+      throw new GatewayError("SLUICE_CONFIG_INVALID", `--config ${file}: ${(err as Error).message}`);
+    }
+  }
+  for (const flag of Object.keys(FLAGS)) {
+    if (flag === "config") continue;
+    const fromEnv = environment[env(flag)];
+    if (fromEnv !== undefined) values[camel(flag)] = fromEnv;
+    const fromFlag = (parsed.values as Record<string, string | undefined>)[flag];
+    if (fromFlag !== undefined) values[camel(flag)] = fromFlag;
+  }
+  if (environment.SLUICE_API_KEY_HASH_KEY) values.apiKeyHashKey = environment.SLUICE_API_KEY_HASH_KEY;
+  if (!validate(values)) {
+    const problems = (validate.errors ?? []).map((e) => {
+      const name =
+        e.instancePath.slice(1) ||
+        String((e.params as { additionalProperty?: string }).additionalProperty ?? "");
+      const flag = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+      return `--${flag} (${env(flag)}): ${e.message ?? e.keyword}`;
+    });
+    throw new GatewayError("SLUICE_CONFIG_INVALID", problems.join("; "));
+  }
+  const config = values as GatewayConfig;
+  if (!config.configDir === !config.snapshotFile) {
+    throw new GatewayError(
+      "SLUICE_CONFIG_INVALID",
+      "set exactly one of --config-dir (standalone) or --snapshot-file",
+    );
+  }
+  return config;
+}
+
+export function splitAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(":");
+  return { host: address.slice(0, colon).replace(/^\[|\]$/g, ""), port: Number(address.slice(colon + 1)) };
+}

@@ -1,0 +1,175 @@
+// The data-plane request pipeline, in order:
+//   normalise the target → route (host, path, method, headers, query) → request id →
+//   redirect / CORS preflight answered here → upstream headers (hop-by-hop removed,
+//   X-Forwarded-*, modifiers) → rewrite → forward (pool, endpoint, retries, streaming).
+// Everything per route was prepared at snapshot load; this file only looks things up.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { isPreflight, preflightHeaders } from "./filters/cors.ts";
+import { clientAddress, peerAddress, setForwardedHeaders } from "./filters/forwarded.ts";
+import { applyHeaderOps, endToEnd } from "./filters/headers.ts";
+import { requestId } from "./filters/request-id.ts";
+import { redirectLocation, rewritePath } from "./filters/rewrite.ts";
+import { Problem, sendProblem } from "./problem.ts";
+import type { GatewayRuntime } from "./runtime/gateway-runtime.ts";
+import { normalizeRequestTarget } from "./runtime/normalize-path.ts";
+import { type RouteHit, routeHost } from "./runtime/router.ts";
+import type { RuleRuntime } from "./runtime/rule-runtime.ts";
+import type { BackendPoolRuntime } from "./upstream/backend-pool.ts";
+import { forward } from "./upstream/proxy.ts";
+import { proxyUpgrade } from "./upstream/upgrade.ts";
+
+export interface DataPlaneOptions {
+  /** The runtime of the snapshot being served; undefined until the first one loads. */
+  current: () => GatewayRuntime | undefined;
+  trustedHops: number;
+  maxBodyBytes: number;
+  tls: boolean;
+}
+
+export interface Routed {
+  hit: RouteHit<RuleRuntime>;
+  path: string;
+  query: string;
+  host: string;
+  requestId: string;
+  client: string;
+  headers: Record<string, string | string[]>;
+}
+
+function hashKeyFor(req: IncomingMessage, client: string) {
+  return (pool: BackendPoolRuntime): string | undefined => {
+    const on = pool.config.loadBalancing.hashOn;
+    if (!on) return undefined;
+    if ("header" in on) {
+      const v = req.headers[on.header];
+      return Array.isArray(v) ? v.join(",") : v;
+    }
+    if ("cookie" in on) {
+      const cookies = req.headers.cookie;
+      if (!cookies) return undefined;
+      const prefix = `${on.cookie.name}=`;
+      for (const part of cookies.split(";")) {
+        const c = part.trim();
+        if (c.startsWith(prefix)) return c.slice(prefix.length);
+      }
+      return undefined;
+    }
+    return client;
+  };
+}
+
+export function createDataPlane(options: DataPlaneOptions) {
+  const proto = options.tls ? "https" : "http";
+
+  /** Routes a request; answers it (and returns undefined) when it cannot be routed. */
+  function route(req: IncomingMessage, res: ServerResponse | undefined): Routed | undefined {
+    const runtime = options.current();
+    const fail = (problem: (typeof Problem)[keyof typeof Problem], detail: string) => {
+      if (res) sendProblem(res, problem, detail);
+      return undefined;
+    };
+    if (!runtime) return fail(Problem.ShuttingDown, "no configuration loaded yet");
+    const target = normalizeRequestTarget(req.url ?? "");
+    if (typeof target === "string") return fail(Problem.BadRequest, `request path refused: ${target}`);
+    const hostHeader = req.headers.host;
+    const host = routeHost(hostHeader);
+    const method = req.method ?? "GET";
+    const hit = runtime.router.match({
+      host,
+      path: target.path,
+      method,
+      headers: req.headers,
+      query: target.query,
+    });
+    if (!hit) return fail(Problem.RouteNotFound, `${method} ${target.path} on host "${host}"`);
+    const peer = peerAddress(req.socket.remoteAddress);
+    const client = clientAddress(peer, req.headers["x-forwarded-for"], options.trustedHops);
+    const rule = hit.rule;
+    const headers = endToEnd(req.headers, rule.dropHeaders);
+    headers.host = rule.rewrite?.hostname ?? hostHeader ?? host;
+    setForwardedHeaders(
+      headers,
+      {
+        xff: req.headers["x-forwarded-for"],
+        xfp: req.headers["x-forwarded-proto"],
+        xfh: req.headers["x-forwarded-host"],
+        forwarded: req.headers.forwarded,
+      },
+      { peer, client, proto, host: hostHeader },
+      options.trustedHops > 0,
+    );
+    const id = requestId(req.headers["x-request-id"]);
+    headers["x-request-id"] = id;
+    if (rule.requestHeaders) applyHeaderOps(headers, rule.requestHeaders);
+    return {
+      hit,
+      path: target.path,
+      query: target.query,
+      host: hostHeader ?? host,
+      requestId: id,
+      client,
+      headers,
+    };
+  }
+
+  function handleRequest(req: IncomingMessage, res: ServerResponse) {
+    const routed = route(req, res);
+    if (!routed) return;
+    const { hit, requestId: id } = routed;
+    const rule = hit.rule;
+    if (rule.redirect) {
+      const location = redirectLocation(
+        rule.redirect,
+        { proto, host: routed.host, path: routed.path, query: routed.query },
+        hit.prefix,
+      );
+      res.writeHead(rule.redirect.statusCode, { location, "x-request-id": id, "content-length": 0 });
+      res.end();
+      return;
+    }
+    if (rule.cors && isPreflight(req.method ?? "", req.headers)) {
+      res.writeHead(204, {
+        ...preflightHeaders(rule.cors, req.headers),
+        "x-request-id": id,
+        "content-length": 0,
+      });
+      res.end();
+      return;
+    }
+    const length = req.headers["content-length"];
+    const chunked = req.headers["transfer-encoding"] !== undefined;
+    if (options.maxBodyBytes > 0 && length !== undefined && Number(length) > options.maxBodyBytes) {
+      sendProblem(res, Problem.PayloadTooLarge, `at most ${options.maxBodyBytes} bytes`, {
+        connection: "close",
+      });
+      return;
+    }
+    const upstreamPath = rewritePath(routed.path, rule.rewrite?.path, hit.prefix) + routed.query;
+    // undici refuses Expect; Node has already answered "100 Continue" to the client.
+    delete routed.headers.expect;
+    forward({
+      req,
+      res,
+      rule,
+      path: upstreamPath,
+      headers: routed.headers,
+      hasBody: chunked || (length !== undefined && length !== "0"),
+      requestId: id,
+      hashKey: hashKeyFor(req, routed.client),
+    });
+  }
+
+  function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
+    const routed = route(req, undefined);
+    if (!routed || routed.hit.rule.redirect) {
+      socket.end("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+      return;
+    }
+    const rule = routed.hit.rule;
+    const upstreamPath = rewritePath(routed.path, rule.rewrite?.path, routed.hit.prefix) + routed.query;
+    proxyUpgrade(req, socket, head, rule, upstreamPath, routed.headers, hashKeyFor(req, routed.client));
+  }
+
+  return { handleRequest, handleUpgrade };
+}

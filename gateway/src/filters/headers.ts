@@ -1,0 +1,74 @@
+// Header handling on the way up and down: hop-by-hop headers removed (RFC 9110 §7.6.1,
+// plus whatever the Connection header names), the route's modifiers applied. The
+// modifiers are compiled once per snapshot into lower-cased name lists.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+
+export const HOP_BY_HOP = new Set([
+  "connection",
+  "proxy-connection",
+  "keep-alive",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "proxy-authenticate",
+  "proxy-authorization",
+]);
+
+export interface HeaderOps {
+  set: [string, string][];
+  add: [string, string][];
+  remove: string[];
+}
+
+export function compileHeaderOps(f: {
+  set: { name: string; value: string }[];
+  add: { name: string; value: string }[];
+  remove: string[];
+}): HeaderOps {
+  return {
+    set: f.set.map((h) => [h.name.toLowerCase(), h.value]),
+    add: f.add.map((h) => [h.name.toLowerCase(), h.value]),
+    remove: f.remove.map((h) => h.toLowerCase()),
+  };
+}
+
+/** Names listed in a Connection header are hop-by-hop too. */
+export function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
+  if (!value) return undefined;
+  const text = Array.isArray(value) ? value.join(",") : value;
+  const names = text
+    .split(",")
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== "" && s !== "close" && s !== "keep-alive");
+  return names.length > 0 ? new Set(names) : undefined;
+}
+
+/** Copies end-to-end headers, dropping hop-by-hop ones and those in `drop`. */
+export function endToEnd(
+  headers: IncomingHttpHeaders,
+  drop: ReadonlySet<string> | undefined,
+): Record<string, string | string[]> {
+  const listed = connectionListed(headers.connection);
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || listed?.has(name) || drop?.has(name)) continue;
+    const v = headers[name];
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}
+
+export function applyHeaderOps(
+  headers: Record<string, string | string[]> | OutgoingHttpHeaders,
+  ops: HeaderOps,
+) {
+  for (const name of ops.remove) delete headers[name];
+  for (const [name, value] of ops.set) headers[name] = value;
+  for (const [name, value] of ops.add) {
+    const current = headers[name];
+    if (current === undefined) headers[name] = value;
+    else if (Array.isArray(current)) headers[name] = [...current.map(String), value];
+    else headers[name] = [String(current), value];
+  }
+}

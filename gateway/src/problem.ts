@@ -1,0 +1,52 @@
+// Error responses are application/problem+json (RFC 9457) with a stable `type`, so
+// clients and dashboards can tell a routing miss from an upstream failure.
+import type { ServerResponse } from "node:http";
+
+const BASE = "https://sluice.dev/problems/";
+
+export const Problem = {
+  BadRequest: { status: 400, type: `${BASE}bad-request`, title: "Bad request" },
+  RouteNotFound: { status: 404, type: `${BASE}route-not-found`, title: "No route matches the request" },
+  PayloadTooLarge: { status: 413, type: `${BASE}payload-too-large`, title: "Request body too large" },
+  NoBackend: {
+    status: 500,
+    type: `${BASE}backend-not-resolved`,
+    title: "The route's backend is not available",
+  },
+  UpstreamFailed: { status: 502, type: `${BASE}upstream-failed`, title: "The upstream failed to answer" },
+  NoHealthyEndpoint: { status: 503, type: `${BASE}no-healthy-endpoint`, title: "No healthy endpoint" },
+  CircuitOpen: { status: 503, type: `${BASE}circuit-open`, title: "The backend is at capacity" },
+  ShuttingDown: { status: 503, type: `${BASE}shutting-down`, title: "The gateway is shutting down" },
+  UpstreamTimeout: {
+    status: 504,
+    type: `${BASE}upstream-timeout`,
+    title: "The upstream did not answer in time",
+  },
+} as const;
+
+export type ProblemKind = (typeof Problem)[keyof typeof Problem];
+
+/** Writes a problem response unless headers were already sent (then the connection is cut). */
+export function sendProblem(
+  res: ServerResponse,
+  problem: ProblemKind,
+  detail?: string,
+  headers?: Record<string, string>,
+) {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({
+    type: problem.type,
+    title: problem.title,
+    status: problem.status,
+    ...(detail ? { detail } : {}),
+  });
+  res.writeHead(problem.status, {
+    ...headers,
+    "content-type": "application/problem+json",
+    "content-length": Buffer.byteLength(body),
+  });
+  res.end(body);
+}

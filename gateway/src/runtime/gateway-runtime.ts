@@ -1,0 +1,52 @@
+// A snapshot turned into the objects requests run on: the router, the rules and the
+// backend pools. Immutable once built; the gateway swaps one reference to move to the
+// next snapshot, so in-flight requests finish on the objects they started with.
+import type { Snapshot } from "../snapshot/schema.ts";
+import { BackendPoolRuntime, type PoolEvent, poolConfigKey } from "../upstream/backend-pool.ts";
+import { Router } from "./router.ts";
+import { buildRule, type RuleRuntime } from "./rule-runtime.ts";
+
+export interface GatewayRuntime {
+  readonly snapshot: Snapshot;
+  readonly router: Router<RuleRuntime>;
+  readonly pools: ReadonlyMap<string, BackendPoolRuntime>;
+}
+
+/**
+ * Builds the runtime for a snapshot. Pools whose configuration is unchanged since
+ * `previous` are taken over as they are (connections, health and ejections kept).
+ * Throws when the snapshot cannot be built (the loader then keeps the previous one).
+ */
+export function buildRuntime(
+  snapshot: Snapshot,
+  previous: GatewayRuntime | undefined,
+  onPoolEvent?: (pool: string, e: PoolEvent) => void,
+): GatewayRuntime {
+  const pools = new Map<string, BackendPoolRuntime>();
+  const created: BackendPoolRuntime[] = [];
+  try {
+    for (const config of snapshot.pools) {
+      const old = previous?.pools.get(config.id);
+      if (old && !old.closed && old.configKey === poolConfigKey(config)) {
+        pools.set(config.id, old);
+        continue;
+      }
+      const pool = new BackendPoolRuntime(config, (e) => onPoolEvent?.(config.id, e));
+      created.push(pool);
+      pools.set(config.id, pool);
+    }
+    const rules = new Map<string, RuleRuntime>();
+    for (const rule of snapshot.rules) rules.set(rule.id, buildRule(rule, pools));
+    const router = new Router(snapshot.virtualHosts, (id) => rules.get(id));
+    return { snapshot, router, pools };
+  } catch (err) {
+    for (const p of created) void p.close();
+    throw err;
+  }
+}
+
+/** Closes the pools of `old` that `next` did not take over, once their requests end. */
+export async function retire(old: GatewayRuntime, next: GatewayRuntime | undefined) {
+  const kept = new Set(next ? [...next.pools.values()] : []);
+  await Promise.all([...old.pools.values()].filter((p) => !kept.has(p)).map((p) => p.close()));
+}

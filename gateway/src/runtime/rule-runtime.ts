@@ -1,0 +1,81 @@
+// A route rule ready for requests: filters compiled, backends resolved to pool runtimes,
+// timeouts and retry settings in the shape the proxy reads. Built at snapshot load.
+import { type CorsRuntime, compileCors } from "../filters/cors.ts";
+import { compileHeaderOps, type HeaderOps } from "../filters/headers.ts";
+import type { SnapshotFilter, SnapshotRule } from "../snapshot/schema.ts";
+import type { BackendPoolRuntime } from "../upstream/backend-pool.ts";
+import { createBalancer } from "../upstream/balancers.ts";
+
+type Rewrite = Extract<SnapshotFilter, { type: "URLRewrite" }>;
+type Redirect = Extract<SnapshotFilter, { type: "RequestRedirect" }>;
+
+/** One weighted backendRef; pool undefined when it did not resolve (its share gets 500). */
+export interface BackendChoice {
+  key: string;
+  weight: number;
+  inflight: number;
+  healthy: boolean;
+  pool: BackendPoolRuntime | undefined;
+}
+
+export interface RuleRuntime {
+  id: string;
+  route: string;
+  requestHeaders: HeaderOps | undefined;
+  responseHeaders: HeaderOps | undefined;
+  rewrite: Rewrite | undefined;
+  redirect: Redirect | undefined;
+  cors: CorsRuntime | undefined;
+  /** Picks the backendRef for a request (smooth weighted round-robin over weights). */
+  pickBackend(): BackendChoice | undefined;
+  requestTimeoutMs: number | undefined;
+  backendTimeoutMs: number | undefined;
+  retry: { attempts: number; on: ReadonlySet<string>; baseMs: number; maxMs: number } | undefined;
+  /** Header names the gateway sets itself; client copies are dropped (issue: auth adds its own). */
+  dropHeaders: ReadonlySet<string>;
+}
+
+const GATEWAY_HEADERS = new Set([
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  "forwarded",
+  "x-request-id",
+]);
+
+export function buildRule(rule: SnapshotRule, pools: ReadonlyMap<string, BackendPoolRuntime>): RuleRuntime {
+  const find = <T extends SnapshotFilter["type"]>(type: T) =>
+    rule.filters.find((f): f is Extract<SnapshotFilter, { type: T }> => f.type === type);
+  const req = find("RequestHeaderModifier");
+  const res = find("ResponseHeaderModifier");
+  const cors = find("CORS");
+  const choices: BackendChoice[] = rule.backends
+    .filter((b) => b.weight > 0)
+    .map((b, i) => ({
+      key: `${i}:${b.pool ?? "unresolved"}`,
+      weight: b.weight,
+      inflight: 0,
+      healthy: true,
+      pool: b.pool === null ? undefined : pools.get(b.pool),
+    }));
+  const balancer = createBalancer("RoundRobin", choices);
+  return {
+    id: rule.id,
+    route: `${rule.route.namespace}/${rule.route.name}`,
+    requestHeaders: req && compileHeaderOps(req),
+    responseHeaders: res && compileHeaderOps(res),
+    rewrite: find("URLRewrite"),
+    redirect: find("RequestRedirect"),
+    cors: cors && compileCors(cors),
+    pickBackend: choices.length === 1 ? () => choices[0] : () => balancer.pick(),
+    requestTimeoutMs: rule.timeouts.requestMs,
+    backendTimeoutMs: rule.timeouts.backendRequestMs,
+    retry: rule.retry && {
+      attempts: rule.retry.attempts,
+      on: new Set(rule.retry.retryOn),
+      baseMs: rule.retry.baseMs,
+      maxMs: rule.retry.maxMs,
+    },
+    dropHeaders: GATEWAY_HEADERS,
+  };
+}

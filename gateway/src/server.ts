@@ -1,0 +1,173 @@
+// The gateway process, wired in order:
+//   config → snapshot source (directory compile or snapshot file, watched)
+//   → SnapshotLoader (validate → build → swap) → data plane (node:http) + admin (fastify)
+//   → graceful shutdown (readiness off, stop accepting, drain, close pools).
+import { readFileSync, watch } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import Fastify, { type FastifyInstance } from "fastify";
+import { type Logger, pino } from "pino";
+import { type GatewayConfig, splitAddress } from "./config.ts";
+import { createDataPlane } from "./data-plane.ts";
+import { GatewayError } from "./errors.ts";
+import { SnapshotLoader } from "./snapshot/loader.ts";
+import { compileDirectory, watchDirectory } from "./sources/directory-source.ts";
+
+export interface GatewayHandle {
+  readonly dataAddress: AddressInfo;
+  readonly adminAddress: AddressInfo;
+  readonly loader: SnapshotLoader;
+  /** Reads the source again now (the watcher does this on its own). */
+  reload(): void;
+  /** Graceful shutdown: readiness off, stop accepting, let requests finish within drainMs. */
+  shutdown(): Promise<void>;
+}
+
+function listen(server: Server, address: string): Promise<AddressInfo> {
+  const { host, port } = splitAddress(address);
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+export async function startGateway(
+  config: GatewayConfig,
+  log: Logger = pino({ name: "sluice-gateway" }),
+): Promise<GatewayHandle> {
+  const loader = new SnapshotLoader({
+    onLoaded: (s, source) =>
+      log.info(
+        { version: s.version, source, rules: s.rules.length, pools: s.pools.length },
+        "snapshot loaded",
+      ),
+    onRejected: (err, source) =>
+      log.error(
+        { source, code: err.code, reason: err.message },
+        "snapshot rejected; the previous one keeps serving",
+      ),
+    onPoolEvent: (pool, e) => log.warn({ pool, ...e }, `endpoint ${e.type}`),
+  });
+
+  const reload = () => {
+    try {
+      if (config.configDir) {
+        const { snapshot, statuses } = compileDirectory(config.configDir, config.apiKeyHashKey);
+        for (const s of statuses) {
+          for (const c of s.conditions) {
+            if (c.status === "False" || c.type === "Conflicted") {
+              log.warn(
+                { kind: s.kind, object: `${s.namespace}/${s.name}`, condition: c.type, reason: c.reason },
+                c.message,
+              );
+            }
+          }
+        }
+        loader.load(snapshot, config.configDir);
+      } else if (config.snapshotFile) {
+        loader.load(JSON.parse(readFileSync(config.snapshotFile, "utf8")), config.snapshotFile);
+      }
+    } catch (err) {
+      const error =
+        err instanceof GatewayError
+          ? err
+          : new GatewayError("SLUICE_SOURCE_UNREADABLE", (err as Error).message);
+      loader.status.lastRejected = {
+        version: undefined,
+        source: config.configDir ?? config.snapshotFile ?? "",
+        reason: error.message,
+        at: new Date().toISOString(),
+      };
+      log.error(
+        { code: error.code, reason: error.message },
+        "configuration not loaded; the previous one keeps serving",
+      );
+    }
+  };
+  reload();
+  const watcher = config.configDir
+    ? watchDirectory(config.configDir, reload)
+    : (() => {
+        const w = watch(config.snapshotFile as string, () => reload());
+        return { close: () => w.close() };
+      })();
+
+  let draining = false;
+  let inflight = 0;
+  const dataPlane = createDataPlane({
+    current: () => loader.current,
+    trustedHops: config.trustedHops,
+    maxBodyBytes: config.maxBodyBytes,
+    tls: false,
+  });
+  // Strict parsing: never insecureHTTPParser; head size and timeouts bounded.
+  const server = createServer(
+    {
+      insecureHTTPParser: false,
+      maxHeaderSize: config.maxHeaderBytes,
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      keepAliveTimeout: config.keepAliveTimeoutMs,
+      requireHostHeader: true,
+    },
+    (req, res) => {
+      inflight++;
+      res.once("close", () => inflight--);
+      if (draining) res.shouldKeepAlive = false;
+      dataPlane.handleRequest(req, res);
+    },
+  );
+  server.on("upgrade", dataPlane.handleUpgrade);
+  server.on("clientError", (err: Error & { code?: string }, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status =
+      err.code === "HPE_HEADER_OVERFLOW"
+        ? "431 Request Header Fields Too Large"
+        : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? "408 Request Timeout"
+          : "400 Bad Request";
+    socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+  });
+
+  const admin: FastifyInstance = Fastify({ logger: false });
+  admin.get("/healthz", async () => ({ status: "ok" }));
+  admin.get("/readyz", async (_req, reply) => {
+    const ready = loader.current !== undefined && !draining;
+    return reply.code(ready ? 200 : 503).send({ ready, draining, version: loader.status.version ?? null });
+  });
+  admin.get("/status", async () => ({
+    ...loader.status,
+    draining,
+    inflight,
+    pools: [...(loader.current?.pools.values() ?? [])].map((p) => p.describe()),
+  }));
+
+  const dataAddress = await listen(server, config.listen);
+  const { host: adminHost, port: adminPort } = splitAddress(config.adminListen);
+  await admin.listen({ host: adminHost, port: adminPort });
+  const adminAddress = admin.server.address() as AddressInfo;
+  log.info({ listen: dataAddress, admin: adminAddress }, "gateway listening");
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = () => {
+    shuttingDown ??= (async () => {
+      draining = true;
+      watcher.close();
+      log.info({ inflight, drainMs: config.drainMs }, "draining");
+      // Stop accepting; idle keep-alive connections close now, busy ones after their response.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.drainMs).unref());
+      await Promise.race([closed, deadline]);
+      server.closeAllConnections();
+      await Promise.all([admin.close(), loader.close()]);
+      log.info("stopped");
+    })();
+    return shuttingDown;
+  };
+
+  return { dataAddress, adminAddress, loader, reload, shutdown };
+}

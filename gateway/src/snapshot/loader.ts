@@ -1,0 +1,80 @@
+// Snapshot loading: validate → build the runtime → swap one reference. A snapshot that
+// fails either step is rejected with its reason and the last good one keeps serving.
+// The old runtime's pools that the new one did not take over are closed after their
+// in-flight requests end.
+import { GatewayError } from "../errors.ts";
+import { buildRuntime, type GatewayRuntime, retire } from "../runtime/gateway-runtime.ts";
+import type { PoolEvent } from "../upstream/backend-pool.ts";
+import type { Snapshot } from "./schema.ts";
+import { snapshotProblems } from "./validate.ts";
+
+export interface LoaderStatus {
+  version: string | undefined;
+  source: string | undefined;
+  loadedAt: string | undefined;
+  lastRejected: { version: string | undefined; source: string; reason: string; at: string } | undefined;
+}
+
+export interface SnapshotLoaderOptions {
+  onLoaded?: (snapshot: Snapshot, source: string) => void;
+  onRejected?: (error: GatewayError, source: string) => void;
+  onPoolEvent?: (pool: string, e: PoolEvent) => void;
+}
+
+export class SnapshotLoader {
+  #current: GatewayRuntime | undefined;
+  readonly #options: SnapshotLoaderOptions;
+  readonly status: LoaderStatus = {
+    version: undefined,
+    source: undefined,
+    loadedAt: undefined,
+    lastRejected: undefined,
+  };
+
+  constructor(options: SnapshotLoaderOptions = {}) {
+    this.#options = options;
+  }
+
+  get current(): GatewayRuntime | undefined {
+    return this.#current;
+  }
+
+  /** Loads a candidate snapshot; returns false (and keeps the current one) when it is rejected. */
+  load(candidate: unknown, source: string): boolean {
+    const version = (candidate as { version?: unknown })?.version;
+    if (typeof version === "string" && version === this.#current?.snapshot.version) return true;
+    const problems = snapshotProblems(candidate);
+    let next: GatewayRuntime;
+    try {
+      if (problems.length > 0) throw new Error(problems.slice(0, 5).join("; "));
+      next = buildRuntime(candidate as Snapshot, this.#current, this.#options.onPoolEvent);
+    } catch (err) {
+      const error = new GatewayError("SLUICE_SNAPSHOT_REJECTED", (err as Error).message);
+      this.status.lastRejected = {
+        version: typeof version === "string" ? version : undefined,
+        source,
+        reason: error.message,
+        at: new Date().toISOString(),
+      };
+      this.#options.onRejected?.(error, source);
+      return false;
+    }
+    const previous = this.#current;
+    this.#current = next;
+    Object.assign(this.status, {
+      version: next.snapshot.version,
+      source,
+      loadedAt: new Date().toISOString(),
+    });
+    this.#options.onLoaded?.(next.snapshot, source);
+    if (previous) void retire(previous, next);
+    return true;
+  }
+
+  /** Closes every pool (at shutdown, after the drain). */
+  async close() {
+    const current = this.#current;
+    this.#current = undefined;
+    if (current) await retire(current, undefined);
+  }
+}

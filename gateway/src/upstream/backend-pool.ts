@@ -1,0 +1,188 @@
+// A BackendPool at runtime: one undici Pool (keep-alive connections) per endpoint, a
+// balancer over the healthy ones, active health checks, passive ejection (outlier
+// detection) and the pool's circuit-breaker counters. Built once per snapshot and kept
+// across reloads while its configuration is unchanged, so connections, health state and
+// ejections survive a reload.
+import { Pool } from "undici";
+import type { SnapshotPool } from "../snapshot/schema.ts";
+import { canonicalJson } from "../snapshot/version.ts";
+import { type Balancer, createBalancer, hash32 } from "./balancers.ts";
+
+export class EndpointRuntime {
+  readonly key: string;
+  readonly address: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly origin: string;
+  readonly dispatcher: Pool;
+  inflight = 0;
+  /** Healthy for the balancer: passing active checks and not ejected. */
+  healthy = true;
+  activeHealthy = true;
+  ejectedUntil = 0;
+  ejections = 0;
+  consecutiveErrors = 0;
+  checkSuccesses = 0;
+  checkFailures = 0;
+
+  constructor(e: SnapshotPool["endpoints"][number], pool: SnapshotPool, connections: number) {
+    this.address = e.address;
+    this.port = e.port;
+    this.weight = e.weight;
+    const host = e.address.includes(":") ? `[${e.address}]` : e.address;
+    this.key = `${host}:${e.port}`;
+    this.origin = `http://${this.key}`;
+    this.dispatcher = new Pool(this.origin, {
+      connections,
+      pipelining: 1,
+      connectTimeout: pool.connection.connectTimeoutMs,
+      keepAliveTimeout: pool.connection.idleTimeoutMs,
+      keepAliveMaxTimeout: pool.connection.idleTimeoutMs,
+      allowH2: pool.connection.http2,
+      // Timeouts per request are the proxy's; these only catch a stalled upstream.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+  }
+
+  refreshHealth(now: number) {
+    this.healthy = this.activeHealthy && this.ejectedUntil <= now;
+  }
+}
+
+export type PoolEvent =
+  | { type: "ejected"; endpoint: string; forMs: number }
+  | { type: "health"; endpoint: string; healthy: boolean };
+
+/** Equal keys mean equal configuration: a runtime can be reused by the next snapshot. */
+export function poolConfigKey(config: SnapshotPool): string {
+  return canonicalJson(config);
+}
+
+export class BackendPoolRuntime {
+  readonly id: string;
+  readonly configKey: string;
+  readonly config: SnapshotPool;
+  readonly endpoints: EndpointRuntime[];
+  readonly #balancer: Balancer<EndpointRuntime>;
+  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #onEvent: (e: PoolEvent) => void;
+  inflight = 0;
+  retriesInflight = 0;
+  closed = false;
+
+  constructor(config: SnapshotPool, onEvent: (e: PoolEvent) => void = () => {}) {
+    this.id = config.id;
+    this.config = config;
+    this.configKey = poolConfigKey(config);
+    this.#onEvent = onEvent;
+    const n = Math.max(1, config.endpoints.length);
+    const perEndpoint = Math.max(1, Math.ceil(config.circuitBreaker.maxConnections / n));
+    this.endpoints = config.endpoints.map((e) => new EndpointRuntime(e, config, perEndpoint));
+    this.#balancer = createBalancer(config.loadBalancing.algorithm, this.endpoints);
+    const active = config.healthCheck.active;
+    if (active) {
+      for (const endpoint of this.endpoints) {
+        const timer = setInterval(() => this.#check(endpoint), active.intervalMs);
+        timer.unref();
+        this.#timers.push(timer);
+      }
+    }
+  }
+
+  /** An endpoint for the request, or undefined when none is healthy. */
+  pick(hashKey: string | undefined): EndpointRuntime | undefined {
+    return this.#balancer.pick(hashKey === undefined ? undefined : hash32(hashKey));
+  }
+
+  /** Circuit breaker: refuse new requests beyond the pool's limits. */
+  atCapacity(): boolean {
+    const cb = this.config.circuitBreaker;
+    if (this.inflight >= cb.maxRequests) return true;
+    return this.inflight - cb.maxConnections >= cb.maxPendingRequests;
+  }
+
+  /** A retry is allowed while retries are at most a fifth of the pool's traffic (min 3). */
+  retryAllowed(): boolean {
+    return this.retriesInflight < Math.max(3, Math.floor(this.inflight / 5));
+  }
+
+  /** Passive health: a 5xx or a failed connection. */
+  recordFailure(e: EndpointRuntime) {
+    const passive = this.config.healthCheck.passive;
+    if (!passive) return;
+    e.consecutiveErrors++;
+    if (e.consecutiveErrors < passive.consecutiveErrors || e.ejectedUntil > Date.now()) return;
+    const ejected = this.endpoints.filter((x) => x.ejectedUntil > Date.now()).length;
+    if ((ejected + 1) * 100 > passive.maxEjectionPercent * this.endpoints.length) return;
+    e.ejections++;
+    // Each ejection lasts longer than the last (base × count, capped at 10 × base).
+    const forMs = passive.baseEjectionMs * Math.min(e.ejections, 10);
+    e.ejectedUntil = Date.now() + forMs;
+    e.consecutiveErrors = 0;
+    e.refreshHealth(Date.now());
+    // Back in rotation when the ejection ends (a timer, so pick() stays O(1)).
+    setTimeout(() => e.refreshHealth(Date.now()), forMs + 1).unref();
+    this.#onEvent({ type: "ejected", endpoint: e.key, forMs });
+  }
+
+  recordSuccess(e: EndpointRuntime) {
+    e.consecutiveErrors = 0;
+  }
+
+  async #check(e: EndpointRuntime) {
+    const active = this.config.healthCheck.active;
+    if (!active || this.closed) return;
+    let ok = false;
+    try {
+      const res = await e.dispatcher.request({
+        path: active.path,
+        method: "GET",
+        headers: { "user-agent": "sluice-health-check" },
+        signal: AbortSignal.timeout(active.timeoutMs),
+      });
+      ok = res.statusCode >= 200 && res.statusCode < 300;
+      await res.body.dump();
+    } catch {
+      ok = false;
+    }
+    if (ok) {
+      e.checkFailures = 0;
+      e.checkSuccesses++;
+      if (!e.activeHealthy && e.checkSuccesses >= active.healthyThreshold) this.#setActive(e, true);
+    } else {
+      e.checkSuccesses = 0;
+      e.checkFailures++;
+      if (e.activeHealthy && e.checkFailures >= active.unhealthyThreshold) this.#setActive(e, false);
+    }
+  }
+
+  #setActive(e: EndpointRuntime, healthy: boolean) {
+    e.activeHealthy = healthy;
+    e.refreshHealth(Date.now());
+    this.#onEvent({ type: "health", endpoint: e.key, healthy });
+  }
+
+  /** Stops health checks and closes connections once in-flight requests have ended. */
+  async close() {
+    this.closed = true;
+    for (const t of this.#timers) clearInterval(t);
+    await Promise.all(this.endpoints.map((e) => e.dispatcher.close()));
+  }
+
+  /** The state operators see in /status. */
+  describe() {
+    const now = Date.now();
+    return {
+      id: this.id,
+      inflight: this.inflight,
+      endpoints: this.endpoints.map((e) => ({
+        endpoint: e.key,
+        healthy: e.healthy,
+        activeHealthy: e.activeHealthy,
+        ejectedForMs: Math.max(0, e.ejectedUntil - now),
+        inflight: e.inflight,
+      })),
+    };
+  }
+}

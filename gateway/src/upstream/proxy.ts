@@ -1,0 +1,290 @@
+// Forwarding one request: pick the backendRef, the pool's endpoint, and stream the request
+// and the response through undici's dispatch API. No stream objects, promises or
+// per-chunk closures are created on the way: the Attempt object is the undici handler and
+// writes straight to the client's response, pausing undici when the client is slow.
+//
+// Retries happen only when it is safe — nothing of the response reached the client, the
+// request body was never read (it cannot be replayed), and the method is idempotent or the
+// connection was never made — and only within the pool's retry budget.
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { Dispatcher } from "undici";
+import { addCorsHeaders } from "../filters/cors.ts";
+import { applyHeaderOps, connectionListed, HOP_BY_HOP } from "../filters/headers.ts";
+import { Problem, type ProblemKind, sendProblem } from "../problem.ts";
+import type { RuleRuntime } from "../runtime/rule-runtime.ts";
+import type { BackendPoolRuntime, EndpointRuntime } from "./backend-pool.ts";
+
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
+const CONNECT_FAILURES = new Set([
+  "ECONNREFUSED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+const RESETS = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
+
+type FailureKind = "connect-failure" | "reset" | "timeout" | "other";
+
+function failureKind(err: Error & { code?: string }): FailureKind {
+  const code = err.code ?? "";
+  if (CONNECT_FAILURES.has(code)) return "connect-failure";
+  if (RESETS.has(code)) return "reset";
+  if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") return "timeout";
+  return "other";
+}
+
+class TimeoutError extends Error {
+  readonly code = "SLUICE_BACKEND_TIMEOUT";
+}
+
+export interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  rule: RuleRuntime;
+  /** Path and query sent upstream (after rewrites). */
+  path: string;
+  /** Upstream request headers, already filtered and extended. */
+  headers: Record<string, string | string[]>;
+  hasBody: boolean;
+  requestId: string;
+  /** Consistent-hash key (header, cookie or client IP), when the pool uses one. */
+  hashKey: (pool: BackendPoolRuntime) => string | undefined;
+}
+
+/** One try against one endpoint; also the undici dispatch handler. */
+class Attempt implements Dispatcher.DispatchHandler {
+  readonly forward: Forward;
+  readonly endpoint: EndpointRuntime;
+  controller: Dispatcher.DispatchController | undefined;
+  timer: NodeJS.Timeout | undefined;
+  discarding = false;
+  settled = false;
+
+  constructor(forward: Forward, endpoint: EndpointRuntime) {
+    this.forward = forward;
+    this.endpoint = endpoint;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController) {
+    this.controller = controller;
+    if (this.forward.done) controller.abort(new Error("request already answered"));
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ) {
+    const f = this.forward;
+    if (statusCode >= 500) f.pool.recordFailure(this.endpoint);
+    else f.pool.recordSuccess(this.endpoint);
+    if (f.done) return;
+    if (f.mayRetry(String(statusCode))) {
+      this.discarding = true;
+      return;
+    }
+    f.writeHead(statusCode, headers);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer) {
+    if (this.discarding || this.forward.done) return;
+    if (!this.forward.exchange.res.write(chunk)) {
+      controller.pause();
+      this.forward.exchange.res.once("drain", () => controller.resume());
+    }
+  }
+
+  onResponseEnd() {
+    if (!this.#settle()) return;
+    if (this.discarding) this.forward.retry(this, "status");
+    else this.forward.complete();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error) {
+    if (!this.#settle()) return;
+    const kind = err instanceof TimeoutError ? "timeout" : failureKind(err);
+    if (kind === "connect-failure" || kind === "reset") this.forward.pool.recordFailure(this.endpoint);
+    this.forward.failed(this, kind, err);
+  }
+
+  #settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.endpoint.inflight--;
+    if (this.timer) clearTimeout(this.timer);
+    return true;
+  }
+}
+
+class Forward {
+  readonly exchange: Exchange;
+  readonly pool: BackendPoolRuntime;
+  current: Attempt | undefined;
+  attempts = 0;
+  done = false;
+  responseStarted = false;
+  timer: NodeJS.Timeout | undefined;
+  readonly #safeMethod: boolean;
+
+  constructor(exchange: Exchange, pool: BackendPoolRuntime) {
+    this.exchange = exchange;
+    this.pool = pool;
+    this.#safeMethod = IDEMPOTENT.has(exchange.req.method ?? "");
+  }
+
+  start() {
+    const { rule, res } = this.exchange;
+    this.pool.inflight++;
+    res.once("close", () => {
+      // The client went away (or we finished): stop the upstream exchange.
+      if (!this.done) this.finish();
+    });
+    if (rule.requestTimeoutMs !== undefined) {
+      this.timer = setTimeout(() => this.#timedOut(), rule.requestTimeoutMs);
+    }
+    this.send();
+  }
+
+  send() {
+    if (this.done) return;
+    const { req, rule, path, headers, hasBody } = this.exchange;
+    const endpoint = this.pool.pick(this.exchange.hashKey(this.pool));
+    if (!endpoint) {
+      this.answer(Problem.NoHealthyEndpoint, `no healthy endpoint in BackendPool ${this.pool.id}`);
+      return;
+    }
+    this.attempts++;
+    endpoint.inflight++;
+    const attempt = new Attempt(this, endpoint);
+    this.current = attempt;
+    if (rule.backendTimeoutMs !== undefined) {
+      attempt.timer = setTimeout(
+        () => attempt.controller?.abort(new TimeoutError("backend request timeout")),
+        rule.backendTimeoutMs,
+      );
+    }
+    endpoint.dispatcher.dispatch(
+      { path, method: (req.method ?? "GET") as Dispatcher.HttpMethod, headers, body: hasBody ? req : null },
+      attempt,
+    );
+  }
+
+  /** Whether a failure of this kind may be retried now. */
+  mayRetry(kind: string): boolean {
+    const retry = this.exchange.rule.retry;
+    if (!retry || this.attempts > retry.attempts || !retry.on.has(kind) || this.responseStarted) return false;
+    const { req, hasBody } = this.exchange;
+    if (hasBody && req.readableDidRead) return false;
+    if (!this.#safeMethod && kind !== "connect-failure") return false;
+    return this.pool.retryAllowed();
+  }
+
+  retry(_attempt: Attempt, _kind: string) {
+    const retry = this.exchange.rule.retry;
+    if (!retry || this.done) return;
+    // Exponential backoff with full jitter, capped.
+    const delay = Math.min(retry.maxMs, retry.baseMs * 2 ** (this.attempts - 1)) * (0.5 + Math.random() / 2);
+    this.pool.retriesInflight++;
+    setTimeout(() => {
+      this.pool.retriesInflight--;
+      this.send();
+    }, delay).unref();
+  }
+
+  failed(attempt: Attempt, kind: FailureKind, err: Error) {
+    if (this.done) return;
+    if (this.responseStarted) {
+      // Part of the response is out: the only honest thing left is to cut the connection.
+      this.exchange.res.destroy(err);
+      this.finish();
+      return;
+    }
+    if (this.mayRetry(kind)) {
+      this.retry(attempt, kind);
+      return;
+    }
+    if (kind === "timeout")
+      this.answer(Problem.UpstreamTimeout, `BackendPool ${this.pool.id} did not answer in time`);
+    else this.answer(Problem.UpstreamFailed, `BackendPool ${this.pool.id}: ${kind}`);
+  }
+
+  writeHead(statusCode: number, upstream: Record<string, string | string[] | undefined>) {
+    const { res, rule, requestId, req } = this.exchange;
+    const listed = connectionListed(upstream.connection);
+    const headers: OutgoingHttpHeaders = {};
+    for (const name in upstream) {
+      if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
+      headers[name] = upstream[name];
+    }
+    if (rule.responseHeaders) applyHeaderOps(headers, rule.responseHeaders);
+    if (rule.cors) addCorsHeaders(rule.cors, req.headers.origin, headers);
+    headers["x-request-id"] = requestId;
+    this.responseStarted = true;
+    res.writeHead(statusCode, headers);
+  }
+
+  complete() {
+    if (this.done) return;
+    this.exchange.res.end();
+    this.finish();
+  }
+
+  answer(problem: ProblemKind, detail: string) {
+    if (this.done) return;
+    sendProblem(this.exchange.res, problem, detail, { "x-request-id": this.exchange.requestId });
+    this.finish();
+  }
+
+  #timedOut() {
+    if (this.done) return;
+    if (this.responseStarted) {
+      this.exchange.res.destroy(new TimeoutError("request timeout"));
+      this.finish();
+    } else {
+      this.answer(
+        Problem.UpstreamTimeout,
+        `the route's request timeout (${this.exchange.rule.requestTimeoutMs} ms) passed`,
+      );
+    }
+  }
+
+  finish() {
+    if (this.done) return;
+    this.done = true;
+    this.pool.inflight--;
+    if (this.timer) clearTimeout(this.timer);
+    const attempt = this.current;
+    if (attempt && !attempt.settled) attempt.controller?.abort(new Error("client request finished"));
+  }
+}
+
+/** Forwards the exchange to the rule's backends; answers with a problem when it cannot. */
+export function forward(exchange: Exchange) {
+  const choice = exchange.rule.pickBackend();
+  const pool = choice?.pool;
+  if (!pool) {
+    sendProblem(
+      exchange.res,
+      Problem.NoBackend,
+      `route ${exchange.rule.route} has no resolved backend for this request`,
+      {
+        "x-request-id": exchange.requestId,
+      },
+    );
+    return;
+  }
+  if (pool.atCapacity()) {
+    sendProblem(
+      exchange.res,
+      Problem.CircuitOpen,
+      `BackendPool ${pool.id} is at its circuit-breaker limits`,
+      {
+        "x-request-id": exchange.requestId,
+      },
+    );
+    return;
+  }
+  new Forward(exchange, pool).start();
+}
