@@ -139,8 +139,8 @@ export class Router<R> {
           let node = table.prefix;
           const segs = segments(m.path.value);
           for (const s of segs) {
-            let child = node.children.get(s);
-            if (!child) node.children.set(s, (child = newNode()));
+            const child = node.children.get(s) ?? newNode<R>();
+            node.children.set(s, child);
             node = child;
           }
           entry.prefix = segs.length === 0 ? "" : `/${segs.join("/")}`;
@@ -155,7 +155,10 @@ export class Router<R> {
   /** The rule for the request, or undefined (404). */
   match(req: RouteRequest): RouteHit<R> | undefined {
     let params: URLSearchParams | undefined;
-    const query = () => (params ??= new URLSearchParams(req.query));
+    const query = () => {
+      params ??= new URLSearchParams(req.query);
+      return params;
+    };
     const host = req.host;
     // Most specific host first; a host without a matching route falls through to
     // wildcards and then to routes without hostnames (Gateway API precedence).
