@@ -6,7 +6,7 @@ NODE_BIN := $(shell scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 DEPS := node_modules/.package-lock.json
 
-.PHONY: run test test-unit e2e manifests verify-generated lint format bench
+.PHONY: run test test-unit test-integration e2e manifests verify-generated lint format bench
 
 # Not `npm ci`: the registry these machines reach lacks some of Biome's optional
 # per-platform packages, so the lock file cannot list them and `npm ci` refuses it.
@@ -21,11 +21,15 @@ run: $(DEPS)
 
 ## test: the whole suite: generated files, typecheck and lint, unit + golden + property
 ## tests, then the e2e suite on a real API server
-test: verify-generated lint test-unit e2e
+test: verify-generated lint test-unit test-integration e2e
 
 ## test-unit: unit, golden and property tests (no external processes)
 test-unit: $(DEPS)
 	vitest run --project unit
+
+## test-integration: the gateway against real upstream servers on 127.0.0.1
+test-integration: $(DEPS)
+	vitest run --project integration
 
 ## e2e: CRDs and samples against a real etcd + kube-apiserver built from Go modules
 e2e: $(DEPS)

@@ -6,8 +6,15 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["operator/**/*.test.ts", "gateway/**/*.test.ts"],
+          include: ["operator/**/*.test.ts", "gateway/src/**/*.test.ts"],
           testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["gateway/test/**/*.test.ts"],
+          testTimeout: 60_000,
         },
       },
       {

@@ -1,0 +1,161 @@
+// Test harness for the gateway: real upstream servers on 127.0.0.1 (port 0) and a real
+// gateway process-in-process (startGateway) serving a temporary standalone directory.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { type Dispatcher, request } from "undici";
+import { stringify } from "yaml";
+import type { GatewayConfig } from "../src/config.ts";
+import { type GatewayHandle, startGateway } from "../src/server.ts";
+
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  headers: IncomingMessage["headers"];
+}
+
+export interface Upstream {
+  port: number;
+  server: Server;
+  /** Every request the upstream received, in order. */
+  requests: RecordedRequest[];
+  close(): Promise<void>;
+}
+
+export type UpstreamHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Answers 200 with JSON {name, method, url, headers} unless a handler is given. */
+export async function startUpstream(name: string, handler?: UpstreamHandler): Promise<Upstream> {
+  const requests: RecordedRequest[] = [];
+  const server = createServer((req, res) => {
+    requests.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers });
+    if (handler) return handler(req, res);
+    req.resume();
+    req.on("end", () => {
+      const body = JSON.stringify({ name, method: req.method, url: req.url, headers: req.headers });
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    server,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A port nothing listens on (bound, then released). */
+export async function deadPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+export interface TestGateway {
+  handle: GatewayHandle;
+  url: string;
+  adminUrl: string;
+  dir: string;
+  /** Replaces the resources and reloads synchronously. */
+  update(objects: unknown[]): void;
+  /** A request to the gateway; `host` sets the Host header. */
+  request(
+    path: string,
+    options?: Partial<Dispatcher.RequestOptions> & { host?: string },
+  ): Promise<Dispatcher.ResponseData>;
+  close(): Promise<void>;
+}
+
+/** Objects may be given as JS objects; each is written to its own YAML document. */
+export async function startTestGateway(
+  objects: unknown[],
+  config: Partial<GatewayConfig> = {},
+): Promise<TestGateway> {
+  const dir = mkdtempSync(join(tmpdir(), "sluice-gw-"));
+  const write = (objs: unknown[]) =>
+    writeFileSync(join(dir, "resources.yaml"), objs.map((o) => stringify(o)).join("---\n"));
+  write(objects);
+  const handle = await startGateway(
+    {
+      listen: "127.0.0.1:0",
+      adminListen: "127.0.0.1:0",
+      configDir: dir,
+      trustedHops: 0,
+      maxHeaderBytes: 16384,
+      maxBodyBytes: 1073741824,
+      headersTimeoutMs: 10000,
+      requestTimeoutMs: 300000,
+      keepAliveTimeoutMs: 5000,
+      drainMs: 2000,
+      apiKeyHashKey: "test",
+      ...config,
+    },
+    pino({ level: process.env.SLUICE_TEST_LOG ?? "silent" }),
+  );
+  const url = `http://127.0.0.1:${handle.dataAddress.port}`;
+  return {
+    handle,
+    url,
+    adminUrl: `http://127.0.0.1:${handle.adminAddress.port}`,
+    dir,
+    update(objs) {
+      write(objs);
+      handle.reload();
+    },
+    request(path, options = {}) {
+      const { host, headers, ...rest } = options;
+      return request(`${url}${path}`, {
+        ...rest,
+        headers: { ...(headers as Record<string, string> | undefined), ...(host ? { host } : {}) },
+      });
+    },
+    async close() {
+      await handle.shutdown();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// Builders for the resources tests use most.
+const API = "sluice.dev/v1alpha1";
+
+export function pool(name: string, ports: number[], spec: Record<string, unknown> = {}) {
+  return {
+    apiVersion: API,
+    kind: "BackendPool",
+    metadata: { name, namespace: "test" },
+    spec: { endpoints: ports.map((port) => ({ address: "127.0.0.1", port })), ...spec },
+  };
+}
+
+export function route(name: string, spec: Record<string, unknown>) {
+  return { apiVersion: API, kind: "GatewayRoute", metadata: { name, namespace: "test" }, spec };
+}
+
+/** A route sending everything (or the given matches) to one pool. */
+export function simpleRoute(
+  name: string,
+  poolName: string,
+  rule: Record<string, unknown> = {},
+  hostnames?: string[],
+) {
+  return route(name, {
+    ...(hostnames ? { hostnames } : {}),
+    rules: [{ backendRefs: [{ name: poolName }], ...rule }],
+  });
+}
+
+export async function json<T = Record<string, unknown>>(res: Dispatcher.ResponseData): Promise<T> {
+  return (await res.body.json()) as T;
+}
