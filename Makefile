@@ -6,7 +6,7 @@ NODE_BIN := $(shell scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 DEPS := node_modules/.package-lock.json
 
-.PHONY: run test test-unit test-integration e2e manifests verify-generated lint format bench
+.PHONY: run compile test test-unit test-integration e2e manifests verify-generated lint format bench
 
 # Not `npm ci`: the registry these machines reach lacks some of Biome's optional
 # per-platform packages, so the lock file cannot list them and `npm ci` refuses it.
@@ -15,9 +15,13 @@ $(DEPS): package.json package-lock.json
 	npm install --no-audit --no-fund
 	@touch $@
 
-## run: compile config/samples as the operator does and print every object's conditions
+## run: the standalone gateway on config/samples/standalone with a demo upstream
 run: $(DEPS)
-	node operator/src/cli/compile-files.ts config/samples
+	node scripts/run-demo.ts
+
+## compile: compile config/samples as the operator does and print every object's conditions
+compile: $(DEPS)
+	node gateway/src/cli.ts compile config/samples
 
 ## test: the whole suite: generated files, typecheck and lint, unit + golden + property
 ## tests, then the e2e suite on a real API server

@@ -4,7 +4,7 @@
 //   X-Forwarded-*, modifiers) → rewrite → forward (pool, endpoint, retries, streaming).
 // Everything per route was prepared at snapshot load; this file only looks things up.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Duplex } from "node:stream";
+import { type Duplex, pipeline, Transform } from "node:stream";
 import { isPreflight, preflightHeaders } from "./filters/cors.ts";
 import { clientAddress, peerAddress, setForwardedHeaders } from "./filters/forwarded.ts";
 import { applyHeaderOps, endToEnd } from "./filters/headers.ts";
@@ -57,6 +57,23 @@ function hashKeyFor(req: IncomingMessage, client: string) {
     }
     return client;
   };
+}
+
+/** Passes the body through, failing the stream once it exceeds `max` bytes. */
+function limitBody(req: IncomingMessage, max: number) {
+  let seen = 0;
+  const state = { exceeded: false, stream: undefined as unknown as Transform };
+  state.stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      if (seen > max) {
+        state.exceeded = true;
+        callback(new Error(`request body over ${max} bytes`));
+      } else callback(null, chunk);
+    },
+  });
+  pipeline(req, state.stream, () => {});
+  return state;
 }
 
 export function createDataPlane(options: DataPlaneOptions) {
@@ -148,13 +165,18 @@ export function createDataPlane(options: DataPlaneOptions) {
     const upstreamPath = rewritePath(routed.path, rule.rewrite?.path, hit.prefix) + routed.query;
     // undici refuses Expect; Node has already answered "100 Continue" to the client.
     delete routed.headers.expect;
+    const hasBody = chunked || (length !== undefined && length !== "0");
+    // A chunked body has no announced length: count it on the way through.
+    const limited =
+      hasBody && chunked && options.maxBodyBytes > 0 ? limitBody(req, options.maxBodyBytes) : undefined;
     forward({
       req,
       res,
       rule,
       path: upstreamPath,
       headers: routed.headers,
-      hasBody: chunked || (length !== undefined && length !== "0"),
+      body: limited?.stream ?? (hasBody ? req : null),
+      bodyTooLarge: limited ? () => limited.exceeded : () => false,
       requestId: id,
       hashKey: hashKeyFor(req, routed.client),
     });

@@ -7,6 +7,7 @@
 // request body was never read (it cannot be replayed), and the method is idempotent or the
 // connection was never made — and only within the pool's retry budget.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { addCorsHeaders } from "../filters/cors.ts";
 import { applyHeaderOps, connectionListed, HOP_BY_HOP } from "../filters/headers.ts";
@@ -47,7 +48,10 @@ export interface Exchange {
   path: string;
   /** Upstream request headers, already filtered and extended. */
   headers: Record<string, string | string[]>;
-  hasBody: boolean;
+  /** The request body to stream upstream (the request itself, or a size-limiting wrapper). */
+  body: Readable | null;
+  /** True once the body went over the size limit (the answer is then 413). */
+  bodyTooLarge: () => boolean;
   requestId: string;
   /** Consistent-hash key (header, cookie or client IP), when the pool uses one. */
   hashKey: (pool: BackendPoolRuntime) => string | undefined;
@@ -149,7 +153,7 @@ class Forward {
 
   send() {
     if (this.done) return;
-    const { req, rule, path, headers, hasBody } = this.exchange;
+    const { req, rule, path, headers, body } = this.exchange;
     const endpoint = this.pool.pick(this.exchange.hashKey(this.pool));
     if (!endpoint) {
       this.answer(Problem.NoHealthyEndpoint, `no healthy endpoint in BackendPool ${this.pool.id}`);
@@ -166,7 +170,7 @@ class Forward {
       );
     }
     endpoint.dispatcher.dispatch(
-      { path, method: (req.method ?? "GET") as Dispatcher.HttpMethod, headers, body: hasBody ? req : null },
+      { path, method: (req.method ?? "GET") as Dispatcher.HttpMethod, headers, body },
       attempt,
     );
   }
@@ -175,8 +179,8 @@ class Forward {
   mayRetry(kind: string): boolean {
     const retry = this.exchange.rule.retry;
     if (!retry || this.attempts > retry.attempts || !retry.on.has(kind) || this.responseStarted) return false;
-    const { req, hasBody } = this.exchange;
-    if (hasBody && req.readableDidRead) return false;
+    const { body } = this.exchange;
+    if (body?.readableDidRead) return false;
     if (!this.#safeMethod && kind !== "connect-failure") return false;
     return this.pool.retryAllowed();
   }
