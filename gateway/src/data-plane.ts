@@ -19,6 +19,8 @@ import type { BackendPoolRuntime } from "./upstream/backend-pool.ts";
 import { forward } from "./upstream/proxy.ts";
 import { proxyUpgrade } from "./upstream/upgrade.ts";
 
+const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=]+)(?::[0-9]{1,5})?$/;
+
 export interface DataPlaneOptions {
   /** The runtime of the snapshot being served; undefined until the first one loads. */
   current: () => GatewayRuntime | undefined;
@@ -82,14 +84,20 @@ export function createDataPlane(options: DataPlaneOptions) {
   /** Routes a request; answers it (and returns undefined) when it cannot be routed. */
   function route(req: IncomingMessage, res: ServerResponse | undefined): Routed | undefined {
     const runtime = options.current();
+    const id = requestId(req.headers["x-request-id"]);
     const fail = (problem: (typeof Problem)[keyof typeof Problem], detail: string) => {
-      if (res) sendProblem(res, problem, detail);
+      if (res) sendProblem(res, problem, detail, { "x-request-id": id });
       return undefined;
     };
     if (!runtime) return fail(Problem.ShuttingDown, "no configuration loaded yet");
     const target = normalizeRequestTarget(req.url ?? "");
     if (typeof target === "string") return fail(Problem.BadRequest, `request path refused: ${target}`);
     const hostHeader = req.headers.host;
+    // RFC 9112 §3.2: exactly one Host, a valid uri-host[:port]. Two Host lines could be
+    // read differently by a proxy in front; a quote or '/' would leak into headers.
+    if (req.headersDistinct.host?.length !== 1 || !HOST_VALUE.test(hostHeader ?? "")) {
+      return fail(Problem.BadRequest, "exactly one valid Host header is required");
+    }
     const host = routeHost(hostHeader);
     const method = req.method ?? "GET";
     const hit = runtime.router.match({
@@ -116,7 +124,6 @@ export function createDataPlane(options: DataPlaneOptions) {
       { peer, client, proto, host: hostHeader },
       options.trustedHops > 0,
     );
-    const id = requestId(req.headers["x-request-id"]);
     headers["x-request-id"] = id;
     if (rule.requestHeaders) applyHeaderOps(headers, rule.requestHeaders);
     return {

@@ -53,7 +53,8 @@ export function setForwardedHeaders(
   const host = prior(incoming.xfh) ?? info.host;
   if (host) headers["x-forwarded-host"] = host;
   else delete headers["x-forwarded-host"];
-  const element = `for=${forwardedNode(info.peer)};proto=${info.proto}${info.host ? `;host="${info.host}"` : ""}`;
+  const quoted = info.host?.replace(/["\\]/g, "\\$&");
+  const element = `for=${forwardedNode(info.peer)};proto=${info.proto}${quoted ? `;host="${quoted}"` : ""}`;
   const forwarded = prior(incoming.forwarded);
   headers.forwarded = forwarded ? `${forwarded}, ${element}` : element;
 }

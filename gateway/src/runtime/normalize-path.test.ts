@@ -67,6 +67,11 @@ const cases: [string, NormalizedTarget | PathRejection][] = [
   // Other refusals.
   ["/a\\b", "Backslash"],
   ["/a\\..\\b", "Backslash"],
+  // Dot segments with a parameter: servlet containers read "..;x" as "..".
+  ["/public/..;/private", "DotSegmentParameter"],
+  ["/a/..;jsessionid=1/b", "DotSegmentParameter"],
+  ["/a/.;x/b", "DotSegmentParameter"],
+  ["/a/%2e%2e;/b", "DotSegmentParameter"],
   ["/a#frag", "Fragment"],
   ["/a#", "Fragment"],
   ["/a\u0001b", "ControlCharacter"],

@@ -4,7 +4,8 @@
 // us and to every backend. Anything a backend might read differently from us is refused
 // rather than guessed at: an encoded '/' or '\' (%2F, %5C) that one server decodes into a
 // separator and another does not, a literal '\' that some servers treat as '/', %00, a
-// malformed escape, control characters, fragments. Otherwise a client could match a route
+// malformed escape, control characters, fragments, and a dot segment with a parameter
+// ("..;x", which Tomcat and Spring read as ".."). Otherwise a client could match a route
 // for /public/.. and reach /admin. What remains is put in one canonical form (RFC 3986
 // §6.2.2): unreserved escapes decoded, other escapes upper-cased, dot segments removed
 // (after decoding, so %2E%2E counts), repeated slashes merged. The result is idempotent.
@@ -18,7 +19,8 @@ export type PathRejection =
   | "Backslash"
   | "NotOriginForm"
   | "Fragment"
-  | "ControlCharacter";
+  | "ControlCharacter"
+  | "DotSegmentParameter";
 
 export interface NormalizedTarget {
   path: string;
@@ -67,6 +69,7 @@ function slowPath(path: string, query: string): NormalizedTarget | PathRejection
     const c = i < path.length ? path.charCodeAt(i) : SLASH; // a virtual '/' ends the last segment
     if (c === SLASH) {
       seg += path.slice(runStart, i);
+      if (isDotParameter(seg)) return "DotSegmentParameter";
       if (seg === "..") segments.pop();
       else if (seg !== "." && seg !== "") segments.push(seg);
       if (i < path.length) seg = "";
@@ -100,11 +103,14 @@ function rejectChar(c: number): PathRejection | undefined {
   return undefined;
 }
 
+/** Empty, or starting with '.': the slow path decides (dot segments, "..;" parameters). */
 function isEmptyOrDotSegment(path: string, start: number, end: number): boolean {
-  const len = end - start;
-  if (len === 0) return true;
-  if (len > 2 || path.charCodeAt(start) !== DOT) return false;
-  return len === 1 || path.charCodeAt(start + 1) === DOT;
+  return end === start || path.charCodeAt(start) === DOT;
+}
+
+/** "." or ".." followed by ";": a dot segment to servlet containers, a name to RFC 3986. */
+function isDotParameter(seg: string): boolean {
+  return seg.startsWith(".;") || seg.startsWith("..;");
 }
 
 /** 0-15, or -1 for anything else (including NaN past the end of the string). */

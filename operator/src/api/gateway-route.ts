@@ -171,7 +171,11 @@ const RequestRedirect = Type.Object(
       StringEnum(["http", "https"], { description: "Scheme of the Location. Absent: unchanged." }),
     ),
     hostname: Type.Optional(Hostname),
-    port: Type.Optional(Port("Port of the Location. Absent: the default port of the scheme.")),
+    port: Type.Optional(
+      Port(
+        "Port of the Location. Absent: the default port of scheme when scheme is set, else the request's port.",
+      ),
+    ),
     path: Type.Optional(
       Type.String({
         maxLength: 1024,
