@@ -3,6 +3,7 @@
 //   redirect / CORS preflight answered here → upstream headers (hop-by-hop removed,
 //   X-Forwarded-*, modifiers) → rewrite → forward (pool, endpoint, retries, streaming).
 // Everything per route was prepared at snapshot load; this file only looks things up.
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Duplex, pipeline, Transform } from "node:stream";
 import { isPreflight, preflightHeaders } from "./filters/cors.ts";
@@ -39,7 +40,8 @@ export interface Routed {
   headers: Record<string, string | string[]>;
 }
 
-function hashKeyFor(req: IncomingMessage, client: string) {
+function hashKeyFor(req: IncomingMessage, client: string, res?: ServerResponse) {
+  let issued: string | undefined;
   return (pool: BackendPoolRuntime): string | undefined => {
     const on = pool.config.loadBalancing.hashOn;
     if (!on) return undefined;
@@ -48,14 +50,19 @@ function hashKeyFor(req: IncomingMessage, client: string) {
       return Array.isArray(v) ? v.join(",") : v;
     }
     if ("cookie" in on) {
-      const cookies = req.headers.cookie;
-      if (!cookies) return undefined;
       const prefix = `${on.cookie.name}=`;
-      for (const part of cookies.split(";")) {
+      for (const part of req.headers.cookie?.split(";") ?? []) {
         const c = part.trim();
         if (c.startsWith(prefix)) return c.slice(prefix.length);
       }
-      return undefined;
+      // No cookie yet: issue one (sticky sessions), and hash this request on it too.
+      if (!res) return undefined;
+      if (issued === undefined) {
+        issued = randomUUID();
+        const ttl = on.cookie.ttlMs === undefined ? "" : `; Max-Age=${Math.ceil(on.cookie.ttlMs / 1000)}`;
+        res.appendHeader("set-cookie", `${on.cookie.name}=${issued}; Path=/; HttpOnly${ttl}`);
+      }
+      return issued;
     }
     return client;
   };
@@ -185,7 +192,7 @@ export function createDataPlane(options: DataPlaneOptions) {
       body: limited?.stream ?? (hasBody ? req : null),
       bodyTooLarge: limited ? () => limited.exceeded : () => false,
       requestId: id,
-      hashKey: hashKeyFor(req, routed.client),
+      hashKey: hashKeyFor(req, routed.client, res),
     });
   }
 

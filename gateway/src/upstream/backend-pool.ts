@@ -90,9 +90,19 @@ export class BackendPoolRuntime {
     }
   }
 
-  /** An endpoint for the request, or undefined when none is healthy. */
-  pick(hashKey: string | undefined): EndpointRuntime | undefined {
-    return this.#balancer.pick(hashKey === undefined ? undefined : hash32(hashKey));
+  /**
+   * An endpoint for the request, or undefined when none is healthy. `avoid` (the endpoint
+   * whose attempt is being retried) is chosen only when no other endpoint is healthy.
+   */
+  pick(hashKey: string | undefined, avoid?: EndpointRuntime): EndpointRuntime | undefined {
+    const hash = hashKey === undefined ? undefined : hash32(hashKey);
+    if (!avoid?.healthy) return this.#balancer.pick(hash);
+    avoid.healthy = false; // balancers read `healthy` at pick time
+    try {
+      return this.#balancer.pick(hash) ?? avoid;
+    } finally {
+      avoid.healthy = true;
+    }
   }
 
   /** Circuit breaker: refuse new requests beyond the pool's limits. */

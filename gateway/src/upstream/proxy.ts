@@ -154,7 +154,7 @@ class Forward {
   send() {
     if (this.done) return;
     const { req, rule, path, headers, body } = this.exchange;
-    const endpoint = this.pool.pick(this.exchange.hashKey(this.pool));
+    const endpoint = this.pool.pick(this.exchange.hashKey(this.pool), this.current?.endpoint);
     if (!endpoint) {
       this.answer(Problem.NoHealthyEndpoint, `no healthy endpoint in BackendPool ${this.pool.id}`);
       return;
@@ -205,8 +205,10 @@ class Forward {
       this.finish();
       return;
     }
-    if (this.mayRetry(kind)) {
-      this.retry(attempt, kind);
+    // An attempt that ran out of backendRequest time counts as a 504 for retryOn.
+    const trigger = kind === "timeout" ? "504" : kind;
+    if (this.mayRetry(trigger)) {
+      this.retry(attempt, trigger);
       return;
     }
     if (kind === "timeout")
@@ -224,6 +226,11 @@ class Forward {
     }
     if (rule.responseHeaders) applyHeaderOps(headers, rule.responseHeaders);
     if (rule.cors) addCorsHeaders(rule.cors, req.headers.origin, headers);
+    // A sticky-session cookie the gateway issued (ConsistentHash on a cookie) joins the
+    // upstream's own Set-Cookie; writeHead would otherwise replace it.
+    const issued = res.getHeader("set-cookie");
+    if (issued !== undefined)
+      headers["set-cookie"] = [headers["set-cookie"] ?? [], issued].flat().map(String);
     headers["x-request-id"] = requestId;
     this.responseStarted = true;
     res.writeHead(statusCode, headers);

@@ -301,7 +301,7 @@ const Retry = Type.Object(
     }),
     retryOn: Type.Optional(
       StringList(
-        "What is retried (absent: connect-failure and reset). Requests are retried only when idempotent or when nothing was sent.",
+        "What is retried (absent: connect-failure and reset); 504 also covers an attempt that ran out of backendRequest time. Requests are retried on another endpoint, only when idempotent or when nothing was sent, and only within a retry budget.",
         StringEnum(["connect-failure", "reset", "502", "503", "504"], { description: "A retry trigger." }),
         5,
       ),
