@@ -3,8 +3,9 @@
 //   → SnapshotLoader (validate → build → swap) → data plane (node:http) + admin (fastify)
 //   → graceful shutdown (readiness off, stop accepting, drain, close pools).
 import { readFileSync, watch } from "node:fs";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import Fastify, { type FastifyInstance } from "fastify";
 import { type Logger, pino } from "pino";
 import { type GatewayConfig, splitAddress } from "./config.ts";
@@ -115,12 +116,22 @@ export async function startGateway(
     },
     (req, res) => {
       inflight++;
-      res.once("close", () => inflight--);
+      res.once("close", () => {
+        inflight--;
+        // Draining: a connection whose response is done closes instead of idling in keep-alive.
+        if (draining) server.closeIdleConnections();
+      });
       if (draining) res.shouldKeepAlive = false;
       dataPlane.handleRequest(req, res);
     },
   );
-  server.on("upgrade", dataPlane.handleUpgrade);
+  // Upgraded sockets leave the server's connection list: shutdown closes them itself.
+  const upgraded = new Set<Duplex>();
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    upgraded.add(socket);
+    socket.once("close", () => upgraded.delete(socket));
+    dataPlane.handleUpgrade(req, socket, head);
+  });
   server.on("clientError", (err: Error & { code?: string }, socket) => {
     if (!socket.writable) return socket.destroy();
     const status =
@@ -163,6 +174,7 @@ export async function startGateway(
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.drainMs).unref());
       await Promise.race([closed, deadline]);
       server.closeAllConnections();
+      for (const socket of upgraded) socket.destroy();
       await Promise.all([admin.close(), loader.close()]);
       log.info("stopped");
     })();

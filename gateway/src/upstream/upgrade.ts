@@ -46,8 +46,12 @@ export function proxyUpgrade(
     pool.inflight--;
     endpoint.inflight--;
   };
+  // Set once the client has its answer: the abort after a refusal reports an error too.
+  let answered = false;
   const handler: Dispatcher.DispatchHandler = {
+    onRequestStart() {},
     onRequestUpgrade(_controller, statusCode, upstreamHeaders, upstream) {
+      answered = true;
       pool.recordSuccess(endpoint);
       socket.write(headLines(statusCode, upstreamHeaders as Record<string, string | string[] | undefined>));
       if (head.length > 0) upstream.write(head);
@@ -62,11 +66,14 @@ export function proxyUpgrade(
     },
     onResponseStart(controller, statusCode) {
       // The upstream answered without upgrading: pass on a plain refusal.
+      answered = true;
       refuse(socket, `${statusCode >= 500 ? 502 : statusCode} Upgrade Refused`);
       controller.abort(new Error("upgrade refused"));
       release();
     },
     onResponseError(_controller, _err) {
+      if (answered) return;
+      answered = true;
       pool.recordFailure(endpoint);
       refuse(socket, "502 Bad Gateway");
       release();
