@@ -211,7 +211,9 @@ class Forward {
       this.retry(attempt, trigger);
       return;
     }
-    if (kind === "timeout")
+    if (this.exchange.bodyTooLarge())
+      this.answer(Problem.PayloadTooLarge, "the request body is over the limit");
+    else if (kind === "timeout")
       this.answer(Problem.UpstreamTimeout, `BackendPool ${this.pool.id} did not answer in time`);
     else this.answer(Problem.UpstreamFailed, `BackendPool ${this.pool.id}: ${kind}`);
   }
