@@ -1,0 +1,170 @@
+// Child processes of the proxy bench. Each one starts in its own process group (detached),
+// so that stopping it also stops what it forked (nginx's worker), and every one still
+// running is stopped on normal exit, on failure and on SIGINT/SIGTERM: a benchmark that
+// leaves an nginx or a wrk behind skews the next run on a 2-core machine.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { request } from "node:http";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export interface Proc {
+  name: string;
+  child: ChildProcess;
+  log: string;
+  /** Resolves with the exit code (or signal name) once the process is gone. */
+  exited: Promise<number | string>;
+  done: boolean;
+}
+
+const running = new Set<Proc>();
+
+/** Whether `taskset` exists; without it processes run unpinned (and the report says so). */
+export const hasTaskset = which("taskset") !== null;
+
+export function which(cmd: string): string | null {
+  try {
+    return execFileSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/** Starts argv with stdout+stderr to `<logDir>/<name>.log`, pinned to `cpu` with taskset. */
+export function startProc(name: string, argv: string[], logDir: string, cpu?: string): Proc {
+  const log = join(logDir, `${name}.log`);
+  const fd = openSync(log, "w");
+  const cmd = cpu !== undefined && hasTaskset ? ["taskset", "-c", cpu, ...argv] : argv;
+  const child = spawn(cmd[0] ?? "", cmd.slice(1), { detached: true, stdio: ["ignore", fd, fd] });
+  closeSync(fd); // the child has its own copy
+  const proc: Proc = { name, child, log, done: false, exited: Promise.resolve(0) };
+  proc.exited = new Promise((resolve) => {
+    const finish = (how: number | string) => {
+      proc.done = true;
+      running.delete(proc);
+      resolve(how);
+    };
+    child.once("exit", (code, signal) => finish(code ?? signal ?? "?"));
+    child.once("error", (err) => finish(err.message)); // e.g. ENOENT: no exit event follows
+  });
+  running.add(proc);
+  return proc;
+}
+
+/** SIGTERM to the whole group, SIGKILL after 3 s, and SIGKILL anyway for stray group members. */
+export async function stopProc(p: Proc): Promise<void> {
+  const pid = p.child.pid;
+  if (pid === undefined) return;
+  killGroup(pid, "SIGTERM");
+  await Promise.race([p.exited, sleep(3000)]);
+  killGroup(pid, "SIGKILL");
+  await p.exited;
+}
+
+/** Process groups of the running children (each one leads its own). */
+export function groups(): Set<number> {
+  return new Set([...running].flatMap((p) => (p.child.pid === undefined ? [] : [p.child.pid])));
+}
+
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map(stopProc));
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // ESRCH: the group is already gone
+  }
+}
+
+// Last resort when the bench dies in a way that skips the awaited cleanup.
+process.on("exit", () => {
+  for (const p of running) if (p.child.pid !== undefined) killGroup(p.child.pid, "SIGKILL");
+});
+/** Set once SIGINT/SIGTERM arrived: the failures that follow are the stop, not a bug. */
+export let interrupted = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    interrupted = true;
+    console.error(`\n${signal}: stopping ${running.size} child process(es)`);
+    void stopAll().then(() => process.exit(130));
+  });
+}
+
+/** Runs argv to completion (registered, so SIGINT stops it too) and returns its output. */
+export async function runProc(name: string, argv: string[], logDir: string, cpu?: string): Promise<string> {
+  const p = startProc(name, argv, logDir, cpu);
+  const code = await p.exited;
+  const out = readFileSync(p.log, "utf8");
+  if (code !== 0) throw new Error(`${argv.join(" ")} exited with ${code}:\n${out.slice(-2000)}`);
+  return out;
+}
+
+export function tail(file: string, lines = 15): string {
+  if (!existsSync(file)) return "";
+  return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+/** One GET on a fresh connection (no agent: the bench must not hold idle sockets open). */
+export function httpGet(url: string, timeoutMs = 1000): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/**
+ * Polls `url` until it answers 2xx. Fails early, with the end of the log, when the process
+ * exits first: that is how a target whose command does not exist yet (Sluice) is skipped.
+ */
+export async function waitUntilAnswers(url: string, p: Proc, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    if (p.done) {
+      throw new Error(`${p.name} exited (${await p.exited}) before answering; its log ends:\n${tail(p.log)}`);
+    }
+    try {
+      const res = await httpGet(url);
+      if (res.status >= 200 && res.status < 300) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await sleep(100);
+  }
+  throw new Error(
+    `${p.name} did not answer ${url} within ${timeoutMs} ms (last: ${last}); log:\n${tail(p.log)}`,
+  );
+}
+
+/** The CPUs a running process may use, read back to prove the pinning took effect. */
+export function cpusAllowed(pid: number | undefined): string {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    return /^Cpus_allowed_list:\s*(.+)$/m.exec(status)?.[1] ?? "?";
+  } catch {
+    return "?";
+  }
+}
+
+/** A free loopback port: bind port 0, read it, release it. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
+    });
+  });
+}

@@ -1,0 +1,107 @@
+// Formats the proxy bench's results: one markdown section, printed to stdout as it is
+// (its columns are padded, so it reads as a plain table too) and put at the top of
+// docs/benchmarks.md, newest first, so earlier runs stay for comparison.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import type { LoadResult } from "./load.ts";
+
+export interface Row {
+  target: string;
+  about: string;
+  skipped?: string; // why the target was not measured
+  sat?: LoadResult; // the median saturation run by req/s
+  runs?: number[]; // req/s of every run, when repeated
+  half?: LoadResult;
+  cpus?: string; // Cpus_allowed_list of the target's process, read back
+  busy?: string; // "CPU0/CPU1" busy % during the reported saturation run
+}
+
+export interface Setup {
+  heading: string;
+  lines: string[]; // method and machine, one bullet each
+  halfLoadMethod: string;
+  notes: string[];
+}
+
+const ms = (v: number | undefined) => (v === undefined ? "" : v < 10 ? v.toFixed(2) : v.toFixed(1));
+const int = (v: number | undefined) => (v === undefined ? "" : Math.round(v).toLocaleString("en-US"));
+
+export function section(setup: Setup, rows: Row[]): string {
+  const header = [
+    "target",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "errors",
+    "½-load req/s",
+    "½-load p50",
+    "½-load p99",
+    "pinned to",
+    "CPU0/1 busy %",
+  ];
+  const body = rows
+    .filter((r) => !r.skipped)
+    .map((r) => [
+      r.target,
+      int(r.sat?.rps) + (r.runs && r.runs.length > 1 ? ` (${r.runs.map(int).join(" / ")})` : ""),
+      ms(r.sat?.p50),
+      ms(r.sat?.p99),
+      int(r.sat?.errors),
+      int(r.half?.rps),
+      ms(r.half?.p50),
+      ms(r.half?.p99),
+      r.cpus ?? "",
+      r.busy ?? "",
+    ]);
+  const out = [
+    `## ${setup.heading}`,
+    "",
+    ...setup.lines.map((l) => `- ${l}`),
+    "",
+    ...table(header, body),
+    "",
+  ];
+
+  const get = (name: string) => rows.find((r) => r.target === name && r.sat);
+  const ratio = (a: string, b: string) => {
+    const x = get(a)?.sat;
+    const y = get(b)?.sat;
+    if (!x || !y) return [];
+    return [
+      `${a}/${b}: req/s ×${(x.rps / y.rps).toFixed(2)}, p50 ×${(x.p50 / y.p50).toFixed(2)}, p99 ×${(x.p99 / y.p99).toFixed(2)}`,
+    ];
+  };
+  const ratios = [...ratio("sluice", "fastify"), ...ratio("sluice", "nginx"), ...ratio("fastify", "nginx")];
+  if (ratios.length) out.push("Ratios (saturation runs):", "", ...ratios.map((r) => `- ${r}`), "");
+  out.push(`Half load (½-load columns): ${setup.halfLoadMethod}.`, "");
+  const notes = [
+    ...rows.filter((r) => r.skipped).map((r) => `**${r.target} skipped**: ${r.skipped}`),
+    ...setup.notes,
+  ];
+  if (notes.length) out.push("Notes:", "", ...notes.map((n) => `- ${n}`), "");
+  out.push("Targets:", "", ...rows.map((r) => `- ${r.target}: ${r.about}`), "");
+  return out.join("\n");
+}
+
+function table(header: string[], body: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? `${"-".repeat(w + 1)}-` : `-${"-".repeat(w)}:`)).join("|")}|`;
+  return [line(header), rule, ...body.map(line)];
+}
+
+const TITLE = `# Proxy benchmarks
+
+Written by \`node bench/proxy/run.ts\` (method in its header comment and in each section
+below); newest first. Numbers from different machines or days are not comparable: compare
+targets within one section.
+`;
+
+/** Puts the section below the title, above earlier sections. */
+export function writeMarkdown(file: string, text: string): void {
+  const old = existsSync(file) ? readFileSync(file, "utf8") : TITLE;
+  const at = old.indexOf("\n## ");
+  const next =
+    at < 0 ? `${old.trimEnd()}\n\n${text}` : `${old.slice(0, at + 1)}${text}\n${old.slice(at + 1)}`;
+  writeFileSync(file, next);
+}
