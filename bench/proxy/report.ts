@@ -70,7 +70,13 @@ export function section(setup: Setup, rows: Row[]): string {
       `${a}/${b}: req/s ×${(x.rps / y.rps).toFixed(2)}, p50 ×${(x.p50 / y.p50).toFixed(2)}, p99 ×${(x.p99 / y.p99).toFixed(2)}`,
     ];
   };
-  const ratios = [...ratio("sluice", "fastify"), ...ratio("sluice", "nginx"), ...ratio("fastify", "nginx")];
+  const ratios = [
+    ...ratio("sluice", "fastify"),
+    ...ratio("sluice", "nginx"),
+    ...ratio("fastify", "nginx"),
+    ...ratio("sluice-10k", "sluice"),
+    ...ratio("sluice-fastify", "sluice"),
+  ];
   if (ratios.length) out.push("Ratios (saturation runs):", "", ...ratios.map((r) => `- ${r}`), "");
   out.push(`Half load (½-load columns): ${setup.halfLoadMethod}.`, "");
   const notes = [

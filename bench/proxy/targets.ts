@@ -17,8 +17,36 @@ export interface TargetContext {
 export interface Target {
   name: string;
   about: string; // one line for the report
+  /** Request path of the load (default "/"). */
+  path?: string;
   /** argv to start; null: nothing to start, the load goes straight to the upstream. */
   command(ctx: TargetContext): string[] | null;
+}
+
+const SLUICE_PATH = "/svc-5/items/42";
+
+function sluiceTarget(name: string, routes: number, about: string): Target {
+  return {
+    name,
+    about,
+    path: SLUICE_PATH,
+    command: (ctx) => {
+      const configDir = join(ctx.dir, "config");
+      writeSluiceConfig(configDir, ctx.upstream, routes);
+      return [
+        process.execPath,
+        // Override to bench another build, or to check that a failing target is skipped.
+        process.env.BENCH_SLUICE_CLI ?? "gateway/src/cli.ts",
+        "gateway",
+        "--config-dir",
+        configDir,
+        "--listen",
+        `127.0.0.1:${ctx.port}`,
+        "--admin-listen",
+        `127.0.0.1:${ctx.adminPort}`,
+      ];
+    },
+  };
 }
 
 export const TARGETS: Target[] = [
@@ -37,24 +65,20 @@ export const TARGETS: Target[] = [
     about: "@fastify/http-proxy defaults on Node (reply-from, undici pool)",
     command: (ctx) => [process.execPath, "bench/proxy/fastify-proxy.ts", ctx.upstream.url, String(ctx.port)],
   },
+  sluiceTarget("sluice", 10, "Sluice gateway, 10 GatewayRoutes (PathPrefix /svc-N) to one BackendPool"),
+  sluiceTarget(
+    "sluice-10k",
+    10_000,
+    "the same with 10,000 GatewayRoutes: routing cost must not grow with routes",
+  ),
   {
-    name: "sluice",
-    about: "Sluice gateway serving a config dir with one BackendPool and one GatewayRoute",
+    name: "sluice-fastify",
+    about: "Sluice's data plane behind fastify's router and lifecycle instead of node:http (ADR 0002)",
+    path: SLUICE_PATH,
     command: (ctx) => {
       const configDir = join(ctx.dir, "config");
-      writeSluiceConfig(configDir, ctx.upstream);
-      return [
-        process.execPath,
-        // Override to bench another build, or to check that a failing target is skipped.
-        process.env.BENCH_SLUICE_CLI ?? "gateway/src/cli.ts",
-        "gateway",
-        "--config-dir",
-        configDir,
-        "--listen",
-        `127.0.0.1:${ctx.port}`,
-        "--admin-listen",
-        `127.0.0.1:${ctx.adminPort}`,
-      ];
+      writeSluiceConfig(configDir, ctx.upstream, 10);
+      return [process.execPath, "bench/proxy/sluice-fastify.ts", configDir, String(ctx.port)];
     },
   },
 ];
@@ -86,23 +110,31 @@ function nginxCommand(ctx: TargetContext, template: string): string[] {
   return ["nginx", "-p", ctx.dir, "-e", join(ctx.dir, "error.log"), "-c", conf];
 }
 
-/** The Sluice resources of the bench: every request on every host to the one upstream. */
-function writeSluiceConfig(dir: string, upstream: TargetContext["upstream"]): void {
+/**
+ * The Sluice resources of the bench: `routes` GatewayRoutes, each a PathPrefix /svc-N to the
+ * one upstream. The request goes to /svc-5/items/42 (see SLUICE_PATH), so with 10 or with
+ * 10,000 routes the router does the same lookup: what the 10k-routes row checks is that
+ * its cost does not grow with the number of routes.
+ */
+function writeSluiceConfig(dir: string, upstream: TargetContext["upstream"], routes: number): void {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, "bench.yaml"),
+  const docs = [
     `apiVersion: sluice.dev/v1alpha1
 kind: BackendPool
 metadata: {name: upstream, namespace: bench}
 spec:
   endpoints: [{address: "${upstream.host}", port: ${upstream.port}}]
----
-apiVersion: sluice.dev/v1alpha1
+`,
+  ];
+  for (let i = 0; i < routes; i++) {
+    docs.push(`apiVersion: sluice.dev/v1alpha1
 kind: GatewayRoute
-metadata: {name: all, namespace: bench}
+metadata: {name: svc-${i}, namespace: bench}
 spec:
   rules:
-    - backendRefs: [{name: upstream}]
-`,
-  );
+    - matches: [{path: {type: PathPrefix, value: /svc-${i}}}]
+      backendRefs: [{name: upstream}]
+`);
+  }
+  writeFileSync(join(dir, "bench.yaml"), docs.join("---\n"));
 }

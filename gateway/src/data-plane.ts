@@ -3,7 +3,6 @@
 //   redirect / CORS preflight answered here → upstream headers (hop-by-hop removed,
 //   X-Forwarded-*, modifiers) → rewrite → forward (pool, endpoint, retries, streaming).
 // Everything per route was prepared at snapshot load; this file only looks things up.
-import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Duplex, pipeline, Transform } from "node:stream";
 import { isPreflight, preflightHeaders } from "./filters/cors.ts";
@@ -17,6 +16,7 @@ import { normalizeRequestTarget } from "./runtime/normalize-path.ts";
 import { type RouteHit, routeHost } from "./runtime/router.ts";
 import type { RuleRuntime } from "./runtime/rule-runtime.ts";
 import type { BackendPoolRuntime } from "./upstream/backend-pool.ts";
+import { hashKeyOf } from "./upstream/hash-key.ts";
 import { forward } from "./upstream/proxy.ts";
 import { proxyUpgrade } from "./upstream/upgrade.ts";
 
@@ -40,32 +40,14 @@ export interface Routed {
   headers: Record<string, string | string[]>;
 }
 
-function hashKeyFor(req: IncomingMessage, client: string, res?: ServerResponse) {
-  let issued: string | undefined;
-  return (pool: BackendPoolRuntime): string | undefined => {
-    const on = pool.config.loadBalancing.hashOn;
-    if (!on) return undefined;
-    if ("header" in on) {
-      const v = req.headers[on.header];
-      return Array.isArray(v) ? v.join(",") : v;
-    }
-    if ("cookie" in on) {
-      const prefix = `${on.cookie.name}=`;
-      for (const part of req.headers.cookie?.split(";") ?? []) {
-        const c = part.trim();
-        if (c.startsWith(prefix)) return c.slice(prefix.length);
-      }
-      // No cookie yet: issue one (sticky sessions), and hash this request on it too.
-      if (!res) return undefined;
-      if (issued === undefined) {
-        issued = randomUUID();
-        const ttl = on.cookie.ttlMs === undefined ? "" : `; Max-Age=${Math.ceil(on.cookie.ttlMs / 1000)}`;
-        res.appendHeader("set-cookie", `${on.cookie.name}=${issued}; Path=/; HttpOnly${ttl}`);
-      }
-      return issued;
-    }
-    return client;
-  };
+/** How many Host lines the request had (Node keeps only the first in req.headers). */
+function hostCount(raw: string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 4 && name.toLowerCase() === "host") n++;
+  }
+  return n;
 }
 
 /** Passes the body through, failing the stream once it exceeds `max` bytes. */
@@ -102,7 +84,7 @@ export function createDataPlane(options: DataPlaneOptions) {
     const hostHeader = req.headers.host;
     // RFC 9112 §3.2: exactly one Host, a valid uri-host[:port]. Two Host lines could be
     // read differently by a proxy in front; a quote or '/' would leak into headers.
-    if (req.headersDistinct.host?.length !== 1 || !HOST_VALUE.test(hostHeader ?? "")) {
+    if (hostCount(req.rawHeaders) !== 1 || !HOST_VALUE.test(hostHeader ?? "")) {
       return fail(Problem.BadRequest, "exactly one valid Host header is required");
     }
     const host = routeHost(hostHeader);
@@ -120,17 +102,7 @@ export function createDataPlane(options: DataPlaneOptions) {
     const rule = hit.rule;
     const headers = endToEnd(req.headers, rule.dropHeaders);
     headers.host = rule.rewrite?.hostname ?? hostHeader ?? host;
-    setForwardedHeaders(
-      headers,
-      {
-        xff: req.headers["x-forwarded-for"],
-        xfp: req.headers["x-forwarded-proto"],
-        xfh: req.headers["x-forwarded-host"],
-        forwarded: req.headers.forwarded,
-      },
-      { peer, client, proto, host: hostHeader },
-      options.trustedHops > 0,
-    );
+    setForwardedHeaders(headers, req.headers, peer, proto, hostHeader, options.trustedHops > 0);
     headers["x-request-id"] = id;
     if (rule.requestHeaders) applyHeaderOps(headers, rule.requestHeaders);
     return {
@@ -192,7 +164,7 @@ export function createDataPlane(options: DataPlaneOptions) {
       body: limited?.stream ?? (hasBody ? req : null),
       bodyTooLarge: limited ? () => limited.exceeded : () => false,
       requestId: id,
-      hashKey: hashKeyFor(req, routed.client, res),
+      client: routed.client,
     });
   }
 
@@ -204,7 +176,9 @@ export function createDataPlane(options: DataPlaneOptions) {
     }
     const rule = routed.hit.rule;
     const upstreamPath = rewritePath(routed.path, rule.rewrite?.path, routed.hit.prefix) + routed.query;
-    proxyUpgrade(req, socket, head, rule, upstreamPath, routed.headers, hashKeyFor(req, routed.client));
+    proxyUpgrade(req, socket, head, rule, upstreamPath, routed.headers, (pool) =>
+      hashKeyOf(pool, req, routed.client),
+    );
   }
 
   return { handleRequest, handleUpgrade };

@@ -2,6 +2,7 @@
 // Forwarded are believed only through the configured number of trusted proxy hops in
 // front of the gateway; otherwise the socket peer is the client and any incoming copies
 // are replaced, so a client cannot claim another address.
+import type { IncomingHttpHeaders } from "node:http";
 
 /**
  * The client address. With `trustedHops` = N proxies in front that each append to
@@ -22,39 +23,32 @@ export function peerAddress(remote: string | undefined): string {
   return remote.startsWith("::ffff:") && remote.includes(".") ? remote.slice(7) : remote;
 }
 
-export interface ForwardedInfo {
-  peer: string;
-  client: string;
-  proto: "http" | "https";
-  host: string | undefined;
-}
-
 function forwardedNode(address: string): string {
   return address.includes(":") ? `"[${address}]"` : address;
 }
 
-/** Sets X-Forwarded-For/Proto/Host and Forwarded on the upstream request headers. */
+/**
+ * Sets X-Forwarded-For/Proto/Host and Forwarded on the upstream request headers. Incoming
+ * values are kept (and extended) only when the peer is a trusted proxy.
+ */
 export function setForwardedHeaders(
   headers: Record<string, string | string[]>,
-  incoming: {
-    xff?: string | string[];
-    xfp?: string | string[];
-    xfh?: string | string[];
-    forwarded?: string | string[];
-  },
-  info: ForwardedInfo,
+  incoming: IncomingHttpHeaders,
+  peer: string,
+  proto: "http" | "https",
+  host: string | undefined,
   trusted: boolean,
 ) {
   const prior = (v: string | string[] | undefined) =>
     trusted && v !== undefined ? (Array.isArray(v) ? v.join(", ") : v) : undefined;
-  const xff = prior(incoming.xff);
-  headers["x-forwarded-for"] = xff ? `${xff}, ${info.peer}` : info.peer;
-  headers["x-forwarded-proto"] = prior(incoming.xfp) ?? info.proto;
-  const host = prior(incoming.xfh) ?? info.host;
-  if (host) headers["x-forwarded-host"] = host;
+  const xff = prior(incoming["x-forwarded-for"]);
+  headers["x-forwarded-for"] = xff ? `${xff}, ${peer}` : peer;
+  headers["x-forwarded-proto"] = prior(incoming["x-forwarded-proto"]) ?? proto;
+  const forwardedHost = prior(incoming["x-forwarded-host"]) ?? host;
+  if (forwardedHost) headers["x-forwarded-host"] = forwardedHost;
   else delete headers["x-forwarded-host"];
-  const quoted = info.host?.replace(/["\\]/g, "\\$&");
-  const element = `for=${forwardedNode(info.peer)};proto=${info.proto}${quoted ? `;host="${quoted}"` : ""}`;
+  const quoted = host?.replace(/["\\]/g, "\\$&");
+  const element = `for=${forwardedNode(peer)};proto=${proto}${quoted ? `;host="${quoted}"` : ""}`;
   const forwarded = prior(incoming.forwarded);
   headers.forwarded = forwarded ? `${forwarded}, ${element}` : element;
 }

@@ -35,7 +35,8 @@ export function compileHeaderOps(f: {
 
 /** Names listed in a Connection header are hop-by-hop too. */
 export function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
-  if (!value) return undefined;
+  // The usual values name no header: answer without splitting.
+  if (!value || value === "keep-alive" || value === "close" || value === "Keep-Alive") return undefined;
   const text = Array.isArray(value) ? value.join(",") : value;
   const names = text
     .split(",")

@@ -14,6 +14,7 @@ import { applyHeaderOps, connectionListed, HOP_BY_HOP } from "../filters/headers
 import { Problem, type ProblemKind, sendProblem } from "../problem.ts";
 import type { RuleRuntime } from "../runtime/rule-runtime.ts";
 import type { BackendPoolRuntime, EndpointRuntime } from "./backend-pool.ts";
+import { hashKeyOf } from "./hash-key.ts";
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 const CONNECT_FAILURES = new Set([
@@ -53,8 +54,8 @@ export interface Exchange {
   /** True once the body went over the size limit (the answer is then 413). */
   bodyTooLarge: () => boolean;
   requestId: string;
-  /** Consistent-hash key (header, cookie or client IP), when the pool uses one. */
-  hashKey: (pool: BackendPoolRuntime) => string | undefined;
+  /** The client address (for ConsistentHash on sourceIP). */
+  client: string;
 }
 
 /** One try against one endpoint; also the undici dispatch handler. */
@@ -154,7 +155,11 @@ class Forward {
   send() {
     if (this.done) return;
     const { req, rule, path, headers, body } = this.exchange;
-    const endpoint = this.pool.pick(this.exchange.hashKey(this.pool), this.current?.endpoint);
+    const { pool, exchange } = this;
+    const hashKey = pool.config.loadBalancing.hashOn
+      ? hashKeyOf(pool, exchange.req, exchange.client, exchange.res)
+      : undefined;
+    const endpoint = pool.pick(hashKey, this.current?.endpoint);
     if (!endpoint) {
       this.answer(Problem.NoHealthyEndpoint, `no healthy endpoint in BackendPool ${this.pool.id}`);
       return;
