@@ -75,7 +75,8 @@ export function section(setup: Setup, rows: Row[]): string {
     ...ratio("sluice", "nginx"),
     ...ratio("fastify", "nginx"),
     ...ratio("sluice-10k", "sluice"),
-    ...ratio("sluice-fastify", "sluice"),
+    ...ratio("sluice-node-http", "sluice"),
+    ...ratio("sluice", "minimal-undici"),
   ];
   if (ratios.length) out.push("Ratios (saturation runs):", "", ...ratios.map((r) => `- ${r}`), "");
   out.push(`Half load (½-load columns): ${setup.halfLoadMethod}.`, "");

@@ -25,7 +25,7 @@
 //   during each run, repeats runs where it was above 0.1 core, and notes the ones it kept.
 // - A target whose command fails or never answers is skipped with its log; the rest go on.
 //
-// Env: BENCH_TARGETS=direct,nginx,fastify,sluice,sluice-10k,sluice-fastify  BENCH_DURATION=10 (s per run)
+// Env: BENCH_TARGETS=direct,nginx,fastify,minimal-undici,sluice,sluice-10k,sluice-node-http  BENCH_DURATION=10 (s per run)
 //      BENCH_WARMUP=2 (s)  BENCH_REPEAT=1  BENCH_CONNECTIONS=50  BENCH_UPSTREAM=nginx|node
 //      BENCH_HALF_LOAD=1 (0: skip)  BENCH_OUT=docs/benchmarks.md ("-": stdout only)
 //      BENCH_KEEP=1 (keep the scratch dir with configs and logs)
@@ -62,7 +62,7 @@ const CPUS = [PROXY_CPU, LOAD_CPU];
 const FOREIGN_MAX = 0.1;
 const env = process.env;
 const cfg = {
-  targets: (env.BENCH_TARGETS ?? "direct,nginx,fastify,sluice,sluice-10k,sluice-fastify")
+  targets: (env.BENCH_TARGETS ?? "direct,nginx,fastify,minimal-undici,sluice,sluice-10k,sluice-node-http")
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean),

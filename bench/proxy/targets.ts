@@ -72,13 +72,19 @@ export const TARGETS: Target[] = [
     "the same with 10,000 GatewayRoutes: routing cost must not grow with routes",
   ),
   {
-    name: "sluice-fastify",
-    about: "Sluice's data plane behind fastify's router and lifecycle instead of node:http (ADR 0002)",
+    name: "minimal-undici",
+    about: "node:http + undici dispatch with nothing else: the floor of Sluice's design",
+    path: SLUICE_PATH,
+    command: (ctx) => [process.execPath, "bench/proxy/minimal-undici.ts", ctx.upstream.url, String(ctx.port)],
+  },
+  {
+    name: "sluice-node-http",
+    about: "Sluice's data plane on bare node:http instead of hosted by fastify (ADR 0002)",
     path: SLUICE_PATH,
     command: (ctx) => {
       const configDir = join(ctx.dir, "config");
       writeSluiceConfig(configDir, ctx.upstream, 10);
-      return [process.execPath, "bench/proxy/sluice-fastify.ts", configDir, String(ctx.port)];
+      return [process.execPath, "bench/proxy/sluice-node-http.ts", configDir, String(ctx.port)];
     },
   },
 ];

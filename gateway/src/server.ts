@@ -1,12 +1,12 @@
 // The gateway process, wired in order:
 //   config → snapshot source (directory compile or snapshot file, watched)
-//   → SnapshotLoader (validate → build → swap) → data plane (node:http) + admin (fastify)
+//   → SnapshotLoader (validate → build → swap) → data plane + admin (fastify)
 //   → graceful shutdown (readiness off, stop accepting, drain, close pools).
 import { readFileSync, watch } from "node:fs";
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { type Logger, pino } from "pino";
 import { type GatewayConfig, splitAddress } from "./config.ts";
 import { createDataPlane } from "./data-plane.ts";
@@ -22,17 +22,6 @@ export interface GatewayHandle {
   reload(): void;
   /** Graceful shutdown: readiness off, stop accepting, let requests finish within drainMs. */
   shutdown(): Promise<void>;
-}
-
-function listen(server: Server, address: string): Promise<AddressInfo> {
-  const { host, port } = splitAddress(address);
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve(server.address() as AddressInfo);
-    });
-  });
 }
 
 export async function startGateway(
@@ -103,21 +92,39 @@ export async function startGateway(
     maxBodyBytes: config.maxBodyBytes,
     tls: false,
   });
-  // Strict parsing: never insecureHTTPParser; head size and timeouts bounded.
-  const server = createServer(
-    {
-      insecureHTTPParser: false,
-      maxHeaderSize: config.maxHeaderBytes,
-      headersTimeout: config.headersTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
-      keepAliveTimeout: config.keepAliveTimeoutMs,
-      requireHostHeader: true,
-    },
-    (req, res) => {
-      if (draining) res.shouldKeepAlive = false;
-      dataPlane.handleRequest(req, res);
-    },
-  );
+  // fastify hosts the data plane (ADR 0002: it costs nothing measurable here) but does no
+  // routing of its own: every request, including those it would call 404 or a bad URL, is
+  // handed over raw to the data plane, which routes on the current snapshot. The server
+  // itself is ours: strict parsing (never insecureHTTPParser), bounded head and timeouts.
+  const dataApp = Fastify({
+    logger: false,
+    disableRequestLogging: true,
+    requestIdHeader: false,
+    serverFactory: (handler) =>
+      createServer(
+        {
+          insecureHTTPParser: false,
+          maxHeaderSize: config.maxHeaderBytes,
+          headersTimeout: config.headersTimeoutMs,
+          requestTimeout: config.requestTimeoutMs,
+          keepAliveTimeout: config.keepAliveTimeoutMs,
+          requireHostHeader: true,
+        },
+        handler,
+      ),
+    frameworkErrors: (_error, request, reply) => handOver(request, reply),
+  });
+  const handOver = (request: FastifyRequest, reply: FastifyReply) => {
+    reply.hijack();
+    if (draining) reply.raw.shouldKeepAlive = false;
+    dataPlane.handleRequest(request.raw, reply.raw);
+  };
+  // Bodies stream through to the upstream untouched: no fastify body parsing.
+  dataApp.removeAllContentTypeParsers();
+  dataApp.addContentTypeParser("*", (_request, _payload, done) => done(null));
+  dataApp.all("/*", handOver);
+  dataApp.setNotFoundHandler(handOver);
+  const server = dataApp.server;
   // Upgraded sockets leave the server's connection list: shutdown closes them itself.
   const upgraded = new Set<Duplex>();
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -148,7 +155,9 @@ export async function startGateway(
     pools: [...(loader.current?.pools.values() ?? [])].map((p) => p.describe()),
   }));
 
-  const dataAddress = await listen(server, config.listen);
+  const { host: dataHost, port: dataPort } = splitAddress(config.listen);
+  await dataApp.listen({ host: dataHost, port: dataPort });
+  const dataAddress = server.address() as AddressInfo;
   const { host: adminHost, port: adminPort } = splitAddress(config.adminListen);
   await admin.listen({ host: adminHost, port: adminPort });
   const adminAddress = admin.server.address() as AddressInfo;
