@@ -15,7 +15,6 @@ import type { GatewayRuntime } from "./runtime/gateway-runtime.ts";
 import { normalizeRequestTarget } from "./runtime/normalize-path.ts";
 import { type RouteHit, routeHost } from "./runtime/router.ts";
 import type { RuleRuntime } from "./runtime/rule-runtime.ts";
-import type { BackendPoolRuntime } from "./upstream/backend-pool.ts";
 import { hashKeyOf } from "./upstream/hash-key.ts";
 import { forward } from "./upstream/proxy.ts";
 import { proxyUpgrade } from "./upstream/upgrade.ts";
