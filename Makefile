@@ -55,6 +55,9 @@ lint: $(DEPS)
 format: $(DEPS)
 	biome check --write .
 
-## bench: compile benchmark (10,000 routes, 2,000 pools, 10,000 API keys)
+## bench: compile benchmark (10,000 routes, 2,000 pools, 10,000 API keys), then the proxy
+## benchmark against nginx and @fastify/http-proxy (installs nginx and wrk; writes docs/benchmarks.md)
 bench: $(DEPS)
 	node bench/compile.bench.ts
+	bash bench/proxy/install.sh
+	node bench/proxy/run.ts

@@ -2,11 +2,12 @@
 // them: header modifiers, URL rewrites, redirects, CORS, hop-by-hop headers,
 // X-Forwarded-*/Forwarded and X-Request-Id.
 import type { IncomingHttpHeaders } from "node:http";
-import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   json,
   pool,
+  type RawResponse,
+  rawExchange,
   route,
   simpleRoute,
   startTestGateway,
@@ -27,29 +28,9 @@ interface Echo {
 /** A response header as one string (undici gives repeated headers as an array). */
 const header = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(", ") : v);
 
-/** Sends one raw request (so hop-by-hop headers go out as written); reads until the server closes. */
-function rawRequest(
-  port: number,
-  head: string,
-): Promise<{ status: number; headers: Record<string, string>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1");
-    const chunks: Buffer[] = [];
-    socket.on("data", (c: Buffer) => chunks.push(c));
-    socket.on("error", reject);
-    socket.on("close", () => {
-      const text = Buffer.concat(chunks).toString("latin1");
-      const split = text.indexOf("\r\n\r\n");
-      const [statusLine = "", ...lines] = text.slice(0, split).split("\r\n");
-      const headers: Record<string, string> = {};
-      for (const line of lines) {
-        const colon = line.indexOf(":");
-        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      resolve({ status: Number(statusLine.split(" ")[1]), headers, body: text.slice(split + 4) });
-    });
-    socket.write(`${head}\r\n\r\n`, "latin1");
-  });
+/** Sends one raw request (so hop-by-hop headers go out as written); `head` without the final CRLF CRLF. */
+function rawRequest(port: number, head: string): Promise<RawResponse> {
+  return rawExchange(port, `${head}\r\n\r\n`);
 }
 
 /** The elements of a Forwarded header (RFC 7239): split on commas outside quoted strings. */

@@ -2,11 +2,12 @@
 // gateway process-in-process (startGateway) serving a temporary standalone directory.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { type Dispatcher, request } from "undici";
+import { afterEach } from "vitest";
 import { stringify } from "yaml";
 import type { GatewayConfig } from "../src/config.ts";
 import { type GatewayHandle, startGateway } from "../src/server.ts";
@@ -158,4 +159,76 @@ export function simpleRoute(
 
 export async function json<T = Record<string, unknown>>(res: Dispatcher.ResponseData): Promise<T> {
   return (await res.body.json()) as T;
+}
+
+/**
+ * Upstreams and gateways that close after each test of the calling file, even when it
+ * fails. Call once at the top of a test file.
+ */
+export function closeAfterEach() {
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return {
+    async upstream(name: string, handler?: UpstreamHandler): Promise<Upstream> {
+      const up = await startUpstream(name, handler);
+      cleanups.push(() => up.close());
+      return up;
+    },
+    async gateway(objects: unknown[], config?: Partial<GatewayConfig>): Promise<TestGateway> {
+      const gw = await startTestGateway(objects, config);
+      cleanups.push(() => gw.close());
+      return gw;
+    },
+    defer(cleanup: () => Promise<unknown> | unknown) {
+      cleanups.push(cleanup);
+    },
+  };
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Sends a request byte for byte (latin1, so clients cannot normalise anything) and reads
+ * the whole response until the server closes; send `Connection: close`. The socket is
+ * written, not ended: Node aborts a request whose client half-closes before the answer.
+ */
+export function rawExchange(port: number, request: string): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1");
+    const chunks: Buffer[] = [];
+    socket.on("data", (c: Buffer) => chunks.push(c));
+    socket.on("error", reject);
+    socket.on("close", () => {
+      const text = Buffer.concat(chunks).toString("latin1");
+      const split = text.indexOf("\r\n\r\n");
+      const [statusLine = "", ...lines] = text.slice(0, split).split("\r\n");
+      const headers: Record<string, string> = {};
+      for (const line of lines) {
+        const colon = line.indexOf(":");
+        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      let body = text.slice(split + 4);
+      if (headers["transfer-encoding"] === "chunked") body = dechunk(body);
+      resolve({ status: Number(statusLine.split(" ")[1]), headers, body });
+    });
+    socket.write(request, "latin1");
+  });
+}
+
+function dechunk(text: string): string {
+  let out = "";
+  let rest = text;
+  for (;;) {
+    const eol = rest.indexOf("\r\n");
+    const size = Number.parseInt(rest.slice(0, eol), 16);
+    if (!(size > 0)) return out;
+    out += rest.slice(eol + 2, eol + 2 + size);
+    rest = rest.slice(eol + 2 + size + 2);
+  }
 }

@@ -1,10 +1,10 @@
 // Limits a client runs into: body size (announced and chunked), head size, strict parsing.
-import { connect } from "node:net";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   json,
   pool,
+  rawExchange,
   simpleRoute,
   startTestGateway,
   startUpstream,
@@ -27,18 +27,10 @@ afterAll(async () => {
   await up.close();
 });
 
-/** Sends raw bytes and returns the first line of the answer. */
-function raw(text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(new URL(gw.url).port), "127.0.0.1");
-    let answer = "";
-    socket.on("data", (d) => {
-      answer += d.toString("latin1");
-    });
-    socket.on("close", () => resolve(answer.split("\r\n")[0] ?? ""));
-    socket.on("error", reject);
-    socket.write(text);
-  });
+/** Sends raw bytes and returns the status line of the answer. */
+async function raw(text: string): Promise<string> {
+  const res = await rawExchange(Number(new URL(gw.url).port), text);
+  return `HTTP/1.1 ${res.status}`;
 }
 
 describe("limits", () => {
@@ -72,15 +64,15 @@ describe("limits", () => {
 
   it("answers 431 to a request head over --max-header-bytes", async () => {
     const line = await raw(`GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${"y".repeat(4000)}\r\n\r\n`);
-    expect(line).toBe("HTTP/1.1 431 Request Header Fields Too Large");
+    expect(line).toBe("HTTP/1.1 431");
   });
 
   it("refuses malformed HTTP with 400 (strict parser)", async () => {
-    expect(await raw("GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n")).toBe("HTTP/1.1 400 Bad Request");
+    expect(await raw("GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n")).toBe("HTTP/1.1 400");
     expect(
       await raw(
         "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
       ),
-    ).toBe("HTTP/1.1 400 Bad Request");
+    ).toBe("HTTP/1.1 400");
   });
 });

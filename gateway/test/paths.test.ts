@@ -2,10 +2,11 @@
 // normalises them first. Each row says either which pool got the request and the exact
 // path (and query) it received, or that the gateway refused it with a 400 problem.
 // The invariant behind every row: the path that was matched is the path forwarded.
-import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   pool,
+  type RawResponse,
+  rawExchange,
   route,
   simpleRoute,
   startTestGateway,
@@ -14,47 +15,8 @@ import {
   type Upstream,
 } from "./harness.ts";
 
-interface RawResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** Sends one request byte for byte (latin1) and reads the whole response (Connection: close). */
 function rawRequest(port: number, target: string, host = "paths.test"): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1");
-    const chunks: Buffer[] = [];
-    socket.on("data", (c: Buffer) => chunks.push(c));
-    socket.on("error", reject);
-    socket.on("close", () => {
-      const text = Buffer.concat(chunks).toString("latin1");
-      const split = text.indexOf("\r\n\r\n");
-      const [statusLine = "", ...lines] = text.slice(0, split).split("\r\n");
-      const headers: Record<string, string> = {};
-      for (const line of lines) {
-        const colon = line.indexOf(":");
-        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      let body = text.slice(split + 4);
-      if (headers["transfer-encoding"] === "chunked") body = dechunk(body);
-      resolve({ status: Number(statusLine.split(" ")[1]), headers, body });
-    });
-    // write, not end: Node aborts a request whose client half-closes before the answer.
-    socket.write(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, "latin1");
-  });
-}
-
-function dechunk(text: string): string {
-  let out = "";
-  let rest = text;
-  for (;;) {
-    const eol = rest.indexOf("\r\n");
-    const size = Number.parseInt(rest.slice(0, eol), 16);
-    if (!(size > 0)) return out;
-    out += rest.slice(eol + 2, eol + 2 + size);
-    rest = rest.slice(eol + 2 + size + 2);
-  }
+  return rawExchange(port, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
 }
 
 const NAMES = ["root", "pub", "priv", "admin", "api", "upper", "rw"] as const;

@@ -8,33 +8,18 @@ import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, request } from "undici";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
+  closeAfterEach,
   pool,
   simpleRoute,
   startTestGateway,
-  startUpstream,
   type TestGateway,
   type Upstream,
 } from "./harness.ts";
 
 // Everything a test starts is closed after it, even when it fails.
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function upstream(name: string, handler?: Parameters<typeof startUpstream>[1]): Promise<Upstream> {
-  const up = await startUpstream(name, handler);
-  cleanups.push(() => up.close());
-  return up;
-}
-
-async function gateway(...args: Parameters<typeof startTestGateway>): Promise<TestGateway> {
-  const gw = await startTestGateway(...args);
-  cleanups.push(() => gw.close());
-  return gw;
-}
+const { upstream, gateway, defer } = closeAfterEach();
 
 const prefix = (value: string) => ({ matches: [{ path: { type: "PathPrefix", value } }] });
 
@@ -95,7 +80,7 @@ function serveWebSocket(up: Upstream): Set<Socket> {
       }
     });
   });
-  cleanups.push(() => {
+  defer(() => {
     for (const s of open) s.destroy();
   });
   return open;
@@ -113,7 +98,7 @@ async function wsConnect(url: string) {
     ws.addEventListener("open", () => resolve(), { once: true });
     ws.addEventListener("error", () => reject(new Error(`WebSocket to ${url} failed`)), { once: true });
   });
-  cleanups.push(() => ws.close());
+  defer(() => ws.close());
   return {
     ws,
     isClosed: () => closed,
@@ -223,7 +208,7 @@ describe("reload under load", () => {
     const configs = routeChurn(upA.port, upB.port);
     const gw = await gateway(configs.a);
     const dispatcher = new Agent({ connections: 16 });
-    cleanups.push(() => dispatcher.close());
+    defer(() => dispatcher.close());
     const { stop, stopped } = stopper();
     const loadA = load(`${gw.url}/a/x`, 8, stopped, dispatcher);
     const loadB = load(`${gw.url}/b/x`, 1, stopped, dispatcher);
@@ -251,7 +236,7 @@ describe("reload under load", () => {
     const configs = poolChurn(up.port);
     const gw = await gateway(configs.a);
     const dispatcher = new Agent({ connections: 16 });
-    cleanups.push(() => dispatcher.close());
+    defer(() => dispatcher.close());
     const { stop, stopped } = stopper();
     const running = load(`${gw.url}/a/x`, 8, stopped, dispatcher);
     const versions = await swap(gw, configs.a, configs.b, 2000);
@@ -272,7 +257,7 @@ describe("reload under load", () => {
       const ws = await wsConnect(`${gw.url.replace("http:", "ws:")}/a/ws`);
       expect(await ws.echo("before")).toBe("before");
       const dispatcher = new Agent({ connections: 4 });
-      cleanups.push(() => dispatcher.close());
+      defer(() => dispatcher.close());
       const { stop, stopped } = stopper();
       const running = load(`${gw.url}/a/x`, 2, stopped, dispatcher);
       const versions = await swap(gw, configs.a, configs.b, 1500);
@@ -364,7 +349,7 @@ describe("graceful shutdown", () => {
       setTimeout(() => res.end("slow answer"), 500);
     });
     const gw = await startTestGateway([pool("a", [up.port]), simpleRoute("a", "a")], { drainMs: 2000 });
-    cleanups.push(() => gw.close());
+    defer(() => gw.close());
     expect((await request(`${gw.adminUrl}/readyz`)).statusCode).toBe(200);
     const inflight = gw.request("/x");
     await until(() => up.requests.length === 1, 2000, "the request upstream");
@@ -404,7 +389,7 @@ describe("graceful shutdown", () => {
       });
     });
     const gw = await startTestGateway([pool("a", [up.port]), simpleRoute("a", "a")], { drainMs: 200 });
-    cleanups.push(() => gw.close());
+    defer(() => gw.close());
     const inflight = gw.request("/never").then(
       (res) => `answered ${res.statusCode}`,
       (err: Error & { code?: string }) => `failed ${err.code ?? err.message}`,
@@ -425,7 +410,7 @@ describe("graceful shutdown", () => {
     const up = await upstream("ws");
     const upstreamSockets = serveWebSocket(up);
     const gw = await startTestGateway([pool("a", [up.port]), simpleRoute("a", "a")], { drainMs: 200 });
-    cleanups.push(() => gw.close());
+    defer(() => gw.close());
     const ws = await wsConnect(`${gw.url.replace("http:", "ws:")}/ws`);
     expect(await ws.echo("hello")).toBe("hello");
     const started = performance.now();

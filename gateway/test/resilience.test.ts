@@ -3,37 +3,21 @@
 // fast; every assertion is about what a client gets back or what /status shows.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
+  closeAfterEach,
   deadPort,
   pool,
   route,
   simpleRoute,
-  startTestGateway,
-  startUpstream,
   type TestGateway,
   type Upstream,
-  type UpstreamHandler,
 } from "./harness.ts";
 
 const PROBLEMS = "https://sluice.dev/problems/";
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function upstream(name: string, handler?: UpstreamHandler): Promise<Upstream> {
-  const up = await startUpstream(name, handler);
-  cleanups.push(() => up.close());
-  return up;
-}
-
-async function gateway(objects: unknown[]): Promise<TestGateway> {
-  const gw = await startTestGateway(objects);
-  cleanups.push(() => gw.close());
-  return gw;
-}
+// Everything a test starts is closed after it, even when it fails.
+const { upstream, gateway } = closeAfterEach();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

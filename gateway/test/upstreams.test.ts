@@ -3,34 +3,11 @@
 // upstream keep-alive (connections reused, and kept across a reload that leaves the pool
 // alone). Every upstream answers with its name, so the tests count what a client sees.
 import type { ServerResponse } from "node:http";
-import { afterEach, describe, expect, it } from "vitest";
-import {
-  pool,
-  route,
-  simpleRoute,
-  startTestGateway,
-  startUpstream,
-  type TestGateway,
-  type Upstream,
-  type UpstreamHandler,
-} from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { closeAfterEach, pool, route, simpleRoute, type TestGateway, type Upstream } from "./harness.ts";
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function upstream(name: string, handler?: UpstreamHandler): Promise<Upstream> {
-  const up = await startUpstream(name, handler);
-  cleanups.push(() => up.close());
-  return up;
-}
-
-async function gateway(objects: unknown[]): Promise<TestGateway> {
-  const gw = await startTestGateway(objects);
-  cleanups.push(() => gw.close());
-  return gw;
-}
+// Everything a test starts is closed after it, even when it fails.
+const { upstream, gateway } = closeAfterEach();
 
 /** Upstreams answering with their names, by name. */
 async function upstreams<N extends string>(...names: N[]): Promise<Record<N, Upstream>> {
