@@ -77,7 +77,7 @@ export function createDataPlane(options: DataPlaneOptions) {
       if (res) sendProblem(res, problem, detail, { "x-request-id": id });
       return undefined;
     };
-    if (!runtime) return fail(Problem.ShuttingDown, "no configuration loaded yet");
+    if (!runtime) return fail(Problem.NotReady, "the gateway has not loaded a snapshot yet");
     const target = normalizeRequestTarget(req.url ?? "");
     if (typeof target === "string") return fail(Problem.BadRequest, `request path refused: ${target}`);
     const hostHeader = req.headers.host;
@@ -121,11 +121,12 @@ export function createDataPlane(options: DataPlaneOptions) {
     const { hit, requestId: id } = routed;
     const rule = hit.rule;
     if (rule.redirect) {
-      const location = redirectLocation(
-        rule.redirect,
-        { proto, host: routed.host, path: routed.path, query: routed.query },
-        hit.prefix,
-      );
+      const location = redirectLocation(rule.redirect, {
+        proto,
+        host: routed.host,
+        path: routed.path,
+        query: routed.query,
+      });
       res.writeHead(rule.redirect.statusCode, { location, "x-request-id": id, "content-length": 0 });
       res.end();
       return;

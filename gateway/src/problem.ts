@@ -16,7 +16,7 @@ export const Problem = {
   UpstreamFailed: { status: 502, type: `${BASE}upstream-failed`, title: "The upstream failed to answer" },
   NoHealthyEndpoint: { status: 503, type: `${BASE}no-healthy-endpoint`, title: "No healthy endpoint" },
   CircuitOpen: { status: 503, type: `${BASE}circuit-open`, title: "The backend is at capacity" },
-  ShuttingDown: { status: 503, type: `${BASE}shutting-down`, title: "The gateway is shutting down" },
+  NotReady: { status: 503, type: `${BASE}not-ready`, title: "No configuration is loaded yet" },
   UpstreamTimeout: {
     status: 504,
     type: `${BASE}upstream-timeout`,

@@ -26,7 +26,6 @@ export function rewritePath(
 export function redirectLocation(
   redirect: Redirect,
   request: { proto: "http" | "https"; host: string; path: string; query: string },
-  matchedPrefix: string | undefined,
 ): string {
   const scheme = redirect.scheme ?? request.proto;
   const hostname = redirect.hostname ?? request.host.replace(/:\d+$/, "");
@@ -36,6 +35,5 @@ export function redirectLocation(
   const port =
     redirect.port ?? (redirect.scheme ? defaultPort : requestPort ? Number(requestPort) : defaultPort);
   const path = redirect.path ?? request.path;
-  void matchedPrefix;
   return `${scheme}://${hostname}${port === defaultPort ? "" : `:${port}`}${path}${request.query}`;
 }

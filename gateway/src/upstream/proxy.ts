@@ -103,7 +103,7 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   onResponseEnd() {
     if (!this.#settle()) return;
-    if (this.discarding) this.forward.retry(this, "status");
+    if (this.discarding) this.forward.retry();
     else this.forward.complete();
   }
 
@@ -111,7 +111,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (!this.#settle()) return;
     const kind = err instanceof TimeoutError ? "timeout" : failureKind(err);
     if (kind === "connect-failure" || kind === "reset") this.forward.pool.recordFailure(this.endpoint);
-    this.forward.failed(this, kind, err);
+    this.forward.failed(kind, err);
   }
 
   #settle(): boolean {
@@ -190,7 +190,7 @@ class Forward {
     return this.pool.retryAllowed();
   }
 
-  retry(_attempt: Attempt, _kind: string) {
+  retry() {
     const retry = this.exchange.rule.retry;
     if (!retry || this.done) return;
     // Exponential backoff with full jitter, capped.
@@ -202,7 +202,7 @@ class Forward {
     }, delay).unref();
   }
 
-  failed(attempt: Attempt, kind: FailureKind, err: Error) {
+  failed(kind: FailureKind, err: Error) {
     if (this.done) return;
     if (this.responseStarted) {
       // Part of the response is out: the only honest thing left is to cut the connection.
@@ -213,7 +213,7 @@ class Forward {
     // An attempt that ran out of backendRequest time counts as a 504 for retryOn.
     const trigger = kind === "timeout" ? "504" : kind;
     if (this.mayRetry(trigger)) {
-      this.retry(attempt, trigger);
+      this.retry();
       return;
     }
     if (this.exchange.bodyTooLarge())
