@@ -1,7 +1,7 @@
 // A small JSON client for the Kubernetes API: the kubeconfig (file, or in-cluster service
 // account) decides server, CA and credentials via @kubernetes/client-node; requests go over
 // node:https. Informers come from @kubernetes/client-node itself (resource-store.ts).
-import { request } from "node:https";
+import { type RequestOptions, request } from "node:https";
 import { KubeConfig } from "@kubernetes/client-node";
 
 export class ApiError extends Error {
@@ -41,7 +41,7 @@ export class ApiClient {
     body?: unknown,
     contentType = "application/json",
   ): Promise<T> {
-    const options: Parameters<typeof request>[0] & { headers: Record<string, string> } = {
+    const options: RequestOptions & { headers: Record<string, string> } = {
       hostname: this.#server.hostname,
       port: this.#server.port || "443",
       path,
