@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // The `sluice` command.
 //   sluice gateway --config-dir DIR [--listen HOST:PORT] [--admin-listen HOST:PORT] …
+//   sluice operator [--kubeconfig FILE] [--namespace NS] …   the control plane in a cluster
 //   sluice compile FILE|DIR…   check manifests and print each object's conditions
 import { pino } from "pino";
 import { compileFilesCommand } from "../../operator/src/cli/compile-files.ts";
+import { OPERATOR_USAGE, operatorCommand } from "../../operator/src/cli/operator-command.ts";
 import { loadGatewayConfig } from "./config.ts";
 import { GatewayError } from "./errors.ts";
 import { startGateway } from "./server.ts";
@@ -11,11 +13,13 @@ import { startGateway } from "./server.ts";
 const USAGE = `usage:
   sluice gateway (--config-dir DIR | --snapshot-file FILE) [--listen HOST:PORT] [--admin-listen HOST:PORT]
                  [--trusted-hops N] [--max-header-bytes N] [--max-body-bytes N] [--drain-ms N] [--config FILE]
+${OPERATOR_USAGE}
   sluice compile FILE|DIR...`;
 
 async function main(argv: string[]) {
   const [command, ...rest] = argv;
   if (command === "compile") return compileFilesCommand(rest.length > 0 ? rest : ["."]);
+  if (command === "operator") return operatorCommand(rest);
   if (command !== "gateway") {
     console.error(USAGE);
     process.exitCode = 2;

@@ -35,7 +35,7 @@ describe("loadGatewayConfig", () => {
     [["--config-dir", "x", "--trusted-hops=-1"], "--trusted-hops (SLUICE_TRUSTED_HOPS): must be >= 0"],
     [["--config-dir", "x", "--drain-ms", "soon"], "--drain-ms (SLUICE_DRAIN_MS): must be integer"],
     [["--config-dir", "x", "--bogus"], "Unknown option '--bogus'"],
-    [[], "set exactly one of --config-dir (standalone) or --snapshot-file"],
+    [[], "set exactly one of --config-dir (standalone), --snapshot-file or --snapshot-secret"],
     [["--config-dir", "x", "--snapshot-file", "y"], "set exactly one of --config-dir"],
   ])("refuses %j naming the setting", (argv, message) => {
     expect(() => loadGatewayConfig(argv, {})).toThrow(message);

@@ -24,6 +24,15 @@ export const GatewayConfigSchema = Type.Object(
     snapshotFile: Type.Optional(
       Type.String({ minLength: 1, description: "A compiled snapshot (JSON) to serve and watch." }),
     ),
+    snapshotSecret: Type.Optional(
+      Type.String({
+        pattern: "^[a-z0-9-]+/[a-z0-9.-]+$",
+        description: "In a cluster: NAMESPACE/NAME of the Secret the operator publishes the snapshot to.",
+      }),
+    ),
+    kubeconfig: Type.Optional(
+      Type.String({ minLength: 1, description: "Kubeconfig for --snapshot-secret (default: in-cluster)." }),
+    ),
     trustedHops: Type.Integer({
       minimum: 0,
       maximum: 10,
@@ -77,6 +86,8 @@ const FLAGS = {
   "admin-listen": { type: "string" },
   "config-dir": { type: "string" },
   "snapshot-file": { type: "string" },
+  "snapshot-secret": { type: "string" },
+  kubeconfig: { type: "string" },
   "trusted-hops": { type: "string" },
   "max-header-bytes": { type: "string" },
   "max-body-bytes": { type: "string" },
@@ -131,10 +142,10 @@ export function loadGatewayConfig(
     throw new GatewayError("SLUICE_CONFIG_INVALID", problems.join("; "));
   }
   const config = values as GatewayConfig;
-  if (!config.configDir === !config.snapshotFile) {
+  if ([config.configDir, config.snapshotFile, config.snapshotSecret].filter(Boolean).length !== 1) {
     throw new GatewayError(
       "SLUICE_CONFIG_INVALID",
-      "set exactly one of --config-dir (standalone) or --snapshot-file",
+      "set exactly one of --config-dir (standalone), --snapshot-file or --snapshot-secret",
     );
   }
   return config;

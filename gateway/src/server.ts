@@ -1,5 +1,5 @@
 // The gateway process, wired in order:
-//   config → snapshot source (directory compile or snapshot file, watched)
+//   config → snapshot source (directory compile, snapshot file or the operator's Secret, watched)
 //   → SnapshotLoader (validate → build → swap) → data plane + admin (fastify)
 //   → graceful shutdown (readiness off, stop accepting, drain, close pools).
 import { readFileSync, watch } from "node:fs";
@@ -13,6 +13,7 @@ import { createDataPlane } from "./data-plane.ts";
 import { GatewayError } from "./errors.ts";
 import { SnapshotLoader } from "./snapshot/loader.ts";
 import { compileDirectory, watchDirectory } from "./sources/directory-source.ts";
+import { watchSnapshotSecret } from "./sources/secret-source.ts";
 
 export interface GatewayHandle {
   readonly dataAddress: AddressInfo;
@@ -77,13 +78,28 @@ export async function startGateway(
       );
     }
   };
-  reload();
-  const watcher = config.configDir
-    ? watchDirectory(config.configDir, reload)
-    : (() => {
-        const w = watch(config.snapshotFile as string, () => reload());
-        return { close: () => w.close() };
-      })();
+  const watcher = startSource();
+  function startSource(): { close(): void } {
+    if (config.snapshotSecret) {
+      const [namespace = "", name = ""] = config.snapshotSecret.split("/");
+      const source = watchSnapshotSecret({
+        namespace,
+        name,
+        kubeconfig: config.kubeconfig,
+        onSnapshot: (candidate, from) => loader.load(candidate, from),
+        onError: (err) =>
+          log.warn(
+            { err: String(err) },
+            "snapshot Secret watch: retrying; the last good snapshot keeps serving",
+          ),
+      });
+      return { close: () => void source.stop() };
+    }
+    reload();
+    if (config.configDir) return watchDirectory(config.configDir, reload);
+    const w = watch(config.snapshotFile as string, () => reload());
+    return { close: () => w.close() };
+  }
 
   let draining = false;
   const dataPlane = createDataPlane({
@@ -98,7 +114,6 @@ export async function startGateway(
   // itself is ours: strict parsing (never insecureHTTPParser), bounded head and timeouts.
   const dataApp = Fastify({
     logger: false,
-    disableRequestLogging: true,
     requestIdHeader: false,
     serverFactory: (handler) =>
       createServer(

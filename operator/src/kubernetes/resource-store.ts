@@ -1,0 +1,88 @@
+// The operator's view of the cluster: one informer (list + watch, relist on error with
+// backoff, from @kubernetes/client-node) per kind the compiler reads, all namespaces.
+// Objects in list responses carry no apiVersion/kind, so the store stamps them: compile
+// dispatches on kind.
+import { type KubernetesListObject, type KubernetesObject, ListWatch, Watch } from "@kubernetes/client-node";
+import { API_VERSION } from "../api/common.ts";
+import { KINDS } from "../api/kinds.ts";
+import type { ApiClient } from "./api-client.ts";
+
+interface Watched {
+  apiVersion: string;
+  kind: string;
+  path: string;
+}
+
+export const WATCHED: Watched[] = [
+  ...KINDS.map((k) => ({ apiVersion: API_VERSION, kind: k.kind, path: `/apis/${API_VERSION}/${k.plural}` })),
+  { apiVersion: "v1", kind: "Secret", path: "/api/v1/secrets" },
+  { apiVersion: "v1", kind: "Service", path: "/api/v1/services" },
+  {
+    apiVersion: "discovery.k8s.io/v1",
+    kind: "EndpointSlice",
+    path: "/apis/discovery.k8s.io/v1/endpointslices",
+  },
+];
+
+export class ResourceStore {
+  readonly #informers = new Map<string, { watched: Watched; informer: ListWatch<KubernetesObject> }>();
+  readonly #client: ApiClient;
+  #stopped = false;
+
+  constructor(client: ApiClient, onChange: () => void, onError: (kind: string, err: unknown) => void) {
+    this.#client = client;
+    for (const watched of WATCHED) {
+      const list = () => client.send<KubernetesListObject<KubernetesObject>>("GET", watched.path);
+      const informer = new ListWatch<KubernetesObject>(
+        watched.path,
+        new Watch(client.kubeConfig),
+        list,
+        false,
+      );
+      for (const verb of ["add", "update", "delete"] as const) informer.on(verb, onChange);
+      // client-node's informer stops on a failed list or watch: restart it with backoff
+      // (a relist, so nothing — deletes included — is lost while it was down).
+      let delayMs = 200;
+      informer.on("connect", () => {
+        delayMs = 200;
+      });
+      informer.on("error", (err) => {
+        onError(watched.kind, err);
+        if (this.#stopped) return;
+        setTimeout(() => {
+          if (!this.#stopped) informer.start().catch((e) => onError(watched.kind, e));
+        }, delayMs).unref();
+        delayMs = Math.min(delayMs * 2, 30_000);
+      });
+      this.#informers.set(watched.kind, { watched, informer });
+    }
+  }
+
+  /** Starts every informer; one whose first list fails keeps retrying in the background. */
+  async start() {
+    await Promise.allSettled([...this.#informers.values()].map(({ informer }) => informer.start()));
+  }
+
+  async stop() {
+    this.#stopped = true;
+    await Promise.all([...this.#informers.values()].map(({ informer }) => informer.stop()));
+  }
+
+  /** Every cached object, stamped with its apiVersion and kind. */
+  objects(): KubernetesObject[] {
+    const out: KubernetesObject[] = [];
+    for (const { watched, informer } of this.#informers.values()) {
+      for (const o of informer.list()) out.push({ ...o, apiVersion: watched.apiVersion, kind: watched.kind });
+    }
+    return out;
+  }
+
+  /** The cached object, for the status writer's current state. */
+  get(kind: string, namespace: string, name: string): KubernetesObject | undefined {
+    return this.#informers.get(kind)?.informer.get(name, namespace);
+  }
+
+  get client(): ApiClient {
+    return this.#client;
+  }
+}

@@ -1,0 +1,131 @@
+// The operator, wired in order:
+//   informers (ResourceStore: the five kinds, Secrets, Services, EndpointSlices)
+//   → every change schedules one debounced whole-world compileSnapshot
+//   → leader only: publish the snapshot Secret (when its version changed)
+//   → leader only: the status writer (skips writes that change nothing)
+// Standbys run the same informers, so their caches are warm when they take over.
+import { hostname } from "node:os";
+import type { Logger } from "pino";
+import { compileSnapshot } from "./compile/compile.ts";
+import type { ApiClient } from "./kubernetes/api-client.ts";
+import { LeaderElector } from "./kubernetes/leader-election.ts";
+import { ResourceStore } from "./kubernetes/resource-store.ts";
+import { SnapshotPublisher } from "./publish/snapshot-publisher.ts";
+import { StatusWriter } from "./status/status-writer.ts";
+
+export interface OperatorOptions {
+  client: ApiClient;
+  /** Namespace of the snapshot Secret and the leader Lease. */
+  namespace: string;
+  snapshotSecret: string;
+  leaseName: string;
+  identity?: string;
+  apiKeyHashKey: string;
+  debounceMs: number;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  log: Logger;
+}
+
+export interface OperatorHandle {
+  readonly isLeader: boolean;
+  /** The last snapshot version compiled (published when leading). */
+  readonly version: string | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startOperator(o: OperatorOptions): Promise<OperatorHandle> {
+  const { client, log } = o;
+  const identity = o.identity ?? `${hostname()}-${process.pid}`;
+  const publisher = new SnapshotPublisher(client, o.namespace, o.snapshotSecret);
+  const writer = new StatusWriter({ client, log: (msg, fields) => log.info(fields ?? {}, msg) });
+  let leading = false;
+  let version: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+  let again = false;
+  let failures = 0;
+
+  const schedule = (delay = o.debounceMs) => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => void reconcile(), delay);
+  };
+
+  // Level-triggered: whatever event came, compile the whole world as it is now.
+  const reconcile = async () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      const started = performance.now();
+      const { snapshot, statuses } = compileSnapshot(store.objects(), { apiKeyHashKey: o.apiKeyHashKey });
+      const compileMs = performance.now() - started;
+      if (snapshot.version !== version) log.info({ version: snapshot.version, compileMs }, "compiled");
+      version = snapshot.version;
+      if (leading) {
+        if (await publisher.publish(snapshot)) log.info({ version: snapshot.version }, "snapshot published");
+        const counts = await writer.write(statuses, (kind, namespace, name) =>
+          store.get(kind, namespace, name),
+        );
+        if (counts.written > 0 || counts.conflicts > 0) log.info(counts, "status written");
+      }
+      failures = 0;
+    } catch (err) {
+      failures++;
+      const delay = Math.min(30_000, 200 * 2 ** failures);
+      log.error({ err: String(err), retryInMs: delay }, "reconcile failed; retrying");
+      schedule(delay);
+    } finally {
+      running = false;
+      if (again) {
+        again = false;
+        schedule();
+      }
+    }
+  };
+
+  const store = new ResourceStore(
+    client,
+    () => schedule(),
+    (kind, err) => log.warn({ kind, err: String(err) }, "watch failed; relisting with backoff"),
+  );
+  const elector = new LeaderElector({
+    client,
+    namespace: o.namespace,
+    name: o.leaseName,
+    identity,
+    leaseDurationMs: o.leaseDurationMs,
+    renewDeadlineMs: o.renewDeadlineMs,
+    retryPeriodMs: o.retryPeriodMs,
+    onStartedLeading: () => {
+      leading = true;
+      log.info({ identity }, "leading");
+      schedule(0);
+    },
+    onStoppedLeading: () => {
+      leading = false;
+      log.warn({ identity }, "no longer leading");
+    },
+    log: (msg, fields) => log.debug(fields ?? {}, msg),
+  });
+  await store.start();
+  elector.start();
+  schedule(0);
+
+  return {
+    get isLeader() {
+      return leading;
+    },
+    get version() {
+      return version;
+    },
+    async stop() {
+      if (timer) clearTimeout(timer);
+      await elector.stop();
+      await store.stop();
+    },
+  };
+}
