@@ -22,10 +22,10 @@ let kube: KubeClient;
 let upstream: Server;
 let upstreamPort: number;
 
-function sluice(name: string, args: string[]): ChildProcess {
+function sluice(name: string, env: Record<string, string>, args: string[]): ChildProcess {
   const child = spawn(process.execPath, [join(ROOT, "gateway/src/cli.ts"), ...args], {
     cwd: ROOT,
-    env: { ...process.env, SLUICE_LOG_LEVEL: "info" },
+    env: { ...process.env, SLUICE_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const out = createWriteStream(join(logs, `${name}.log`));
@@ -43,10 +43,10 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startGatewayProcess(name: string) {
+async function startGatewayProcess(name: string, env: Record<string, string> = {}) {
   const port = await freePort();
   const admin = await freePort();
-  sluice(name, [
+  const child = sluice(name, env, [
     "gateway",
     "--snapshot-secret",
     `${SYSTEM}/sluice-snapshot`,
@@ -56,8 +56,10 @@ async function startGatewayProcess(name: string) {
     `127.0.0.1:${port}`,
     "--admin-listen",
     `127.0.0.1:${admin}`,
+    "--identity",
+    name,
   ]);
-  return { url: `http://127.0.0.1:${port}`, admin: `http://127.0.0.1:${admin}` };
+  return { url: `http://127.0.0.1:${port}`, admin: `http://127.0.0.1:${admin}`, child };
 }
 
 function apply(objects: unknown[]) {
@@ -106,7 +108,18 @@ const route = (name: string, path: string, backend: string) => ({
   },
 });
 
-let gateway: { url: string; admin: string };
+let gateway: Awaited<ReturnType<typeof startGatewayProcess>>;
+
+const condition = (kind: string, name: string, type: string, field: "status" | "reason" | "message") =>
+  kube.kubectl(
+    "get",
+    kind,
+    name,
+    "-n",
+    NS,
+    "-o",
+    `jsonpath={.status.conditions[?(@.type=="${type}")].${field}}`,
+  );
 
 beforeAll(async () => {
   kube = new KubeClient(inject("kubeconfig"));
@@ -114,7 +127,7 @@ beforeAll(async () => {
   upstream = createServer((req, res) => res.end(`upstream saw ${req.url}`));
   await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
   upstreamPort = (upstream.address() as AddressInfo).port;
-  sluice("operator-1", [
+  sluice("operator-1", {}, [
     "operator",
     "--kubeconfig",
     kube.kubeconfig,
@@ -158,6 +171,12 @@ describe("operator and gateway on a real API server", () => {
       return v === "True" ? v : undefined;
     });
     expect(accepted).toBe("True");
+    const programmed = await until("Programmed=True on the route", () => {
+      const v = condition("gwr", "hello", "Programmed", "message");
+      return v.startsWith("Served by 1/1") ? v : undefined;
+    });
+    expect(programmed).toBe("Served by 1/1 gateway replicas.");
+    expect(condition("gwr", "hello", "Programmed", "status")).toBe("True");
   });
 
   it("names a missing backend in the route's condition and keeps serving the rest", async () => {
@@ -197,6 +216,24 @@ describe("operator and gateway on a real API server", () => {
       `apply → served over ${latencies.length} edits: p50 ${p50.toFixed(0)} ms, max ${p99.toFixed(0)} ms`,
     );
     expect(p99).toBeLessThan(5_000);
+  });
+
+  it("says Programmed=False, naming the replica, while one replica rejects the snapshot", async () => {
+    // A gateway with another API-key hash key cannot check the snapshot's keys: it refuses it.
+    const bad = await startGatewayProcess("gateway-bad", { SLUICE_API_KEY_HASH_KEY: "another-key" });
+    const message = await until("Programmed=False naming gateway-bad", () => {
+      const v = condition("gwr", "hello", "Programmed", "message");
+      return v.includes("gateway-bad") ? v : undefined;
+    });
+    expect(condition("gwr", "hello", "Programmed", "reason")).toBe("Rejected");
+    expect(message).toMatch(
+      /^Served by 1\/2 gateway replicas; replica gateway-bad rejected snapshot sha256:[0-9a-f]{64}: .*hashed with key/,
+    );
+    // The replica goes away (and withdraws its report): Programmed again.
+    bad.child.kill("SIGTERM");
+    await until("Programmed=True again", () =>
+      condition("gwr", "hello", "Programmed", "status") === "True" ? true : undefined,
+    );
   });
 
   it("keeps serving with the operator down, and a new gateway starts from the persisted snapshot", async () => {

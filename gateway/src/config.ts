@@ -30,6 +30,14 @@ export const GatewayConfigSchema = Type.Object(
         description: "In a cluster: NAMESPACE/NAME of the Secret the operator publishes the snapshot to.",
       }),
     ),
+    identity: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description:
+          "This replica's name in its report to the operator (default: hostname-pid; POD_NAME in the chart).",
+      }),
+    ),
     kubeconfig: Type.Optional(
       Type.String({ minLength: 1, description: "Kubeconfig for --snapshot-secret (default: in-cluster)." }),
     ),
@@ -88,6 +96,7 @@ const FLAGS = {
   "snapshot-file": { type: "string" },
   "snapshot-secret": { type: "string" },
   kubeconfig: { type: "string" },
+  identity: { type: "string" },
   "trusted-hops": { type: "string" },
   "max-header-bytes": { type: "string" },
   "max-body-bytes": { type: "string" },

@@ -5,14 +5,18 @@
 import { readFileSync, watch } from "node:fs";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
 import type { Duplex } from "node:stream";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { type Logger, pino } from "pino";
+import { ApiClient } from "../../operator/src/kubernetes/api-client.ts";
 import { type GatewayConfig, splitAddress } from "./config.ts";
 import { createDataPlane } from "./data-plane.ts";
 import { GatewayError } from "./errors.ts";
+import { hashKeyId } from "./snapshot/api-key-hash.ts";
 import { SnapshotLoader } from "./snapshot/loader.ts";
 import { compileDirectory, watchDirectory } from "./sources/directory-source.ts";
+import { ReplicaReporter } from "./sources/replica-report.ts";
 import { watchSnapshotSecret } from "./sources/secret-source.ts";
 
 export interface GatewayHandle {
@@ -30,6 +34,7 @@ export async function startGateway(
   log: Logger = pino({ name: "sluice-gateway" }),
 ): Promise<GatewayHandle> {
   const loader = new SnapshotLoader({
+    hashKeyId: hashKeyId(config.apiKeyHashKey),
     onLoaded: (s, source) =>
       log.info(
         { version: s.version, source, rules: s.rules.length, pools: s.pools.length },
@@ -79,21 +84,37 @@ export async function startGateway(
     }
   };
   const watcher = startSource();
-  function startSource(): { close(): void } {
+  function startSource(): { close(): Promise<void> | void } {
     if (config.snapshotSecret) {
       const [namespace = "", name = ""] = config.snapshotSecret.split("/");
+      // Tell the operator what this replica serves (and what it rejected), for Programmed.
+      const reporter = new ReplicaReporter({
+        client: ApiClient.load(config.kubeconfig),
+        namespace,
+        identity: config.identity ?? `${hostname()}-${process.pid}`,
+        leaseDurationSeconds: 30,
+        report: () => ({ serving: loader.status.version, rejected: loader.status.lastRejected }),
+        onError: (err) => log.warn({ err: String(err) }, "replica report failed; retrying"),
+      });
+      reporter.start();
       const source = watchSnapshotSecret({
         namespace,
         name,
         kubeconfig: config.kubeconfig,
-        onSnapshot: (candidate, from) => loader.load(candidate, from),
+        onSnapshot: (candidate, from) => {
+          loader.load(candidate, from);
+          reporter.update();
+        },
         onError: (err) =>
           log.warn(
             { err: String(err) },
             "snapshot Secret watch: retrying; the last good snapshot keeps serving",
           ),
       });
-      return { close: () => void source.stop() };
+      return {
+        // Withdraw the report before exiting, so the operator stops waiting for this replica.
+        close: () => Promise.all([source.stop(), reporter.stop()]).then(() => {}),
+      };
     }
     reload();
     if (config.configDir) return watchDirectory(config.configDir, reload);
@@ -182,7 +203,7 @@ export async function startGateway(
   const shutdown = () => {
     shuttingDown ??= (async () => {
       draining = true;
-      watcher.close();
+      const sourceClosed = watcher.close();
       log.info({ drainMs: config.drainMs }, "draining");
       // Stop accepting; idle keep-alive connections close now, busy ones after their response.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -195,7 +216,7 @@ export async function startGateway(
       clearInterval(sweeper);
       server.closeAllConnections();
       for (const socket of upgraded) socket.destroy();
-      await Promise.all([admin.close(), loader.close()]);
+      await Promise.all([admin.close(), loader.close(), sourceClosed]);
       log.info("stopped");
     })();
     return shuttingDown;

@@ -2,15 +2,19 @@
 //   informers (ResourceStore: the five kinds, Secrets, Services, EndpointSlices)
 //   → every change schedules one debounced whole-world compileSnapshot
 //   → leader only: publish the snapshot Secret (when its version changed)
-//   → leader only: the status writer (skips writes that change nothing)
+//   → leader only: the status writer (skips writes that change nothing), with Programmed
+//     from the gateway replicas' reports (status/programmed.ts)
 // Standbys run the same informers, so their caches are warm when they take over.
 import { hostname } from "node:os";
+import { type KubernetesListObject, type KubernetesObject, ListWatch, Watch } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { REPORT_LABEL } from "../../gateway/src/sources/replica-report.ts";
 import { compileSnapshot } from "./compile/compile.ts";
 import type { ApiClient } from "./kubernetes/api-client.ts";
 import { LeaderElector } from "./kubernetes/leader-election.ts";
 import { ResourceStore } from "./kubernetes/resource-store.ts";
 import { SnapshotPublisher } from "./publish/snapshot-publisher.ts";
+import { ProgrammedTracker, type ReportLease } from "./status/programmed.ts";
 import { StatusWriter } from "./status/status-writer.ts";
 
 export interface OperatorOptions {
@@ -39,7 +43,14 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
   const { client, log } = o;
   const identity = o.identity ?? `${hostname()}-${process.pid}`;
   const publisher = new SnapshotPublisher(client, o.namespace, o.snapshotSecret);
-  const writer = new StatusWriter({ client, log: (msg, fields) => log.info(fields ?? {}, msg) });
+  const tracker = new ProgrammedTracker();
+  let replicas: ReturnType<typeof ProgrammedTracker.replicas>["live"] = [];
+  const writer = new StatusWriter({
+    client,
+    log: (msg, fields) => log.info(fields ?? {}, msg),
+    extraConditions: (status) => [tracker.condition(status, replicas, version)],
+  });
+  let expiryTimer: NodeJS.Timeout | undefined;
   let leading = false;
   let version: string | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -65,6 +76,16 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
       const compileMs = performance.now() - started;
       if (snapshot.version !== version) log.info({ version: snapshot.version, compileMs }, "compiled");
       version = snapshot.version;
+      tracker.record(snapshot.version, statuses);
+      // Which gateway replicas are alive and what they serve; re-check when one expires.
+      const now = Date.now();
+      const seen = ProgrammedTracker.replicas(reports.list() as ReportLease[], now);
+      replicas = seen.live;
+      if (expiryTimer) clearTimeout(expiryTimer);
+      if (seen.nextExpiry !== undefined) {
+        expiryTimer = setTimeout(() => schedule(), seen.nextExpiry - now + 50);
+        expiryTimer.unref();
+      }
       if (leading) {
         if (await publisher.publish(snapshot)) log.info({ version: snapshot.version }, "snapshot published");
         const counts = await writer.write(statuses, (kind, namespace, name) =>
@@ -111,6 +132,28 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
     },
     log: (msg, fields) => log.debug(fields ?? {}, msg),
   });
+  // Gateway replicas report what they serve in Leases labelled sluice.dev/gateway-report.
+  const reportsPath = `/apis/coordination.k8s.io/v1/namespaces/${o.namespace}/leases`;
+  const reportSelector = `${REPORT_LABEL}=true`;
+  const reports = new ListWatch<KubernetesObject>(
+    reportsPath,
+    new Watch(client.kubeConfig),
+    () =>
+      client.send<KubernetesListObject<KubernetesObject>>(
+        "GET",
+        `${reportsPath}?labelSelector=${encodeURIComponent(reportSelector)}`,
+      ),
+    false,
+    reportSelector,
+  );
+  for (const verb of ["add", "update", "delete"] as const) reports.on(verb, () => schedule());
+  reports.on("error", (err) => {
+    log.warn({ err: String(err) }, "gateway report watch failed; restarting");
+    setTimeout(() => void reports.start().catch(() => {}), 1000).unref();
+  });
+  await reports
+    .start()
+    .catch((err) => log.warn({ err: String(err) }, "gateway report list failed; retrying"));
   await store.start();
   elector.start();
   schedule(0);
@@ -124,6 +167,8 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
     },
     async stop() {
       if (timer) clearTimeout(timer);
+      if (expiryTimer) clearTimeout(expiryTimer);
+      await reports.stop();
       await elector.stop();
       await store.stop();
     },

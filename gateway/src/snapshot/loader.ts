@@ -16,6 +16,8 @@ export interface LoaderStatus {
 }
 
 export interface SnapshotLoaderOptions {
+  /** Id of this gateway's API-key hash key; a snapshot hashed with another is refused. */
+  hashKeyId?: string;
   onLoaded?: (snapshot: Snapshot, source: string) => void;
   onRejected?: (error: GatewayError, source: string) => void;
   onPoolEvent?: (pool: string, e: PoolEvent) => void;
@@ -47,6 +49,12 @@ export class SnapshotLoader {
     let next: GatewayRuntime;
     try {
       if (problems.length > 0) throw new Error(problems.slice(0, 5).join("; "));
+      const keyId = (candidate as Snapshot).apiKeys.hashKeyId;
+      if (this.#options.hashKeyId !== undefined && keyId !== this.#options.hashKeyId) {
+        throw new Error(
+          `API keys in this snapshot are hashed with key ${keyId}, this gateway's SLUICE_API_KEY_HASH_KEY is ${this.#options.hashKeyId}: it could not check any API key`,
+        );
+      }
       next = buildRuntime(candidate as Snapshot, this.#current, this.#options.onPoolEvent);
     } catch (err) {
       const error = new GatewayError("SLUICE_SNAPSHOT_REJECTED", (err as Error).message);

@@ -1,8 +1,8 @@
 // ApiKeys → keyed hashes. The key is read from its Secret and only
 // HMAC-SHA256(hashKey, key) enters the snapshot: a leaked snapshot does not leak keys,
 // and without the installation's hash key the digests cannot even be brute-forced.
-import { createHash, createHmac } from "node:crypto";
 import ipaddr from "ipaddr.js";
+import { apiKeyDigest } from "../../../gateway/src/snapshot/api-key-hash.ts";
 import type { SnapshotApiKey } from "../../../gateway/src/snapshot/schema.ts";
 import type { ApiKeySpec } from "../api/api-key.ts";
 import type { KubeObject } from "../api/common.ts";
@@ -10,14 +10,6 @@ import { type ObjectIndex, olderFirst } from "./object-index.ts";
 import { Reason } from "./reasons.ts";
 import { secretValue } from "./secrets.ts";
 import { namespaceOf, type StatusBook } from "./status-book.ts";
-
-export function apiKeyDigest(hashKey: string, key: string): string {
-  return createHmac("sha256", hashKey).update(key, "utf8").digest("hex");
-}
-
-export function hashKeyId(hashKey: string): string {
-  return createHash("sha256").update(hashKey, "utf8").digest("hex").slice(0, 16);
-}
 
 function normalCidr(cidr: string): string {
   const [address, bits] = ipaddr.parseCIDR(cidr);

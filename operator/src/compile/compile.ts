@@ -5,9 +5,11 @@
 //
 //   index (schema + defaults) → pools → routes → virtual hosts (precedence, conflicts)
 //   → rate-limit and authz policies attached to rules → API key hashes → version
+
+import { hashKeyId } from "../../../gateway/src/snapshot/api-key-hash.ts";
 import { SNAPSHOT_API_VERSION, type Snapshot } from "../../../gateway/src/snapshot/schema.ts";
 import { withVersion } from "../../../gateway/src/snapshot/version.ts";
-import { compileApiKeys, hashKeyId } from "./api-keys.ts";
+import { compileApiKeys } from "./api-keys.ts";
 import { compileBackendPools } from "./backend-pools.ts";
 import { ObjectIndex } from "./object-index.ts";
 import { attachAuthzPolicies, attachRateLimitPolicies } from "./policies.ts";
