@@ -13,12 +13,15 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
 import { installCrds, ROOT } from "./harness/install.ts";
 import { KubeClient } from "./harness/kube-client.ts";
+import { serviceAccountKubeconfig } from "./harness/service-account.ts";
 
 const NS = "e2e-op";
 const SYSTEM = "sluice-system";
 const logs = mkdtempSync(join(tmpdir(), "sluice-e2e-logs-"));
 const processes: ChildProcess[] = [];
 let kube: KubeClient;
+let operatorKubeconfig: string;
+let gatewayKubeconfig: string;
 let upstream: Server;
 let upstreamPort: number;
 
@@ -51,7 +54,7 @@ async function startGatewayProcess(name: string, env: Record<string, string> = {
     "--snapshot-secret",
     `${SYSTEM}/sluice-snapshot`,
     "--kubeconfig",
-    kube.kubeconfig,
+    gatewayKubeconfig,
     "--listen",
     `127.0.0.1:${port}`,
     "--admin-listen",
@@ -127,10 +130,13 @@ beforeAll(async () => {
   upstream = createServer((req, res) => res.end(`upstream saw ${req.url}`));
   await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
   upstreamPort = (upstream.address() as AddressInfo).port;
+  // Least privilege: both run as their ServiceAccounts with config/rbac, not as admin.
+  operatorKubeconfig = serviceAccountKubeconfig(kube, SYSTEM, "sluice-operator", logs);
+  gatewayKubeconfig = serviceAccountKubeconfig(kube, SYSTEM, "sluice-gateway", logs);
   sluice("operator-1", {}, [
     "operator",
     "--kubeconfig",
-    kube.kubeconfig,
+    operatorKubeconfig,
     "--namespace",
     SYSTEM,
     "--identity",
@@ -177,6 +183,16 @@ describe("operator and gateway on a real API server", () => {
     });
     expect(programmed).toBe("Served by 1/1 gateway replicas.");
     expect(condition("gwr", "hello", "Programmed", "status")).toBe("True");
+  });
+
+  it("refuses at kubectl apply a resource that breaks a CEL rule, naming the field", () => {
+    const bad = route("bad", "/bad", "hello");
+    (bad.spec.rules[0] as Record<string, unknown>).filters = [
+      { type: "RequestRedirect", requestRedirect: { path: "/x" } },
+    ];
+    expect(() => apply([bad])).toThrow(
+      /spec\.rules\[0\]\.backendRefs: Invalid value: .*a rule needs backendRefs, unless it has a RequestRedirect filter/,
+    );
   });
 
   it("names a missing backend in the route's condition and keeps serving the rest", async () => {
