@@ -22,6 +22,7 @@ const processes: ChildProcess[] = [];
 let kube: KubeClient;
 let operatorKubeconfig: string;
 let gatewayKubeconfig: string;
+const operators = new Map<string, ChildProcess>();
 let upstream: Server;
 let upstreamPort: number;
 
@@ -133,21 +134,27 @@ beforeAll(async () => {
   // Least privilege: both run as their ServiceAccounts with config/rbac, not as admin.
   operatorKubeconfig = serviceAccountKubeconfig(kube, SYSTEM, "sluice-operator", logs);
   gatewayKubeconfig = serviceAccountKubeconfig(kube, SYSTEM, "sluice-gateway", logs);
-  sluice("operator-1", {}, [
-    "operator",
-    "--kubeconfig",
-    operatorKubeconfig,
-    "--namespace",
-    SYSTEM,
-    "--identity",
-    "operator-1",
-    "--lease-duration-ms",
-    "3000",
-    "--renew-deadline-ms",
-    "2000",
-    "--retry-period-ms",
-    "300",
-  ]);
+  // Two operator replicas: one leads, the other stands by with warm caches.
+  for (const identity of ["operator-1", "operator-2"]) {
+    operators.set(
+      identity,
+      sluice(identity, {}, [
+        "operator",
+        "--kubeconfig",
+        operatorKubeconfig,
+        "--namespace",
+        SYSTEM,
+        "--identity",
+        identity,
+        "--lease-duration-ms",
+        "3000",
+        "--renew-deadline-ms",
+        "2000",
+        "--retry-period-ms",
+        "300",
+      ]),
+    );
+  }
   gateway = await startGatewayProcess("gateway-1");
 });
 
@@ -252,9 +259,25 @@ describe("operator and gateway on a real API server", () => {
     );
   });
 
+  it("kill the leader: the standby takes over within the lease duration and applies a change made meanwhile", async () => {
+    const leaderName = () =>
+      kube.kubectl("get", "lease", "sluice-operator", "-n", SYSTEM, "-o", "jsonpath={.spec.holderIdentity}");
+    const leader = leaderName();
+    expect(["operator-1", "operator-2"]).toContain(leader);
+    operators.get(leader)?.kill("SIGKILL");
+    const killedAt = performance.now();
+    apply([route("failover", "/failover", "hello")]);
+    await until("the change to be served after the failover", async () =>
+      (await get(gateway.url, "/failover", "e2e.example.com")).status === 200 ? true : undefined,
+    );
+    const tookMs = performance.now() - killedAt;
+    console.log(`leader ${leader} killed; the change was served ${tookMs.toFixed(0)} ms later (lease 3 s)`);
+    expect(leaderName()).not.toBe(leader);
+    expect(tookMs).toBeLessThan(10_000);
+  });
+
   it("keeps serving with the operator down, and a new gateway starts from the persisted snapshot", async () => {
-    const operator = processes[0];
-    operator?.kill("SIGKILL");
+    for (const operator of operators.values()) operator.kill("SIGKILL");
     await sleep(500);
     expect((await get(gateway.url, "/edit-19", "e2e.example.com")).status).toBe(200);
     const second = await startGatewayProcess("gateway-2");
