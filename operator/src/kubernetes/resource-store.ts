@@ -28,6 +28,17 @@ export class ResourceStore {
   readonly #informers = new Map<string, { watched: Watched; informer: ListWatch<KubernetesObject> }>();
   readonly #client: ApiClient;
   #stopped = false;
+  /** kind/namespace/name → metadata.generation last seen, for the sluice kinds. */
+  readonly #generations = new Map<string, number | undefined>();
+
+  #specChanged(kind: string, obj: KubernetesObject): boolean {
+    const key = `${kind}/${obj.metadata?.namespace}/${obj.metadata?.name}`;
+    const generation = obj.metadata?.generation;
+    const changed =
+      !this.#generations.has(key) || this.#generations.get(key) !== generation || generation === undefined;
+    this.#generations.set(key, generation);
+    return changed;
+  }
 
   constructor(client: ApiClient, onChange: () => void, onError: (kind: string, err: unknown) => void) {
     this.#client = client;
@@ -39,7 +50,20 @@ export class ResourceStore {
         list,
         false,
       );
-      for (const verb of ["add", "update", "delete"] as const) informer.on(verb, onChange);
+      informer.on("add", (obj) => {
+        this.#specChanged(watched.kind, obj);
+        onChange();
+      });
+      informer.on("delete", (obj) => {
+        this.#generations.delete(`${watched.kind}/${obj.metadata?.namespace}/${obj.metadata?.name}`);
+        onChange();
+      });
+      informer.on("update", (obj) => {
+        // Our own status writes come back as updates of the sluice kinds; their generation
+        // is unchanged, and compile reads nothing that changed: no recompile for them.
+        if (watched.apiVersion === API_VERSION && !this.#specChanged(watched.kind, obj)) return;
+        onChange();
+      });
       // client-node's informer stops on a failed list or watch: restart it with backoff
       // (a relist, so nothing — deletes included — is lost while it was down).
       let delayMs = 200;
