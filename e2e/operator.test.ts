@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
 import { installCrds, ROOT } from "./harness/install.ts";
 import { KubeClient } from "./harness/kube-client.ts";
+import { createTestHosts } from "./harness/netns.ts";
 import { serviceAccountKubeconfig } from "./harness/service-account.ts";
 
 const NS = "e2e-op";
@@ -257,6 +258,64 @@ describe("operator and gateway on a real API server", () => {
     await until("Programmed=True again", () =>
       condition("gwr", "hello", "Programmed", "status") === "True" ? true : undefined,
     );
+  });
+
+  it("routes a Service-backed pool to its EndpointSlice endpoints, and follows them within a second", async () => {
+    const hosts = createTestHosts(201, 2);
+    try {
+      const [a, b] = hosts.addresses as [string, string];
+      await hosts.serve("backend-a", a, 8080);
+      await hosts.serve("backend-b", b, 8080);
+      const slice = (address: string) => ({
+        apiVersion: "discovery.k8s.io/v1",
+        kind: "EndpointSlice",
+        metadata: { name: "catalog-1", namespace: NS, labels: { "kubernetes.io/service-name": "catalog" } },
+        addressType: "IPv4",
+        ports: [{ name: "http", port: 8080, protocol: "TCP" }],
+        endpoints: [{ addresses: [address], conditions: { ready: true } }],
+      });
+      apply([
+        {
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: { name: "catalog", namespace: NS },
+          spec: { ports: [{ name: "http", port: 80, targetPort: 8080 }] },
+        },
+        slice(a),
+        {
+          apiVersion: "sluice.dev/v1alpha1",
+          kind: "BackendPool",
+          metadata: { name: "catalog", namespace: NS },
+          spec: { service: { name: "catalog", port: 80 } },
+        },
+        route("catalog", "/catalog", "catalog"),
+      ]);
+      const first = await until("traffic to backend-a", async () => {
+        const r = await get(gateway.url, "/catalog/1", "e2e.example.com");
+        return r.status === 200 ? r.body : undefined;
+      });
+      expect(first).toBe("backend-a saw /catalog/1");
+      expect(
+        await until("readyEndpoints 1", () =>
+          kube.kubectl("get", "bp", "catalog", "-n", NS, "-o", "jsonpath={.status.readyEndpoints}") === "1"
+            ? true
+            : undefined,
+        ),
+      ).toBe(true);
+      // The endpoints move: traffic follows.
+      const moved = performance.now();
+      apply([slice(b)]);
+      await until("traffic to backend-b", async () =>
+        (await get(gateway.url, "/catalog/2", "e2e.example.com")).body === "backend-b saw /catalog/2"
+          ? true
+          : undefined,
+      );
+      const tookMs = performance.now() - moved;
+      console.log(`EndpointSlice change → traffic moved in ${tookMs.toFixed(0)} ms (kubectl included)`);
+      expect(tookMs).toBeLessThan(5_000);
+    } finally {
+      hosts.destroy();
+    }
   });
 
   it("kill the leader: the standby takes over within the lease duration and applies a change made meanwhile", async () => {
