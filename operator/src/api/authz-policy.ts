@@ -304,12 +304,20 @@ export const authzPolicy: KindDefinition<typeof AuthzPolicySpec> = {
   description:
     "AuthzPolicy says who may call the targeted GatewayRoutes: how callers authenticate (JWT, API key) and which rules (roles, scopes, consumers, addresses, CEL conditions) allow or deny them.",
   spec: AuthzPolicySpec,
-  status: StatusSchema(),
+  status: StatusSchema({
+    targets: Type.Optional(
+      Type.String({
+        maxLength: 4096,
+        description: "The targeted routes (route or route/rule), comma-separated.",
+      }),
+    ),
+  }),
   printerColumns: [
     {
       name: "Targets",
       type: "string",
-      jsonPath: ".spec.targetRefs[*].name",
+      // A JSONPath over every targetRef would show only the first: compile writes the list.
+      jsonPath: ".status.targets",
       description: "Targeted routes.",
     },
     {

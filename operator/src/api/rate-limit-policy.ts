@@ -147,12 +147,20 @@ export const rateLimitPolicy: KindDefinition<typeof RateLimitPolicySpec> = {
   description:
     "RateLimitPolicy limits how many requests the targeted GatewayRoutes accept, per client, key, consumer, tenant, claim, header or globally, shared across gateway replicas through Redis.",
   spec: RateLimitPolicySpec,
-  status: StatusSchema(),
+  status: StatusSchema({
+    targets: Type.Optional(
+      Type.String({
+        maxLength: 4096,
+        description: "The targeted routes (route or route/rule), comma-separated.",
+      }),
+    ),
+  }),
   printerColumns: [
     {
       name: "Targets",
       type: "string",
-      jsonPath: ".spec.targetRefs[*].name",
+      // A JSONPath over every targetRef would show only the first: compile writes the list.
+      jsonPath: ".status.targets",
       description: "Targeted routes.",
     },
     { name: "Failure Mode", type: "string", jsonPath: ".spec.failureMode", description: "Open or Closed." },

@@ -79,6 +79,7 @@ export function attachRateLimitPolicies(
   const out: SnapshotRateLimitPolicy[] = [];
   for (const policy of index.list<RateLimitPolicySpec>("RateLimitPolicy")) {
     const spec = policy.spec as RateLimitPolicySpec;
+    status.setTargets(policy, spec.targetRefs);
     const targets = resolveTargets(policy, routes);
     if (!reportTargets(policy, status, targets)) continue;
     const id = `${namespaceOf(policy)}/${policy.metadata.name}`;
@@ -261,6 +262,7 @@ export function attachAuthzPolicies(
   const claims = new Map<string, { policy: KubeObject; section: boolean }>();
   for (const policy of policies) {
     const spec = policy.spec as AuthzPolicySpec;
+    status.setTargets(policy, spec.targetRefs);
     const problem = authzProblem(spec);
     if (problem) {
       status.invalid(policy, problem);

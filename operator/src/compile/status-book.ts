@@ -21,6 +21,7 @@ export interface ObjectStatus {
   conditions: ConditionDraft[];
   readyEndpoints?: number;
   backends?: string;
+  targets?: string;
 }
 
 const KIND_ORDER = new Map<string, number>(KINDS.map((k, i) => [k.kind, i]));
@@ -77,6 +78,13 @@ export class StatusBook {
 
   setBackends(obj: KubeObject, names: string[]) {
     this.#entry(obj).backends = [...new Set(names)].join(",");
+  }
+
+  /** The targetRefs of a policy, for its Targets printer column (route or route/section). */
+  setTargets(obj: KubeObject, refs: { name: string; sectionName?: string }[]) {
+    this.#entry(obj).targets = [
+      ...new Set(refs.map((r) => (r.sectionName ? `${r.name}/${r.sectionName}` : r.name))),
+    ].join(",");
   }
 
   list(): ObjectStatus[] {

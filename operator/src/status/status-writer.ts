@@ -106,6 +106,7 @@ export function desiredStatus(
   const out: Record<string, unknown> = { conditions };
   if (status.readyEndpoints !== undefined) out.readyEndpoints = status.readyEndpoints;
   if (status.backends !== undefined) out.backends = status.backends;
+  if (status.targets !== undefined) out.targets = status.targets;
   return out;
 }
 
