@@ -35,12 +35,25 @@ export class ApiClient {
     return new ApiClient(kc);
   }
 
+  /** Sends a request and resolves with the parsed body; throws ApiError unless 2xx. */
   async send<T = Record<string, unknown>>(
     method: string,
     path: string,
     body?: unknown,
     contentType = "application/json",
   ): Promise<T> {
+    const res = await this.exchange(method, path, body, contentType);
+    if (res.status >= 200 && res.status < 300) return res.body as T;
+    throw new ApiError(res.status, method, path, res.body);
+  }
+
+  /** Sends a request and resolves with its status and parsed body, whatever the status. */
+  async exchange(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = "application/json",
+  ): Promise<{ status: number; body: unknown }> {
     const options: RequestOptions & { headers: Record<string, string> } = {
       hostname: this.#server.hostname,
       port: this.#server.port || "443",
@@ -51,7 +64,7 @@ export class ApiClient {
     await this.kubeConfig.applyToHTTPSOptions(options);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     if (payload !== undefined) options.headers["content-type"] = contentType;
-    return new Promise<T>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const req = request(options, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -63,9 +76,7 @@ export class ApiClient {
           } catch {
             parsed = { message: text };
           }
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) resolve(parsed as T);
-          else reject(new ApiError(status, method, path, parsed));
+          resolve({ status: res.statusCode ?? 0, body: parsed });
         });
         res.on("error", reject);
       });
