@@ -5,19 +5,15 @@
 import { randomBytes } from "node:crypto";
 import { afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { ApiClient } from "../operator/src/kubernetes/api-client.ts";
-import { type LeaderElectionOptions, LeaderElector } from "../operator/src/kubernetes/leader-election.ts";
+import {
+  type LeaderElectionOptions,
+  LeaderElector,
+  type LeaseSpec,
+} from "../operator/src/kubernetes/leader-election.ts";
 import { KubeClient } from "./harness/kube-client.ts";
 
 const NAMESPACE = "default";
 const FAST = { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 };
-
-interface LeaseSpec {
-  holderIdentity?: string;
-  leaseDurationSeconds?: number;
-  acquireTime?: string;
-  renewTime?: string;
-  leaseTransitions?: number;
-}
 
 /** An ApiClient whose requests can be made to fail, as if the replica lost the API server. */
 class PartitionableClient extends ApiClient {

@@ -88,8 +88,10 @@ export async function startGateway(
     if (config.snapshotSecret) {
       const [namespace = "", name = ""] = config.snapshotSecret.split("/");
       // Tell the operator what this replica serves (and what it rejected), for Programmed.
+      // One client for both: the snapshot Secret watch and this replica's report.
+      const client = ApiClient.load(config.kubeconfig);
       const reporter = new ReplicaReporter({
-        client: ApiClient.load(config.kubeconfig),
+        client,
         namespace,
         identity: config.identity ?? `${hostname()}-${process.pid}`,
         leaseDurationSeconds: 30,
@@ -100,7 +102,7 @@ export async function startGateway(
       const source = watchSnapshotSecret({
         namespace,
         name,
-        kubeconfig: config.kubeconfig,
+        client,
         onSnapshot: (candidate, from) => {
           loader.load(candidate, from);
           reporter.update();

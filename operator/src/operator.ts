@@ -6,11 +6,12 @@
 //     from the gateway replicas' reports (status/programmed.ts)
 // Standbys run the same informers, so their caches are warm when they take over.
 import { hostname } from "node:os";
-import { type KubernetesListObject, type KubernetesObject, ListWatch, Watch } from "@kubernetes/client-node";
+import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { REPORT_LABEL } from "../../gateway/src/sources/replica-report.ts";
 import { compileSnapshot } from "./compile/compile.ts";
 import type { ApiClient } from "./kubernetes/api-client.ts";
+import { createInformer } from "./kubernetes/informer.ts";
 import { LeaderElector } from "./kubernetes/leader-election.ts";
 import { ResourceStore } from "./kubernetes/resource-store.ts";
 import { SnapshotPublisher } from "./publish/snapshot-publisher.ts";
@@ -133,27 +134,18 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
     log: (msg, fields) => log.debug(fields ?? {}, msg),
   });
   // Gateway replicas report what they serve in Leases labelled sluice.dev/gateway-report.
-  const reportsPath = `/apis/coordination.k8s.io/v1/namespaces/${o.namespace}/leases`;
-  const reportSelector = `${REPORT_LABEL}=true`;
-  const reports = new ListWatch<KubernetesObject>(
-    reportsPath,
-    new Watch(client.kubeConfig),
-    () =>
-      client.send<KubernetesListObject<KubernetesObject>>(
-        "GET",
-        `${reportsPath}?labelSelector=${encodeURIComponent(reportSelector)}`,
-      ),
-    false,
-    reportSelector,
+  const reports = createInformer<KubernetesObject>(
+    client,
+    `/apis/coordination.k8s.io/v1/namespaces/${o.namespace}/leases`,
+    { labelSelector: `${REPORT_LABEL}=true` },
+    {
+      add: () => schedule(),
+      update: () => schedule(),
+      delete: () => schedule(),
+      error: (err) => log.warn({ err: String(err) }, "gateway report watch failed; restarting"),
+    },
   );
-  for (const verb of ["add", "update", "delete"] as const) reports.on(verb, () => schedule());
-  reports.on("error", (err) => {
-    log.warn({ err: String(err) }, "gateway report watch failed; restarting");
-    setTimeout(() => void reports.start().catch(() => {}), 1000).unref();
-  });
-  await reports
-    .start()
-    .catch((err) => log.warn({ err: String(err) }, "gateway report list failed; retrying"));
+  await reports.start();
   await store.start();
   elector.start();
   schedule(0);

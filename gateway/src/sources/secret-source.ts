@@ -1,38 +1,21 @@
 // In a cluster: the snapshot the operator published, watched in its Secret. The gateway
 // needs read access to that one Secret only (a field selector on its name), and keeps
 // serving the last good snapshot when the API server or the operator is away.
-import {
-  KubeConfig,
-  type KubernetesListObject,
-  ListWatch,
-  type V1Secret,
-  Watch,
-} from "@kubernetes/client-node";
-import { ApiClient } from "../../../operator/src/kubernetes/api-client.ts";
+import type { V1Secret } from "@kubernetes/client-node";
+import type { ApiClient } from "../../../operator/src/kubernetes/api-client.ts";
+import { createInformer } from "../../../operator/src/kubernetes/informer.ts";
 import { decodeSnapshot } from "../snapshot/secret-codec.ts";
 
 export interface SecretSourceOptions {
+  client: ApiClient;
   namespace: string;
   name: string;
-  kubeconfig: string | undefined;
   onSnapshot: (candidate: unknown, source: string) => void;
   onError: (err: unknown) => void;
 }
 
 export function watchSnapshotSecret(o: SecretSourceOptions): { stop(): Promise<void> } {
-  const kc = new KubeConfig();
-  if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
-  else kc.loadFromDefault();
-  const path = `/api/v1/namespaces/${o.namespace}/secrets`;
-  const selector = `metadata.name=${o.name}`;
-  const client = new ApiClient(kc);
-  const list = () =>
-    client.send<KubernetesListObject<V1Secret>>(
-      "GET",
-      `${path}?fieldSelector=${encodeURIComponent(selector)}`,
-    );
   const source = `secret ${o.namespace}/${o.name}`;
-  const informer = new ListWatch<V1Secret>(path, new Watch(kc), list, false, undefined, selector);
   const apply = (secret: V1Secret) => {
     try {
       o.onSnapshot(decodeSnapshot(secret.data), source);
@@ -40,9 +23,12 @@ export function watchSnapshotSecret(o: SecretSourceOptions): { stop(): Promise<v
       o.onError(err);
     }
   };
-  informer.on("add", apply);
-  informer.on("update", apply);
-  informer.on("error", o.onError);
-  void informer.start().catch(o.onError);
+  const informer = createInformer<V1Secret>(
+    o.client,
+    `/api/v1/namespaces/${o.namespace}/secrets`,
+    { fieldSelector: `metadata.name=${o.name}` },
+    { add: apply, update: apply, error: o.onError },
+  );
+  void informer.start();
   return { stop: () => informer.stop() };
 }

@@ -30,7 +30,7 @@ export interface LeaderElectionOptions {
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
-interface LeaseSpec {
+export interface LeaseSpec {
   holderIdentity?: string;
   leaseDurationSeconds?: number;
   acquireTime?: string;

@@ -1,11 +1,12 @@
-// The operator's view of the cluster: one informer (list + watch, relist on error with
-// backoff, from @kubernetes/client-node) per kind the compiler reads, all namespaces.
+// The operator's view of the cluster: one informer (informer.ts: list + watch, restarted
+// with backoff) per kind the compiler reads, all namespaces.
 // Objects in list responses carry no apiVersion/kind, so the store stamps them: compile
 // dispatches on kind.
-import { type KubernetesListObject, type KubernetesObject, ListWatch, Watch } from "@kubernetes/client-node";
+import type { KubernetesObject } from "@kubernetes/client-node";
 import { API_VERSION } from "../api/common.ts";
 import { KINDS } from "../api/kinds.ts";
 import type { ApiClient } from "./api-client.ts";
+import { createInformer, type Informer } from "./informer.ts";
 
 interface Watched {
   apiVersion: string;
@@ -25,9 +26,8 @@ export const WATCHED: Watched[] = [
 ];
 
 export class ResourceStore {
-  readonly #informers = new Map<string, { watched: Watched; informer: ListWatch<KubernetesObject> }>();
+  readonly #informers = new Map<string, { watched: Watched; informer: Informer<KubernetesObject> }>();
   readonly #client: ApiClient;
-  #stopped = false;
   /** kind/namespace/name → metadata.generation last seen, for the sluice kinds. */
   readonly #generations = new Map<string, number | undefined>();
 
@@ -43,52 +43,38 @@ export class ResourceStore {
   constructor(client: ApiClient, onChange: () => void, onError: (kind: string, err: unknown) => void) {
     this.#client = client;
     for (const watched of WATCHED) {
-      const list = () => client.send<KubernetesListObject<KubernetesObject>>("GET", watched.path);
-      const informer = new ListWatch<KubernetesObject>(
+      const informer = createInformer<KubernetesObject>(
+        client,
         watched.path,
-        new Watch(client.kubeConfig),
-        list,
-        false,
+        {},
+        {
+          add: (obj) => {
+            this.#specChanged(watched.kind, obj);
+            onChange();
+          },
+          delete: (obj) => {
+            this.#generations.delete(`${watched.kind}/${obj.metadata?.namespace}/${obj.metadata?.name}`);
+            onChange();
+          },
+          update: (obj) => {
+            // Our own status writes come back as updates of the sluice kinds; their generation
+            // is unchanged, and compile reads nothing that changed: no recompile for them.
+            if (watched.apiVersion === API_VERSION && !this.#specChanged(watched.kind, obj)) return;
+            onChange();
+          },
+          error: (err) => onError(watched.kind, err),
+        },
       );
-      informer.on("add", (obj) => {
-        this.#specChanged(watched.kind, obj);
-        onChange();
-      });
-      informer.on("delete", (obj) => {
-        this.#generations.delete(`${watched.kind}/${obj.metadata?.namespace}/${obj.metadata?.name}`);
-        onChange();
-      });
-      informer.on("update", (obj) => {
-        // Our own status writes come back as updates of the sluice kinds; their generation
-        // is unchanged, and compile reads nothing that changed: no recompile for them.
-        if (watched.apiVersion === API_VERSION && !this.#specChanged(watched.kind, obj)) return;
-        onChange();
-      });
-      // client-node's informer stops on a failed list or watch: restart it with backoff
-      // (a relist, so nothing — deletes included — is lost while it was down).
-      let delayMs = 200;
-      informer.on("connect", () => {
-        delayMs = 200;
-      });
-      informer.on("error", (err) => {
-        onError(watched.kind, err);
-        if (this.#stopped) return;
-        setTimeout(() => {
-          if (!this.#stopped) informer.start().catch((e) => onError(watched.kind, e));
-        }, delayMs).unref();
-        delayMs = Math.min(delayMs * 2, 30_000);
-      });
       this.#informers.set(watched.kind, { watched, informer });
     }
   }
 
   /** Starts every informer; one whose first list fails keeps retrying in the background. */
   async start() {
-    await Promise.allSettled([...this.#informers.values()].map(({ informer }) => informer.start()));
+    await Promise.all([...this.#informers.values()].map(({ informer }) => informer.start()));
   }
 
   async stop() {
-    this.#stopped = true;
     await Promise.all([...this.#informers.values()].map(({ informer }) => informer.stop()));
   }
 
