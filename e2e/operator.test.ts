@@ -1,11 +1,9 @@
 // The operator and gateways as local processes (the same CLI and flags as in the chart)
 // against the real API server: apply with kubectl, then watch the gateway serve it and the
 // objects' status tell the truth.
-import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdtempSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
@@ -15,86 +13,32 @@ import { installCrds, ROOT } from "./harness/install.ts";
 import { KubeClient } from "./harness/kube-client.ts";
 import { createTestHosts } from "./harness/netns.ts";
 import { serviceAccountKubeconfig } from "./harness/service-account.ts";
+import {
+  type GatewayProcess,
+  get,
+  type OperatorProcess,
+  SluiceProcesses,
+} from "./harness/sluice-processes.ts";
 
 const NS = "e2e-op";
 const SYSTEM = "sluice-system";
-const logs = mkdtempSync(join(tmpdir(), "sluice-e2e-logs-"));
-const processes: ChildProcess[] = [];
+const procs = new SluiceProcesses();
+const logs = procs.logs;
+const until = procs.until.bind(procs);
 let kube: KubeClient;
 let operatorKubeconfig: string;
 let gatewayKubeconfig: string;
-const operators = new Map<string, ChildProcess>();
+const operators = new Map<string, OperatorProcess>();
 let upstream: Server;
 let upstreamPort: number;
 
-function sluice(name: string, env: Record<string, string>, args: string[]): ChildProcess {
-  const child = spawn(process.execPath, [join(ROOT, "gateway/src/cli.ts"), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, SLUICE_LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const out = createWriteStream(join(logs, `${name}.log`));
-  child.stdout?.pipe(out);
-  child.stderr?.pipe(out);
-  processes.push(child);
-  return child;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
-async function startGatewayProcess(name: string, env: Record<string, string> = {}) {
-  const port = await freePort();
-  const admin = await freePort();
-  const child = sluice(name, env, [
-    "gateway",
-    "--snapshot-secret",
-    `${SYSTEM}/sluice-snapshot`,
-    "--kubeconfig",
-    gatewayKubeconfig,
-    "--listen",
-    `127.0.0.1:${port}`,
-    "--admin-listen",
-    `127.0.0.1:${admin}`,
-    "--identity",
-    name,
-  ]);
-  return { url: `http://127.0.0.1:${port}`, admin: `http://127.0.0.1:${admin}`, child };
-}
+const startGatewayProcess = (name: string, env: Record<string, string> = {}) =>
+  procs.gateway(name, gatewayKubeconfig, `${SYSTEM}/sluice-snapshot`, env);
 
 function apply(objects: unknown[]) {
   const file = join(logs, `apply-${Date.now()}.yaml`);
   writeFileSync(file, objects.map((o) => stringify(o)).join("---\n"));
   return kube.kubectl("apply", "-f", file);
-}
-
-async function get(url: string, path: string, host: string): Promise<{ status: number; body: string }> {
-  try {
-    const res = await request(`${url}${path}`, { headers: { host } });
-    return { status: res.statusCode, body: await res.body.text() };
-  } catch {
-    return { status: 0, body: "" };
-  }
-}
-
-/** Polls until check() returns a value (not undefined) or the timeout passes. */
-async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (logs in ${logs})`);
-    await sleep(50);
-  }
 }
 
 const pool = (name: string) => ({
@@ -113,7 +57,7 @@ const route = (name: string, path: string, backend: string) => ({
   },
 });
 
-let gateway: Awaited<ReturnType<typeof startGatewayProcess>>;
+let gateway: GatewayProcess;
 
 const condition = (kind: string, name: string, type: string, field: "status" | "reason" | "message") =>
   kube.kubectl(
@@ -137,30 +81,13 @@ beforeAll(async () => {
   gatewayKubeconfig = serviceAccountKubeconfig(kube, SYSTEM, "sluice-gateway", logs);
   // Two operator replicas: one leads, the other stands by with warm caches.
   for (const identity of ["operator-1", "operator-2"]) {
-    operators.set(
-      identity,
-      sluice(identity, {}, [
-        "operator",
-        "--kubeconfig",
-        operatorKubeconfig,
-        "--namespace",
-        SYSTEM,
-        "--identity",
-        identity,
-        "--lease-duration-ms",
-        "3000",
-        "--renew-deadline-ms",
-        "2000",
-        "--retry-period-ms",
-        "300",
-      ]),
-    );
+    operators.set(identity, await procs.operator(identity, operatorKubeconfig, SYSTEM));
   }
   gateway = await startGatewayProcess("gateway-1");
 });
 
 afterAll(async () => {
-  for (const p of processes) p.kill("SIGKILL");
+  await procs.stopAll();
   await new Promise<void>((resolve) => upstream.close(() => resolve()));
 });
 
@@ -390,7 +317,13 @@ describe("operator and gateway on a real API server", () => {
       kube.kubectl("get", "lease", "sluice-operator", "-n", SYSTEM, "-o", "jsonpath={.spec.holderIdentity}");
     const leader = leaderName();
     expect(["operator-1", "operator-2"]).toContain(leader);
-    operators.get(leader)?.kill("SIGKILL");
+    // The operators' admin listeners agree with the Lease; the standby is ready (warm caches).
+    for (const [identity, operator] of operators) {
+      const res = await request(`${operator.admin}/status`);
+      expect(await res.body.json()).toMatchObject({ identity, leader: identity === leader, synced: true });
+      expect((await request(`${operator.admin}/readyz`)).statusCode).toBe(200);
+    }
+    operators.get(leader)?.child.kill("SIGKILL");
     const killedAt = performance.now();
     apply([route("failover", "/failover", "hello")]);
     await until("the change to be served after the failover", async () =>
@@ -403,7 +336,7 @@ describe("operator and gateway on a real API server", () => {
   });
 
   it("keeps serving with the operator down, and a new gateway starts from the persisted snapshot", async () => {
-    for (const operator of operators.values()) operator.kill("SIGKILL");
+    for (const operator of operators.values()) operator.child.kill("SIGKILL");
     await sleep(500);
     expect((await get(gateway.url, "/edit-49", "e2e.example.com")).status).toBe(200);
     const second = await startGatewayProcess("gateway-2");

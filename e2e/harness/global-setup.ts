@@ -8,6 +8,8 @@ import type { TestProject } from "vitest/node";
 declare module "vitest" {
   export interface ProvidedContext {
     kubeconfig: string;
+    /** Starts another kube-apiserver on the same etcd: `apiserver.sh PORT LOGFILE` prints its pid. */
+    apiserverLauncher: string;
   }
 }
 
@@ -25,8 +27,9 @@ export default function setup(project: TestProject) {
       .filter((l) => l.includes("="))
       .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
   );
-  if (!vars.KUBECONFIG || !vars.STOP) throw new Error(`testenv did not start:\n${out}`);
+  if (!vars.KUBECONFIG || !vars.STOP || !vars.APISERVER) throw new Error(`testenv did not start:\n${out}`);
   project.provide("kubeconfig", vars.KUBECONFIG);
+  project.provide("apiserverLauncher", vars.APISERVER);
   return () => {
     execFileSync(vars.STOP as string, [], { stdio: "inherit" });
   };

@@ -103,26 +103,34 @@ done
 
 # --- kube-apiserver ---------------------------------------------------------
 server="https://127.0.0.1:$apiserver_port"
-# shellcheck disable=SC2086 # intentional word splitting of extra args
-setsid "$apiserver" \
-  --etcd-servers="$etcd_url" \
-  --bind-address=127.0.0.1 \
-  --secure-port="$apiserver_port" \
-  --advertise-address=127.0.0.1 \
-  --cert-dir="$certs" \
-  --tls-cert-file="$certs/apiserver.crt" \
-  --tls-private-key-file="$certs/apiserver.key" \
-  --service-cluster-ip-range=10.0.0.0/24 \
-  --endpoint-reconciler-type=none \
-  --allow-privileged=true \
-  --authorization-mode=RBAC \
-  --token-auth-file="$certs/tokens.csv" \
-  --service-account-issuer="$server" \
-  --service-account-key-file="$certs/sa.pub" \
-  --service-account-signing-key-file="$certs/sa.key" \
-  ${SLUICE_APISERVER_EXTRA_ARGS:-} \
-  >"$state/kube-apiserver.log" 2>&1 </dev/null &
-apiserver_pid=$!
+# The launcher stays in the state dir: tests use it to start a second API server on the
+# same etcd, or to restart one, with exactly the flags (and credentials) of the first.
+cat > "$state/apiserver.sh" <<EOF
+#!/usr/bin/env bash
+# Usage: apiserver.sh PORT LOGFILE — starts kube-apiserver on 127.0.0.1:PORT, prints its pid.
+set -euo pipefail
+setsid "$apiserver" \\
+  --etcd-servers="$etcd_url" \\
+  --bind-address=127.0.0.1 \\
+  --secure-port="\$1" \\
+  --advertise-address=127.0.0.1 \\
+  --cert-dir="$certs" \\
+  --tls-cert-file="$certs/apiserver.crt" \\
+  --tls-private-key-file="$certs/apiserver.key" \\
+  --service-cluster-ip-range=10.0.0.0/24 \\
+  --endpoint-reconciler-type=none \\
+  --allow-privileged=true \\
+  --authorization-mode=RBAC \\
+  --token-auth-file="$certs/tokens.csv" \\
+  --service-account-issuer="$server" \\
+  --service-account-key-file="$certs/sa.pub" \\
+  --service-account-signing-key-file="$certs/sa.key" \\
+  ${SLUICE_APISERVER_EXTRA_ARGS:-} \\
+  >"\$2" 2>&1 </dev/null &
+echo \$!
+EOF
+chmod +x "$state/apiserver.sh"
+apiserver_pid="$("$state/apiserver.sh" "$apiserver_port" "$state/kube-apiserver.log")"
 pids+=("$apiserver_pid")
 log "kube-apiserver pid $apiserver_pid on $server"
 
@@ -178,4 +186,5 @@ echo "KUBECONFIG=$kubeconfig"
 echo "ETCD_PID=$etcd_pid"
 echo "APISERVER_PID=$apiserver_pid"
 echo "STATE_DIR=$state"
+echo "APISERVER=$state/apiserver.sh"
 echo "STOP=$state/stop.sh"

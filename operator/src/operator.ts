@@ -34,7 +34,10 @@ export interface OperatorOptions {
 }
 
 export interface OperatorHandle {
+  readonly identity: string;
   readonly isLeader: boolean;
+  /** Every informer has listed once: what the operator compiles is the cluster, not a part. */
+  readonly synced: boolean;
   /** The last snapshot version compiled (published when leading). */
   readonly version: string | undefined;
   stop(): Promise<void>;
@@ -70,6 +73,9 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
       again = true;
       return;
     }
+    // Never compile a partial world: a kind not listed yet would read as "all deleted" and
+    // the leader would publish it. The first successful list of each schedules us again.
+    if (!store.synced || !reports.synced) return;
     running = true;
     try {
       const started = performance.now();
@@ -142,6 +148,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
       add: () => schedule(),
       update: () => schedule(),
       delete: () => schedule(),
+      synced: () => schedule(),
       error: (err) => log.warn({ err: String(err) }, "gateway report watch failed; restarting"),
     },
   );
@@ -151,8 +158,12 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
   schedule(0);
 
   return {
+    identity,
     get isLeader() {
       return leading;
+    },
+    get synced() {
+      return store.synced && reports.synced;
     },
     get version() {
       return version;

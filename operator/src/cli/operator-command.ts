@@ -3,6 +3,8 @@
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
+import { splitAddress } from "../../../gateway/src/config.ts";
+import { startAdminServer } from "../admin-server.ts";
 import { ApiClient } from "../kubernetes/api-client.ts";
 import { startOperator } from "../operator.ts";
 
@@ -16,10 +18,12 @@ const FLAGS = {
   "lease-duration-ms": { type: "string" },
   "renew-deadline-ms": { type: "string" },
   "retry-period-ms": { type: "string" },
+  "admin-listen": { type: "string" },
 } as const;
 
 export const OPERATOR_USAGE = `  sluice operator [--kubeconfig FILE] [--namespace NS] [--snapshot-secret NAME] [--lease NAME]
-                  [--identity ID] [--debounce-ms N] [--lease-duration-ms N] [--renew-deadline-ms N] [--retry-period-ms N]`;
+                  [--identity ID] [--debounce-ms N] [--lease-duration-ms N] [--renew-deadline-ms N] [--retry-period-ms N]
+                  [--admin-listen HOST:PORT]   (/healthz, /readyz, /status; default 127.0.0.1:9902)`;
 
 export async function operatorCommand(argv: string[], env: NodeJS.ProcessEnv = process.env) {
   const { values } = parseArgs({ args: argv, options: FLAGS, strict: true });
@@ -33,6 +37,9 @@ export async function operatorCommand(argv: string[], env: NodeJS.ProcessEnv = p
       throw new Error(`SLUICE_CONFIG_INVALID: --${flag}: must be a non-negative integer`);
     return n;
   };
+  const admin = splitAddress(pick("admin-listen") ?? "127.0.0.1:9902");
+  if (!admin.host || !Number.isInteger(admin.port) || admin.port < 0 || admin.port > 65535)
+    throw new Error("SLUICE_CONFIG_INVALID: --admin-listen: must be HOST:PORT");
   const log = pino({ name: "sluice-operator", level: env.SLUICE_LOG_LEVEL ?? "info" });
   const operator = await startOperator({
     client: ApiClient.load(pick("kubeconfig")),
@@ -47,10 +54,12 @@ export async function operatorCommand(argv: string[], env: NodeJS.ProcessEnv = p
     retryPeriodMs: number("retry-period-ms", 2_000),
     log,
   });
+  const adminServer = await startAdminServer(admin.host, admin.port, operator);
+  log.info({ admin: adminServer.address, identity: operator.identity }, "operator admin listening");
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
       log.info({ signal }, "stopping");
-      void operator.stop().then(() => process.exit(0));
+      void Promise.all([operator.stop(), adminServer.close()]).then(() => process.exit(0));
     });
   }
 }

@@ -62,6 +62,7 @@ export class ResourceStore {
             if (watched.apiVersion === API_VERSION && !this.#specChanged(watched.kind, obj)) return;
             onChange();
           },
+          synced: onChange,
           error: (err) => onError(watched.kind, err),
         },
       );
@@ -72,6 +73,15 @@ export class ResourceStore {
   /** Starts every informer; one whose first list fails keeps retrying in the background. */
   async start() {
     await Promise.all([...this.#informers.values()].map(({ informer }) => informer.start()));
+  }
+
+  /**
+   * True once every kind has been listed. Until then an object missing from the cache may
+   * exist: compiling would turn "not listed yet" into "not found".
+   */
+  get synced(): boolean {
+    for (const { informer } of this.#informers.values()) if (!informer.synced) return false;
+    return true;
   }
 
   async stop() {

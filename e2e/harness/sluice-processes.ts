@@ -1,0 +1,148 @@
+// Sluice's operator and gateway as local processes, with the same CLI and flags as in the
+// chart, each logging to a file in one directory per test file; plus the small HTTP and
+// polling helpers the black-box tests share.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, mkdtempSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { request } from "undici";
+import { ROOT } from "./install.ts";
+
+export interface GatewayProcess {
+  url: string;
+  admin: string;
+  child: ChildProcess;
+}
+
+export interface OperatorProcess {
+  admin: string;
+  child: ChildProcess;
+}
+
+export class SluiceProcesses {
+  readonly logs = mkdtempSync(join(tmpdir(), "sluice-e2e-logs-"));
+  readonly #children: ChildProcess[] = [];
+
+  spawn(name: string, env: Record<string, string>, args: string[]): ChildProcess {
+    const child = spawn(process.execPath, [join(ROOT, "gateway/src/cli.ts"), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, SLUICE_LOG_LEVEL: "info", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const out = createWriteStream(join(this.logs, `${name}.log`));
+    child.stdout?.pipe(out);
+    child.stderr?.pipe(out);
+    this.#children.push(child);
+    return child;
+  }
+
+  /** An operator replica with short leader-election durations (3 s lease), so tests are quick. */
+  async operator(identity: string, kubeconfig: string, namespace: string): Promise<OperatorProcess> {
+    const admin = await freePort();
+    const child = this.spawn(identity, {}, [
+      "operator",
+      "--kubeconfig",
+      kubeconfig,
+      "--namespace",
+      namespace,
+      "--identity",
+      identity,
+      "--lease-duration-ms",
+      "3000",
+      "--renew-deadline-ms",
+      "2000",
+      "--retry-period-ms",
+      "300",
+      "--admin-listen",
+      `127.0.0.1:${admin}`,
+    ]);
+    return { admin: `http://127.0.0.1:${admin}`, child };
+  }
+
+  /** A gateway replica serving the snapshot Secret `secret` (namespace/name). */
+  async gateway(
+    identity: string,
+    kubeconfig: string,
+    secret: string,
+    env: Record<string, string> = {},
+  ): Promise<GatewayProcess> {
+    const port = await freePort();
+    const admin = await freePort();
+    const child = this.spawn(identity, env, [
+      "gateway",
+      "--snapshot-secret",
+      secret,
+      "--kubeconfig",
+      kubeconfig,
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--admin-listen",
+      `127.0.0.1:${admin}`,
+      "--identity",
+      identity,
+    ]);
+    return { url: `http://127.0.0.1:${port}`, admin: `http://127.0.0.1:${admin}`, child };
+  }
+
+  /**
+   * Stops every process the way Kubernetes does (SIGTERM, then SIGKILL after a grace period),
+   * so gateways withdraw their reports and the leader releases its Lease: the next test
+   * file's Programmed conditions do not wait for the reports of replicas that are gone.
+   */
+  async stopAll(graceMs = 5_000): Promise<void> {
+    const running = this.#children.filter((c) => c.exitCode === null && c.signalCode === null);
+    await Promise.all(
+      running.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            const kill = setTimeout(() => child.kill("SIGKILL"), graceMs);
+            child.once("exit", () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            child.kill("SIGTERM");
+          }),
+      ),
+    );
+  }
+
+  /** Polls until check() returns a value (not undefined) or the timeout passes. */
+  async until<T>(
+    what: string,
+    check: () => Promise<T | undefined> | T | undefined,
+    timeoutMs = 15_000,
+  ): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await check();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (logs in ${this.logs})`);
+      await sleep(50);
+    }
+  }
+}
+
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+/** GET through the gateway with a Host header; a connection failure is status 0. */
+export async function get(
+  url: string,
+  path: string,
+  host: string,
+): Promise<{ status: number; body: string }> {
+  try {
+    const res = await request(`${url}${path}`, { headers: { host } });
+    return { status: res.statusCode, body: await res.body.text() };
+  } catch {
+    return { status: 0, body: "" };
+  }
+}

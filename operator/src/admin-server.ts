@@ -1,0 +1,50 @@
+// The operator's admin listener: /healthz (the process runs), /readyz (every informer has
+// listed once, so a standby can take over with a whole cache) and /status (for people).
+// It is also what keeps the process alive while the API server is unreachable: watches and
+// timers are unref'd so stop() never hangs, and without an open listener Node would exit
+// quietly as soon as the last connection to the API server died.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { OperatorHandle } from "./operator.ts";
+
+export interface AdminServer {
+  readonly address: AddressInfo;
+  close(): Promise<void>;
+}
+
+export async function startAdminServer(
+  host: string,
+  port: number,
+  operator: OperatorHandle,
+): Promise<AdminServer> {
+  const server: Server = createServer((req, res) => {
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(`${JSON.stringify(body)}\n`);
+    };
+    if (req.method !== "GET" && req.method !== "HEAD") return send(405, { error: "method not allowed" });
+    switch (new URL(req.url ?? "/", "http://admin").pathname) {
+      case "/healthz":
+        return send(200, { status: "ok" });
+      case "/readyz":
+        return operator.synced ? send(200, { status: "ready" }) : send(503, { status: "caches not synced" });
+      case "/status":
+        return send(200, {
+          identity: operator.identity,
+          leader: operator.isLeader,
+          synced: operator.synced,
+          version: operator.version ?? null,
+        });
+      default:
+        return send(404, { error: "not found" });
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    address: server.address() as AddressInfo,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
