@@ -6,7 +6,7 @@ NODE_BIN := $(shell scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 DEPS := node_modules/.package-lock.json
 
-.PHONY: run compile test test-unit test-integration e2e manifests verify-generated lint format bench
+.PHONY: run compile test test-unit test-integration e2e manifests verify-generated lint format bench system-packages
 
 # Not `npm ci`: the registry these machines reach lacks some of Biome's optional
 # per-platform packages, so the lock file cannot list them and `npm ci` refuses it.
@@ -14,6 +14,10 @@ DEPS := node_modules/.package-lock.json
 $(DEPS): package.json package-lock.json
 	npm install --no-audit --no-fund
 	@touch $@
+
+## system-packages: redis-server, lua5.4 and promtool, which tests run for real (apt, as root)
+system-packages:
+	scripts/ensure-system-packages.sh
 
 ## run: the standalone gateway on config/samples/standalone with a demo upstream
 run: $(DEPS)
@@ -32,11 +36,11 @@ test-unit: $(DEPS)
 	vitest run --project unit
 
 ## test-integration: the gateway against real upstream servers on 127.0.0.1
-test-integration: $(DEPS)
+test-integration: $(DEPS) system-packages
 	vitest run --project integration
 
 ## e2e: CRDs and samples against a real etcd + kube-apiserver built from Go modules
-e2e: $(DEPS)
+e2e: $(DEPS) system-packages
 	vitest run --project e2e
 
 ## manifests: regenerate crds/ and docs/reference/api.md from the schemas
