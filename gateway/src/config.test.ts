@@ -37,6 +37,7 @@ describe("loadGatewayConfig", () => {
     [["--config-dir", "x", "--bogus"], "Unknown option '--bogus'"],
     [[], "set exactly one of --config-dir (standalone), --snapshot-file or --snapshot-secret"],
     [["--config-dir", "x", "--snapshot-file", "y"], "set exactly one of --config-dir"],
+    [["--config-dir", "x", "--tls-cert-file", "c.pem"], "--tls-cert-file and --tls-key-file go together"],
   ])("refuses %j naming the setting", (argv, message) => {
     expect(() => loadGatewayConfig(argv, {})).toThrow(message);
     try {

@@ -78,6 +78,16 @@ export const GatewayConfigSchema = Type.Object(
       default: 10000,
       description: "On SIGTERM, how long in-flight requests may take to finish.",
     }),
+    tlsCertFile: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "PEM certificate chain: the data-plane listener speaks HTTPS; re-read when the file changes.",
+      }),
+    ),
+    tlsKeyFile: Type.Optional(
+      Type.String({ minLength: 1, description: "PEM private key for --tls-cert-file." }),
+    ),
     apiKeyHashKey: Type.String({
       minLength: 1,
       default: "sluice-standalone",
@@ -104,6 +114,8 @@ const FLAGS = {
   "request-timeout-ms": { type: "string" },
   "keep-alive-timeout-ms": { type: "string" },
   "drain-ms": { type: "string" },
+  "tls-cert-file": { type: "string" },
+  "tls-key-file": { type: "string" },
 } as const;
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -156,6 +168,9 @@ export function loadGatewayConfig(
       "SLUICE_CONFIG_INVALID",
       "set exactly one of --config-dir (standalone), --snapshot-file or --snapshot-secret",
     );
+  }
+  if (Boolean(config.tlsCertFile) !== Boolean(config.tlsKeyFile)) {
+    throw new GatewayError("SLUICE_CONFIG_INVALID", "--tls-cert-file and --tls-key-file go together");
   }
   return config;
 }

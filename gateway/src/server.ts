@@ -3,10 +3,12 @@
 //   → SnapshotLoader (validate → build → swap) → data plane + admin (fastify)
 //   → graceful shutdown (readiness off, stop accepting, drain, close pools).
 import { readFileSync, watch } from "node:fs";
-import { createServer, type IncomingMessage } from "node:http";
+import { createServer, type IncomingMessage, type ServerOptions } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import type { Duplex } from "node:stream";
+import type { Server as TlsServer } from "node:tls";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { type Logger, pino } from "pino";
 import { ApiClient } from "../../operator/src/kubernetes/api-client.ts";
@@ -18,6 +20,7 @@ import { SnapshotLoader } from "./snapshot/loader.ts";
 import { compileDirectory, watchDirectory } from "./sources/directory-source.ts";
 import { ReplicaReporter } from "./sources/replica-report.ts";
 import { watchSnapshotSecret } from "./sources/secret-source.ts";
+import { type KeyPair, readKeyPair, watchTlsFiles } from "./sources/tls-files.ts";
 
 export interface GatewayHandle {
   readonly dataAddress: AddressInfo;
@@ -129,8 +132,21 @@ export async function startGateway(
     current: () => loader.current,
     trustedHops: config.trustedHops,
     maxBodyBytes: config.maxBodyBytes,
-    tls: false,
+    tls: config.tlsCertFile !== undefined,
   });
+  // HTTPS when a certificate is configured: a bad pair at start stops the process (the
+  // error names the files); later, a bad pair is refused and the previous one keeps serving.
+  const keyPair: KeyPair | undefined = config.tlsCertFile
+    ? readKeyPair(config.tlsCertFile, config.tlsKeyFile as string)
+    : undefined;
+  const serverOptions: ServerOptions = {
+    insecureHTTPParser: false,
+    maxHeaderSize: config.maxHeaderBytes,
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    requireHostHeader: true,
+  };
   // fastify hosts the data plane (ADR 0002: it costs nothing measurable here) but does no
   // routing of its own: every request, including those it would call 404 or a bad URL, is
   // handed over raw to the data plane, which routes on the current snapshot. The server
@@ -139,17 +155,9 @@ export async function startGateway(
     logger: false,
     requestIdHeader: false,
     serverFactory: (handler) =>
-      createServer(
-        {
-          insecureHTTPParser: false,
-          maxHeaderSize: config.maxHeaderBytes,
-          headersTimeout: config.headersTimeoutMs,
-          requestTimeout: config.requestTimeoutMs,
-          keepAliveTimeout: config.keepAliveTimeoutMs,
-          requireHostHeader: true,
-        },
-        handler,
-      ),
+      keyPair
+        ? createHttpsServer({ ...serverOptions, ...keyPair, minVersion: "TLSv1.2" }, handler)
+        : createServer(serverOptions, handler),
     frameworkErrors: (_error, request, reply) => handOver(request, reply),
   });
   const handOver = (request: FastifyRequest, reply: FastifyReply) => {
@@ -193,6 +201,19 @@ export async function startGateway(
     pools: [...(loader.current?.pools.values() ?? [])].map((p) => p.describe()),
   }));
 
+  const certificates =
+    keyPair &&
+    watchTlsFiles(keyPair, {
+      certFile: config.tlsCertFile as string,
+      keyFile: config.tlsKeyFile as string,
+      onChange: (pair) => {
+        (server as unknown as TlsServer).setSecureContext(pair);
+        log.info({ certFile: config.tlsCertFile }, "TLS certificate reloaded");
+      },
+      onError: (err) =>
+        log.error({ err: err.message }, "TLS certificate not reloaded; the previous one keeps serving"),
+    });
+
   const { host: dataHost, port: dataPort } = splitAddress(config.listen);
   await dataApp.listen({ host: dataHost, port: dataPort });
   const dataAddress = server.address() as AddressInfo;
@@ -206,6 +227,7 @@ export async function startGateway(
     shuttingDown ??= (async () => {
       draining = true;
       const sourceClosed = watcher.close();
+      certificates?.close();
       log.info({ drainMs: config.drainMs }, "draining");
       // Stop accepting; idle keep-alive connections close now, busy ones after their response.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
