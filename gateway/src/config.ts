@@ -88,6 +88,21 @@ export const GatewayConfigSchema = Type.Object(
     tlsKeyFile: Type.Optional(
       Type.String({ minLength: 1, description: "PEM private key for --tls-cert-file." }),
     ),
+    metrics: Type.Boolean({
+      default: true,
+      description: "Prometheus metrics on the admin listener's /metrics.",
+    }),
+    accessLog: Type.Boolean({
+      default: true,
+      description: "One JSON access-log line per request on stdout.",
+    }),
+    adminToken: Type.Optional(
+      Type.String({
+        minLength: 16,
+        description:
+          "Bearer token for the admin listener's changing endpoints (log level, rate-limit reset); without it they answer only loopback clients.",
+      }),
+    ),
     apiKeyHashKey: Type.String({
       minLength: 1,
       default: "sluice-standalone",
@@ -116,6 +131,9 @@ const FLAGS = {
   "drain-ms": { type: "string" },
   "tls-cert-file": { type: "string" },
   "tls-key-file": { type: "string" },
+  metrics: { type: "string" },
+  "access-log": { type: "string" },
+  "admin-token": { type: "string" },
 } as const;
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -10,6 +10,7 @@ import { clientAddress, peerAddress, setForwardedHeaders } from "./filters/forwa
 import { applyHeaderOps, endToEnd } from "./filters/headers.ts";
 import { requestId } from "./filters/request-id.ts";
 import { redirectLocation, rewritePath } from "./filters/rewrite.ts";
+import type { Observability, RequestRecord } from "./observability/request-record.ts";
 import { Problem, sendProblem } from "./problem.ts";
 import type { GatewayRuntime } from "./runtime/gateway-runtime.ts";
 import { normalizeRequestTarget } from "./runtime/normalize-path.ts";
@@ -27,6 +28,8 @@ export interface DataPlaneOptions {
   trustedHops: number;
   maxBodyBytes: number;
   tls: boolean;
+  /** Metrics, access log and traces; undefined when all are off. */
+  observability?: Observability;
 }
 
 export interface Routed {
@@ -70,9 +73,14 @@ export function createDataPlane(options: DataPlaneOptions) {
   const proto = options.tls ? "https" : "http";
 
   /** Routes a request; answers it (and returns undefined) when it cannot be routed. */
-  function route(req: IncomingMessage, res: ServerResponse | undefined): Routed | undefined {
+  function route(
+    req: IncomingMessage,
+    res: ServerResponse | undefined,
+    record?: RequestRecord,
+  ): Routed | undefined {
     const runtime = options.current();
     const id = requestId(req.headers["x-request-id"]);
+    if (record) record.requestId = id;
     const fail = (problem: (typeof Problem)[keyof typeof Problem], detail: string) => {
       if (res) sendProblem(res, problem, detail, { "x-request-id": id });
       return undefined;
@@ -80,6 +88,7 @@ export function createDataPlane(options: DataPlaneOptions) {
     if (!runtime) return fail(Problem.NotReady, "the gateway has not loaded a snapshot yet");
     const target = normalizeRequestTarget(req.url ?? "");
     if (typeof target === "string") return fail(Problem.BadRequest, `request path refused: ${target}`);
+    if (record) record.path = target.path;
     const hostHeader = req.headers.host;
     // RFC 9112 §3.2: exactly one Host, a valid uri-host[:port]. Two Host lines could be
     // read differently by a proxy in front; a quote or '/' would leak into headers.
@@ -99,6 +108,10 @@ export function createDataPlane(options: DataPlaneOptions) {
     const peer = peerAddress(req.socket.remoteAddress);
     const client = clientAddress(peer, req.headers["x-forwarded-for"], options.trustedHops);
     const rule = hit.rule;
+    if (record) {
+      record.route = rule.route;
+      record.client = client;
+    }
     const headers = endToEnd(req.headers, rule.dropHeaders);
     headers.host = rule.rewrite?.hostname ?? hostHeader ?? host;
     setForwardedHeaders(headers, req.headers, peer, proto, hostHeader, options.trustedHops > 0);
@@ -116,7 +129,8 @@ export function createDataPlane(options: DataPlaneOptions) {
   }
 
   function handleRequest(req: IncomingMessage, res: ServerResponse) {
-    const routed = route(req, res);
+    const record = options.observability?.begin(req, res);
+    const routed = route(req, res, record);
     if (!routed) return;
     const { hit, requestId: id } = routed;
     const rule = hit.rule;
@@ -165,6 +179,7 @@ export function createDataPlane(options: DataPlaneOptions) {
       bodyTooLarge: limited ? () => limited.exceeded : () => false,
       requestId: id,
       client: routed.client,
+      record,
     });
   }
 

@@ -10,11 +10,14 @@ import { hostname } from "node:os";
 import type { Duplex } from "node:stream";
 import type { Server as TlsServer } from "node:tls";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import { type Logger, pino } from "pino";
+import { type DestinationStream, type Logger, pino } from "pino";
 import { ApiClient } from "../../operator/src/kubernetes/api-client.ts";
 import { type GatewayConfig, splitAddress } from "./config.ts";
 import { createDataPlane } from "./data-plane.ts";
 import { GatewayError } from "./errors.ts";
+import { GatewayMetrics } from "./observability/gateway-metrics.ts";
+import { Observability } from "./observability/request-record.ts";
+import { startTracing } from "./observability/tracing.ts";
 import { hashKeyId } from "./snapshot/api-key-hash.ts";
 import { SnapshotLoader } from "./snapshot/loader.ts";
 import { compileDirectory, watchDirectory } from "./sources/directory-source.ts";
@@ -32,24 +35,53 @@ export interface GatewayHandle {
   shutdown(): Promise<void>;
 }
 
+export interface GatewayOptions {
+  /** Where access-log lines go (default: stdout, written asynchronously). */
+  accessLogStream?: DestinationStream;
+}
+
 export async function startGateway(
   config: GatewayConfig,
   log: Logger = pino({ name: "sluice-gateway" }),
+  options: GatewayOptions = {},
 ): Promise<GatewayHandle> {
+  // Read at scrape time only; assigned once the listener and the loader exist.
+  let connections = () => 0;
+  const metrics = config.metrics
+    ? new GatewayMetrics(
+        () => connections(),
+        () => loader.current?.pools.values() ?? [],
+      )
+    : undefined;
   const loader = new SnapshotLoader({
     hashKeyId: hashKeyId(config.apiKeyHashKey),
-    onLoaded: (s, source) =>
+    onLoaded: (s, source) => {
+      metrics?.snapshotLoaded(s.version);
       log.info(
         { version: s.version, source, rules: s.rules.length, pools: s.pools.length },
         "snapshot loaded",
-      ),
-    onRejected: (err, source) =>
+      );
+    },
+    onRejected: (err, source) => {
+      metrics?.snapshotRejected();
       log.error(
         { source, code: err.code, reason: err.message },
         "snapshot rejected; the previous one keeps serving",
-      ),
-    onPoolEvent: (pool, e) => log.warn({ pool, ...e }, `endpoint ${e.type}`),
+      );
+    },
+    onPoolEvent: (pool, e) => {
+      if (e.type === "ejected") metrics?.ejected(pool, e.endpoint);
+      log.warn({ pool, ...e }, `endpoint ${e.type}`);
+    },
   });
+  const tracing = await startTracing("sluice-gateway");
+  const accessLog = config.accessLog
+    ? pino(
+        { base: undefined, timestamp: pino.stdTimeFunctions.isoTime },
+        options.accessLogStream ?? pino.destination({ dest: 1, sync: false }),
+      )
+    : undefined;
+  const observability = new Observability({ metrics, accessLog, tracer: tracing?.tracer });
 
   const reload = () => {
     try {
@@ -133,6 +165,7 @@ export async function startGateway(
     trustedHops: config.trustedHops,
     maxBodyBytes: config.maxBodyBytes,
     tls: config.tlsCertFile !== undefined,
+    observability,
   });
   // HTTPS when a certificate is configured: a bad pair at start stops the process (the
   // error names the files); later, a bad pair is refused and the previous one keeps serving.
@@ -189,7 +222,39 @@ export async function startGateway(
     socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
   });
 
+  connections = () => openConnections;
+  let openConnections = 0;
+  server.on(config.tlsCertFile ? "secureConnection" : "connection", (socket: Duplex) => {
+    openConnections++;
+    socket.once("close", () => openConnections--);
+  });
+
   const admin: FastifyInstance = Fastify({ logger: false });
+  // Endpoints that change something need the admin token, or (without one) a loopback client:
+  // in a pod the admin port is open to the kubelet's probes, not to be reconfigured.
+  admin.addHook("onRequest", async (request, reply) => {
+    if (request.method === "GET" || request.method === "HEAD") return;
+    const allowed = config.adminToken
+      ? request.headers.authorization === `Bearer ${config.adminToken}`
+      : ["127.0.0.1", "::1", "::ffff:127.0.0.1"].includes(request.socket.remoteAddress ?? "");
+    if (!allowed) return reply.code(403).send({ error: "admin token required" });
+  });
+  admin.get("/metrics", async (_req, reply) => {
+    if (!metrics) return reply.code(404).send({ error: "metrics are off (--metrics=false)" });
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  // The log level at runtime: PUT /log-level?level=debug (trace, debug, info, warn, error, fatal).
+  admin.put("/log-level", async (request, reply) => {
+    const level = (request.query as { level?: string }).level ?? "";
+    if (!Object.hasOwn(log.levels.values, level)) {
+      return reply
+        .code(400)
+        .send({ error: `level must be one of ${Object.keys(log.levels.values).join(", ")}` });
+    }
+    log.level = level;
+    log.info({ level }, "log level changed");
+    return { level };
+  });
   admin.get("/healthz", async () => ({ status: "ok" }));
   admin.get("/readyz", async (_req, reply) => {
     const ready = loader.current !== undefined && !draining;
@@ -240,7 +305,8 @@ export async function startGateway(
       clearInterval(sweeper);
       server.closeAllConnections();
       for (const socket of upgraded) socket.destroy();
-      await Promise.all([admin.close(), loader.close(), sourceClosed]);
+      await Promise.all([admin.close(), loader.close(), sourceClosed, tracing?.shutdown()]);
+      accessLog?.flush();
       log.info("stopped");
     })();
     return shuttingDown;

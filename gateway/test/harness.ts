@@ -5,12 +5,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { type AddressInfo, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { type Dispatcher, request } from "undici";
 import { afterEach } from "vitest";
 import { stringify } from "yaml";
 import type { GatewayConfig } from "../src/config.ts";
-import { type GatewayHandle, startGateway } from "../src/server.ts";
+import { type GatewayHandle, type GatewayOptions, startGateway } from "../src/server.ts";
 
 export interface RecordedRequest {
   method: string;
@@ -82,6 +82,7 @@ export interface TestGateway {
 export async function startTestGateway(
   objects: unknown[],
   config: Partial<GatewayConfig> = {},
+  extras: GatewayOptions & { log?: Logger } = {},
 ): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), "sluice-gw-"));
   const write = (objs: unknown[]) =>
@@ -100,9 +101,12 @@ export async function startTestGateway(
       keepAliveTimeoutMs: 5000,
       drainMs: 2000,
       apiKeyHashKey: "test",
+      metrics: true,
+      accessLog: false,
       ...config,
     },
-    pino({ level: process.env.SLUICE_TEST_LOG ?? "silent" }),
+    extras.log ?? pino({ level: process.env.SLUICE_TEST_LOG ?? "silent" }),
+    extras,
   );
   const url = `http://127.0.0.1:${handle.dataAddress.port}`;
   return {
@@ -176,8 +180,12 @@ export function closeAfterEach() {
       cleanups.push(() => up.close());
       return up;
     },
-    async gateway(objects: unknown[], config?: Partial<GatewayConfig>): Promise<TestGateway> {
-      const gw = await startTestGateway(objects, config);
+    async gateway(
+      objects: unknown[],
+      config?: Partial<GatewayConfig>,
+      extras?: GatewayOptions & { log?: Logger },
+    ): Promise<TestGateway> {
+      const gw = await startTestGateway(objects, config, extras);
       cleanups.push(() => gw.close());
       return gw;
     },

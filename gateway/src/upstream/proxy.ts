@@ -8,9 +8,12 @@
 // connection was never made — and only within the pool's retry budget.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
+import type { Span } from "@opentelemetry/api";
 import type { Dispatcher } from "undici";
 import { addCorsHeaders } from "../filters/cors.ts";
 import { applyHeaderOps, connectionListed, HOP_BY_HOP } from "../filters/headers.ts";
+import type { RequestRecord } from "../observability/request-record.ts";
+import { endSpan, startAttemptSpan } from "../observability/tracing.ts";
 import { Problem, type ProblemKind, sendProblem } from "../problem.ts";
 import type { RuleRuntime } from "../runtime/rule-runtime.ts";
 import type { BackendPoolRuntime, EndpointRuntime } from "./backend-pool.ts";
@@ -56,6 +59,8 @@ export interface Exchange {
   requestId: string;
   /** The client address (for ConsistentHash on sourceIP). */
   client: string;
+  /** What the request did, for metrics, the access log and its trace. */
+  record?: RequestRecord | undefined;
 }
 
 /** One try against one endpoint; also the undici dispatch handler. */
@@ -66,6 +71,9 @@ class Attempt implements Dispatcher.DispatchHandler {
   timer: NodeJS.Timeout | undefined;
   discarding = false;
   settled = false;
+  readonly started = performance.now();
+  span: Span | undefined;
+  status: number | undefined;
 
   constructor(forward: Forward, endpoint: EndpointRuntime) {
     this.forward = forward;
@@ -83,8 +91,11 @@ class Attempt implements Dispatcher.DispatchHandler {
     headers: Record<string, string | string[] | undefined>,
   ) {
     const f = this.forward;
-    if (statusCode >= 500) f.pool.recordFailure(this.endpoint);
-    else f.pool.recordSuccess(this.endpoint);
+    this.status = statusCode;
+    if (statusCode >= 500) {
+      f.pool.recordFailure(this.endpoint);
+      f.exchange.record?.metrics?.upstreamError(f.pool.id, this.endpoint.key, String(statusCode));
+    } else f.pool.recordSuccess(this.endpoint);
     if (f.done) return;
     if (f.mayRetry(String(statusCode))) {
       this.discarding = true;
@@ -95,6 +106,8 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer) {
     if (this.discarding || this.forward.done) return;
+    const record = this.forward.exchange.record;
+    if (record) record.bytesOut += chunk.length;
     if (!this.forward.exchange.res.write(chunk)) {
       controller.pause();
       this.forward.exchange.res.once("drain", () => controller.resume());
@@ -103,6 +116,7 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   onResponseEnd() {
     if (!this.#settle()) return;
+    this.#observe(undefined);
     if (this.discarding) this.forward.retry();
     else this.forward.complete();
   }
@@ -111,7 +125,20 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (!this.#settle()) return;
     const kind = err instanceof TimeoutError ? "timeout" : failureKind(err);
     if (kind === "connect-failure" || kind === "reset") this.forward.pool.recordFailure(this.endpoint);
+    // An abort because the client went away or was answered is not the upstream's failure.
+    if (!this.forward.done)
+      this.forward.exchange.record?.metrics?.upstreamError(this.forward.pool.id, this.endpoint.key, kind);
+    this.#observe(kind);
     this.forward.failed(kind, err);
+  }
+
+  #observe(error: string | undefined) {
+    const record = this.forward.exchange.record;
+    if (!record) return;
+    const ms = performance.now() - this.started;
+    record.upstreamMs += ms;
+    record.metrics?.upstreamAttempt(this.forward.pool.id, ms / 1000);
+    if (this.span) endSpan(this.span, this.status, error);
   }
 
   #settle(): boolean {
@@ -168,6 +195,26 @@ class Forward {
     endpoint.inflight++;
     const attempt = new Attempt(this, endpoint);
     this.current = attempt;
+    const record = exchange.record;
+    if (record) {
+      record.attempts = this.attempts;
+      record.pool = pool.id;
+      record.endpoint = endpoint.key;
+      if (this.attempts > 1) record.metrics?.retry(rule.route);
+      if (record.tracer && record.span) {
+        attempt.span = startAttemptSpan(
+          record.tracer,
+          record.span,
+          {
+            "sluice.pool": pool.id,
+            "server.address": endpoint.address,
+            "server.port": endpoint.port,
+            "sluice.attempt": this.attempts,
+          },
+          headers,
+        );
+      }
+    }
     if (rule.backendTimeoutMs !== undefined) {
       attempt.timer = setTimeout(
         () => attempt.controller?.abort(new TimeoutError("backend request timeout")),
@@ -294,6 +341,7 @@ export function forward(exchange: Exchange) {
     return;
   }
   if (pool.atCapacity()) {
+    exchange.record?.metrics?.circuitRefused(pool.id);
     sendProblem(
       exchange.res,
       Problem.CircuitOpen,

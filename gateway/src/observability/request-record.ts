@@ -1,0 +1,122 @@
+// What one request did, filled in as it goes through the pipeline and read once when its
+// response closes: the Prometheus samples, the access-log line and the end of its span
+// all come from this one record, so they cannot disagree.
+// The access log carries no header values and no query string: credentials (Authorization,
+// cookies, API keys in a header or in the query) never reach a log line.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Span, Tracer } from "@opentelemetry/api";
+import type { Logger } from "pino";
+import { type GatewayMetrics, methodLabel, NO_ROUTE } from "./gateway-metrics.ts";
+import { endSpan, startServerSpan } from "./tracing.ts";
+
+/** A client that went away before its response ended (as nginx logs it). */
+export const CLIENT_CLOSED = 499;
+
+export class RequestRecord {
+  readonly started = performance.now();
+  readonly method: string;
+  route = NO_ROUTE;
+  path = "";
+  requestId = "";
+  client = "";
+  pool: string | undefined;
+  endpoint: string | undefined;
+  /** Summed over attempts. */
+  upstreamMs = 0;
+  attempts = 0;
+  bytesIn: number | undefined;
+  bytesOut = 0;
+  consumer: string | undefined;
+  tenant: string | undefined;
+  /** e.g. "allowed", "limited:shop/limits/per-client", "store_failed_open". */
+  rateLimit: string | undefined;
+  /** e.g. "jwt", "apiKey", "denied:invalid_token". */
+  auth: string | undefined;
+  span: Span | undefined;
+  readonly tracer: Tracer | undefined;
+  readonly metrics: GatewayMetrics | undefined;
+
+  constructor(method: string, tracer: Tracer | undefined, metrics: GatewayMetrics | undefined) {
+    this.method = method;
+    this.tracer = tracer;
+    this.metrics = metrics;
+  }
+}
+
+export interface ObservabilityOptions {
+  metrics: GatewayMetrics | undefined;
+  accessLog: Logger | undefined;
+  tracer: Tracer | undefined;
+}
+
+export class Observability {
+  readonly metrics: GatewayMetrics | undefined;
+  readonly #accessLog: Logger | undefined;
+  readonly #tracer: Tracer | undefined;
+
+  constructor(o: ObservabilityOptions) {
+    this.metrics = o.metrics;
+    this.#accessLog = o.accessLog;
+    this.#tracer = o.tracer;
+  }
+
+  /** Starts the record of a request; undefined when metrics, access log and tracing are all off. */
+  begin(req: IncomingMessage, res: ServerResponse): RequestRecord | undefined {
+    if (!this.metrics && !this.#accessLog && !this.#tracer) return undefined;
+    const record = new RequestRecord(req.method ?? "GET", this.#tracer, this.metrics);
+    const length = req.headers["content-length"];
+    if (length !== undefined) record.bytesIn = Number(length);
+    if (this.#tracer) record.span = startServerSpan(this.#tracer, `${record.method}`, req.headers);
+    res.once("close", () => this.#finish(record, res));
+    return record;
+  }
+
+  #finish(record: RequestRecord, res: ServerResponse) {
+    const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED;
+    const ms = performance.now() - record.started;
+    // Proxied bodies are counted as they pass; the gateway's own answers announce their length.
+    if (record.bytesOut === 0) record.bytesOut = Number(res.getHeader("content-length") ?? 0);
+    this.metrics?.request({
+      route: record.route,
+      method: methodLabel(record.method),
+      status,
+      seconds: ms / 1000,
+    });
+    const span = record.span;
+    if (span) {
+      span.updateName(`${record.method} ${record.route}`);
+      span.setAttributes({
+        "http.request.method": record.method,
+        "url.path": record.path,
+        "sluice.route": record.route,
+        ...(record.pool ? { "sluice.pool": record.pool } : {}),
+        ...(record.consumer ? { "sluice.consumer": record.consumer } : {}),
+        ...(record.rateLimit ? { "sluice.ratelimit": record.rateLimit } : {}),
+        ...(record.auth ? { "sluice.auth": record.auth } : {}),
+      });
+      endSpan(span, status);
+    }
+    this.#accessLog?.info({
+      requestId: record.requestId,
+      traceId: span?.spanContext().traceId,
+      route: record.route,
+      method: record.method,
+      path: record.path,
+      status,
+      durationMs: round(ms),
+      upstreamMs: record.attempts > 0 ? round(record.upstreamMs) : undefined,
+      attempts: record.attempts,
+      bytesIn: record.bytesIn,
+      bytesOut: record.bytesOut,
+      upstream: record.endpoint,
+      pool: record.pool,
+      client: record.client,
+      consumer: record.consumer,
+      tenant: record.tenant,
+      rateLimit: record.rateLimit,
+      auth: record.auth,
+    });
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;
