@@ -156,6 +156,8 @@ describe("the API server restarts", () => {
     expect(operator.child.exitCode).toBeNull();
     const operatorStatus = await request(`${operator.admin}/status`);
     expect(await operatorStatus.body.json()).toMatchObject({ leader: true, synced: true });
+    const metrics = await (await request(`${operator.admin}/metrics`)).body.text();
+    expect(metrics).toMatch(/^sluice_operator_watch_restarts_total\{kind="GatewayRoute"\} [1-9]/m);
     expect(gateway.child.exitCode).toBeNull();
   });
 });

@@ -323,6 +323,24 @@ describe("operator and gateway on a real API server", () => {
       expect(await res.body.json()).toMatchObject({ identity, leader: identity === leader, synced: true });
       expect((await request(`${operator.admin}/readyz`)).statusCode).toBe(200);
     }
+    // The leader's metrics say what it has done so far in this file.
+    const metrics = await (await request(`${operators.get(leader)?.admin}/metrics`)).body.text();
+    const value = (series: string) =>
+      Number(
+        metrics
+          .split("\n")
+          .find((l) => l.startsWith(`${series} `))
+          ?.split(" ")[1] ?? Number.NaN,
+      );
+    expect(value("sluice_operator_leader")).toBe(1);
+    expect(value("sluice_operator_compile_duration_seconds_count")).toBeGreaterThan(0);
+    expect(value("sluice_operator_snapshot_publishes_total")).toBeGreaterThan(0);
+    expect(value('sluice_operator_status_writes_total{result="written"}')).toBeGreaterThan(0);
+    expect(value('sluice_operator_lists_total{kind="GatewayRoute"}')).toBeGreaterThanOrEqual(1);
+    // Routes of this file: hello, broken (unresolved), catalog, failover is not applied yet.
+    expect(
+      value('sluice_operator_objects{kind="GatewayRoute",condition="ResolvedRefs",status="False"}'),
+    ).toBe(1);
     operators.get(leader)?.child.kill("SIGKILL");
     const killedAt = performance.now();
     apply([route("failover", "/failover", "hello")]);

@@ -1,5 +1,6 @@
 // The operator's admin listener: /healthz (the process runs), /readyz (every informer has
-// listed once, so a standby can take over with a whole cache) and /status (for people).
+// listed once, so a standby can take over with a whole cache), /status (for people) and
+// /metrics (Prometheus).
 // It is also what keeps the process alive while the API server is unreachable: watches and
 // timers are unref'd so stop() never hangs, and without an open listener Node would exit
 // quietly as soon as the last connection to the API server died.
@@ -17,7 +18,7 @@ export async function startAdminServer(
   port: number,
   operator: OperatorHandle,
 ): Promise<AdminServer> {
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer(async (req, res) => {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { "content-type": "application/json" });
       res.end(`${JSON.stringify(body)}\n`);
@@ -35,6 +36,11 @@ export async function startAdminServer(
           synced: operator.synced,
           version: operator.version ?? null,
         });
+      case "/metrics": {
+        const text = await operator.metrics.registry.metrics();
+        res.writeHead(200, { "content-type": operator.metrics.registry.contentType });
+        return res.end(text);
+      }
       default:
         return send(404, { error: "not found" });
     }

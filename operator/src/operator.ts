@@ -14,6 +14,7 @@ import type { ApiClient } from "./kubernetes/api-client.ts";
 import { createInformer } from "./kubernetes/informer.ts";
 import { LeaderElector } from "./kubernetes/leader-election.ts";
 import { ResourceStore } from "./kubernetes/resource-store.ts";
+import { OperatorMetrics } from "./operator-metrics.ts";
 import { SnapshotPublisher } from "./publish/snapshot-publisher.ts";
 import { ProgrammedTracker, type ReportLease } from "./status/programmed.ts";
 import { StatusWriter } from "./status/status-writer.ts";
@@ -40,12 +41,14 @@ export interface OperatorHandle {
   readonly synced: boolean;
   /** The last snapshot version compiled (published when leading). */
   readonly version: string | undefined;
+  readonly metrics: OperatorMetrics;
   stop(): Promise<void>;
 }
 
 export async function startOperator(o: OperatorOptions): Promise<OperatorHandle> {
   const { client, log } = o;
   const identity = o.identity ?? `${hostname()}-${process.pid}`;
+  const metrics = new OperatorMetrics();
   const publisher = new SnapshotPublisher(client, o.namespace, o.snapshotSecret);
   const tracker = new ProgrammedTracker();
   let replicas: ReturnType<typeof ProgrammedTracker.replicas>["live"] = [];
@@ -81,6 +84,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
       const started = performance.now();
       const { snapshot, statuses } = compileSnapshot(store.objects(), { apiKeyHashKey: o.apiKeyHashKey });
       const compileMs = performance.now() - started;
+      metrics.compiled(compileMs / 1000, statuses);
       if (snapshot.version !== version) log.info({ version: snapshot.version, compileMs }, "compiled");
       version = snapshot.version;
       tracker.record(snapshot.version, statuses);
@@ -94,15 +98,20 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
         expiryTimer.unref();
       }
       if (leading) {
-        if (await publisher.publish(snapshot)) log.info({ version: snapshot.version }, "snapshot published");
+        if (await publisher.publish(snapshot)) {
+          metrics.published();
+          log.info({ version: snapshot.version }, "snapshot published");
+        }
         const counts = await writer.write(statuses, (kind, namespace, name) =>
           store.get(kind, namespace, name),
         );
+        metrics.statusWritten(counts);
         if (counts.written > 0 || counts.conflicts > 0) log.info(counts, "status written");
       }
       failures = 0;
     } catch (err) {
       failures++;
+      metrics.reconcileFailed();
       const delay = Math.min(30_000, 200 * 2 ** failures);
       log.error({ err: String(err), retryInMs: delay }, "reconcile failed; retrying");
       schedule(delay);
@@ -118,7 +127,11 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
   const store = new ResourceStore(
     client,
     () => schedule(),
-    (kind, err) => log.warn({ kind, err: String(err) }, "watch failed; relisting with backoff"),
+    (kind, err) => {
+      metrics.watchRestarted(kind);
+      log.warn({ kind, err: String(err) }, "watch failed; restarting with backoff");
+    },
+    (kind) => metrics.listed(kind),
   );
   const elector = new LeaderElector({
     client,
@@ -130,11 +143,13 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
     retryPeriodMs: o.retryPeriodMs,
     onStartedLeading: () => {
       leading = true;
+      metrics.leading(true);
       log.info({ identity }, "leading");
       schedule(0);
     },
     onStoppedLeading: () => {
       leading = false;
+      metrics.leading(false);
       log.warn({ identity }, "no longer leading");
     },
     log: (msg, fields) => log.debug(fields ?? {}, msg),
@@ -148,8 +163,14 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
       add: () => schedule(),
       update: () => schedule(),
       delete: () => schedule(),
-      synced: () => schedule(),
-      error: (err) => log.warn({ err: String(err) }, "gateway report watch failed; restarting"),
+      synced: () => {
+        metrics.listed("GatewayReport");
+        schedule();
+      },
+      error: (err) => {
+        metrics.watchRestarted("GatewayReport");
+        log.warn({ err: String(err) }, "gateway report watch failed; restarting");
+      },
     },
   );
   await reports.start();
@@ -159,6 +180,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
 
   return {
     identity,
+    metrics,
     get isLeader() {
       return leading;
     },

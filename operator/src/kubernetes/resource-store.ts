@@ -40,7 +40,12 @@ export class ResourceStore {
     return changed;
   }
 
-  constructor(client: ApiClient, onChange: () => void, onError: (kind: string, err: unknown) => void) {
+  constructor(
+    client: ApiClient,
+    onChange: () => void,
+    onError: (kind: string, err: unknown) => void,
+    onListed: (kind: string) => void = () => {},
+  ) {
     this.#client = client;
     for (const watched of WATCHED) {
       const informer = createInformer<KubernetesObject>(
@@ -62,7 +67,10 @@ export class ResourceStore {
             if (watched.apiVersion === API_VERSION && !this.#specChanged(watched.kind, obj)) return;
             onChange();
           },
-          synced: onChange,
+          synced: () => {
+            onListed(watched.kind);
+            onChange();
+          },
           error: (err) => onError(watched.kind, err),
         },
       );

@@ -1,0 +1,98 @@
+// The operator's Prometheus metrics, on its admin listener's /metrics: how long compiles
+// take, what the objects' conditions say, what was published and written, who leads, and
+// how often watches had to restart or relist.
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { ObjectStatus } from "./compile/status-book.ts";
+import type { WriteCounts } from "./status/status-writer.ts";
+
+export class OperatorMetrics {
+  readonly registry = new Registry();
+  readonly #compile = new Histogram({
+    name: "sluice_operator_compile_duration_seconds",
+    help: "Time of one whole-world compile.",
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly #objects = new Gauge({
+    name: "sluice_operator_objects",
+    help: "Objects by kind and by the status of each condition compile gave them (last compile).",
+    labelNames: ["kind", "condition", "status"] as const,
+    registers: [this.registry],
+  });
+  readonly #publishes = new Counter({
+    name: "sluice_operator_snapshot_publishes_total",
+    help: "Snapshots written to the snapshot Secret.",
+    registers: [this.registry],
+  });
+  readonly #statusWrites = new Counter({
+    name: "sluice_operator_status_writes_total",
+    help: "Status writes by result (written, skipped, conflict, missing, failed).",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+  readonly #leader = new Gauge({
+    name: "sluice_operator_leader",
+    help: "1 while this replica holds the leader Lease.",
+    registers: [this.registry],
+  });
+  readonly #watchRestarts = new Counter({
+    name: "sluice_operator_watch_restarts_total",
+    help: "Failed lists or watches, restarted with backoff, by kind.",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+  readonly #lists = new Counter({
+    name: "sluice_operator_lists_total",
+    help: "Successful (re)lists by kind: the first one, then one after each 410 Gone or failure.",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+  readonly #reconcileFailures = new Counter({
+    name: "sluice_operator_reconcile_failures_total",
+    help: "Reconciles that failed (publish or status write errors) and were retried.",
+    registers: [this.registry],
+  });
+
+  compiled(seconds: number, statuses: readonly ObjectStatus[]) {
+    this.#compile.observe(seconds);
+    const counts = new Map<string, number>();
+    for (const s of statuses)
+      for (const c of s.conditions) {
+        const key = `${s.kind}\u0000${c.type}\u0000${c.status}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+    this.#objects.reset();
+    for (const [key, n] of counts) {
+      const [kind = "", condition = "", status = ""] = key.split("\u0000");
+      this.#objects.labels(kind, condition, status).set(n);
+    }
+  }
+
+  published() {
+    this.#publishes.inc();
+  }
+
+  statusWritten(c: WriteCounts) {
+    this.#statusWrites.labels("written").inc(c.written);
+    this.#statusWrites.labels("skipped").inc(c.skipped);
+    this.#statusWrites.labels("conflict").inc(c.conflicts);
+    this.#statusWrites.labels("missing").inc(c.missing);
+    this.#statusWrites.labels("failed").inc(c.failed);
+  }
+
+  leading(yes: boolean) {
+    this.#leader.set(yes ? 1 : 0);
+  }
+
+  watchRestarted(kind: string) {
+    this.#watchRestarts.labels(kind).inc();
+  }
+
+  listed(kind: string) {
+    this.#lists.labels(kind).inc();
+  }
+
+  reconcileFailed() {
+    this.#reconcileFailures.inc();
+  }
+}
