@@ -77,6 +77,8 @@ export function section(setup: Setup, rows: Row[]): string {
     ...ratio("sluice-10k", "sluice"),
     ...ratio("sluice-node-http", "sluice"),
     ...ratio("sluice", "minimal-undici"),
+    ...ratio("sluice", "sluice-quiet"),
+    ...ratio("sluice-traced", "sluice"),
   ];
   if (ratios.length) out.push("Ratios (saturation runs):", "", ...ratios.map((r) => `- ${r}`), "");
   out.push(`Half load (½-load columns): ${setup.halfLoadMethod}.`, "");

@@ -25,7 +25,8 @@
 //   during each run, repeats runs where it was above 0.1 core, and notes the ones it kept.
 // - A target whose command fails or never answers is skipped with its log; the rest go on.
 //
-// Env: BENCH_TARGETS=direct,nginx,fastify,minimal-undici,sluice,sluice-10k,sluice-node-http  BENCH_DURATION=10 (s per run)
+// Env: BENCH_TARGETS=direct,nginx,fastify,minimal-undici,sluice,sluice-quiet,sluice-traced,sluice-10k,sluice-node-http
+//      BENCH_DURATION=10 (s per run)
 //      BENCH_WARMUP=2 (s)  BENCH_REPEAT=1  BENCH_CONNECTIONS=50  BENCH_UPSTREAM=nginx|node
 //      BENCH_HALF_LOAD=1 (0: skip)  BENCH_OUT=docs/benchmarks.md ("-": stdout only)
 //      BENCH_KEEP=1 (keep the scratch dir with configs and logs)
@@ -35,6 +36,8 @@
 //      BENCH_LOADER=autocannon (use the fallback load generator even when wrk is installed)
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { cpus, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -62,7 +65,10 @@ const CPUS = [PROXY_CPU, LOAD_CPU];
 const FOREIGN_MAX = 0.1;
 const env = process.env;
 const cfg = {
-  targets: (env.BENCH_TARGETS ?? "direct,nginx,fastify,minimal-undici,sluice,sluice-10k,sluice-node-http")
+  targets: (
+    env.BENCH_TARGETS ??
+    "direct,nginx,fastify,minimal-undici,sluice,sluice-quiet,sluice-traced,sluice-10k,sluice-node-http"
+  )
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean),
@@ -112,7 +118,14 @@ async function main() {
   const loader = pickLoader(root, scratch);
   const upPort = await freePort();
   const upstream = { host: "127.0.0.1", port: upPort, url: `http://127.0.0.1:${upPort}` };
-  const upCtx = { root, dir: join(scratch, "upstream"), upstream, port: upPort, adminPort: 0 };
+  const upCtx = {
+    root,
+    dir: join(scratch, "upstream"),
+    upstream,
+    port: upPort,
+    adminPort: 0,
+    otlpEndpoint: "",
+  };
   mkdirSync(upCtx.dir, { recursive: true });
   const up = startProc("upstream", startUpstream(upCtx), upCtx.dir, LOAD_CPU);
   await waitUntilAnswers(`${upstream.url}/`, up);
@@ -120,6 +133,20 @@ async function main() {
   console.error(
     `upstream (${cfg.upstream}) on ${upstream.url}, pinned to CPUs ${upCpus}; load: ${loader.name}`,
   );
+
+  // The OTLP receiver for sluice-traced: here, not on the proxy's core; it only drains bodies.
+  let spansReceived = 0;
+  const otlp = createServer((req, res) => {
+    req.on("data", () => {});
+    req.on("end", () => {
+      spansReceived++;
+      res.writeHead(200, { "content-type": "application/x-protobuf" });
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => otlp.listen(0, "127.0.0.1", resolve));
+  otlp.unref();
+  const otlpEndpoint = `http://127.0.0.1:${(otlp.address() as AddressInfo).port}`;
 
   const rows: Row[] = [];
   for (const name of cfg.targets) {
@@ -133,6 +160,7 @@ async function main() {
       upstream,
       port: await freePort(),
       adminPort: await freePort(),
+      otlpEndpoint,
     };
     mkdirSync(ctx.dir, { recursive: true });
     await waitForQuiet(name, notes);
@@ -179,6 +207,9 @@ async function main() {
       notes.push(`${name} had ${row.sat?.errors} errors (socket or non-2xx) in its run`);
     if (proc) await stopProc(proc);
   }
+
+  if (cfg.targets.includes("sluice-traced"))
+    notes.push(`sluice-traced: the OTLP receiver got ${spansReceived} export requests`);
 
   // The ceiling check the method depends on: direct must stay well above every proxy.
   const direct = rows.find((r) => r.target === "direct")?.sat?.rps;

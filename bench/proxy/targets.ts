@@ -12,6 +12,7 @@ export interface TargetContext {
   upstream: { host: string; port: number; url: string };
   port: number; // where the target must listen (HTTP)
   adminPort: number; // a second free port, for targets with an admin listener
+  otlpEndpoint: string; // an OTLP/HTTP receiver run by run.ts (off the proxy's core)
 }
 
 export interface Target {
@@ -25,7 +26,12 @@ export interface Target {
 
 const SLUICE_PATH = "/svc-5/items/42";
 
-function sluiceTarget(name: string, routes: number, about: string): Target {
+function sluiceTarget(
+  name: string,
+  routes: number,
+  about: string,
+  extra: { args?: string[]; env?: (ctx: TargetContext) => string[] } = {},
+): Target {
   return {
     name,
     about,
@@ -34,6 +40,7 @@ function sluiceTarget(name: string, routes: number, about: string): Target {
       const configDir = join(ctx.dir, "config");
       writeSluiceConfig(configDir, ctx.upstream, routes);
       return [
+        ...(extra.env ? ["env", ...extra.env(ctx)] : []),
         process.execPath,
         // Override to bench another build, or to check that a failing target is skipped.
         process.env.BENCH_SLUICE_CLI ?? "gateway/src/cli.ts",
@@ -44,6 +51,7 @@ function sluiceTarget(name: string, routes: number, about: string): Target {
         `127.0.0.1:${ctx.port}`,
         "--admin-listen",
         `127.0.0.1:${ctx.adminPort}`,
+        ...(extra.args ?? []),
       ];
     },
   };
@@ -65,7 +73,26 @@ export const TARGETS: Target[] = [
     about: "@fastify/http-proxy defaults on Node (reply-from, undici pool)",
     command: (ctx) => [process.execPath, "bench/proxy/fastify-proxy.ts", ctx.upstream.url, String(ctx.port)],
   },
-  sluiceTarget("sluice", 10, "Sluice gateway, 10 GatewayRoutes (PathPrefix /svc-N) to one BackendPool"),
+  sluiceTarget(
+    "sluice",
+    10,
+    "Sluice gateway, 10 GatewayRoutes (PathPrefix /svc-N) to one BackendPool; metrics and access log on (the defaults)",
+  ),
+  sluiceTarget("sluice-quiet", 10, "the same with metrics and access log off: what they cost", {
+    args: ["--metrics=false", "--access-log=false"],
+  }),
+  sluiceTarget(
+    "sluice-traced",
+    10,
+    "the same with tracing on, every request sampled, exported over OTLP/HTTP",
+    {
+      env: (ctx) => [
+        `OTEL_EXPORTER_OTLP_ENDPOINT=${ctx.otlpEndpoint}`,
+        "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+        "OTEL_TRACES_SAMPLER=always_on",
+      ],
+    },
+  ),
   sluiceTarget(
     "sluice-10k",
     10_000,
