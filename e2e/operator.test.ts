@@ -312,6 +312,34 @@ describe("operator and gateway on a real API server", () => {
     }
   });
 
+  it("says an ApiKey is Expired once its expiresAt passes, without any edit", async () => {
+    const expiresAt = new Date(Date.now() + 3_000).toISOString();
+    apply([
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "soon-key", namespace: NS },
+        stringData: { key: "e2e-key-that-expires-soon" },
+      },
+      {
+        apiVersion: "sluice.dev/v1alpha1",
+        kind: "ApiKey",
+        metadata: { name: "soon", namespace: NS },
+        spec: { consumer: "temp", secretRef: { name: "soon-key", key: "key" }, expiresAt },
+      },
+    ]);
+    await until("Active=True before the expiry", () =>
+      condition("apikey", "soon", "Active", "status") === "True" ? true : undefined,
+    );
+    const reason = await until("Active=False/Expired after it", () => {
+      const r = condition("apikey", "soon", "Active", "reason");
+      return r === "Expired" ? r : undefined;
+    });
+    expect(reason).toBe("Expired");
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(expiresAt));
+    expect(condition("apikey", "soon", "Active", "message")).toContain("has passed");
+  });
+
   it("kill the leader: the standby takes over within the lease duration and applies a change made meanwhile", async () => {
     const leaderName = () =>
       kube.kubectl("get", "lease", "sluice-operator", "-n", SYSTEM, "-o", "jsonpath={.spec.holderIdentity}");

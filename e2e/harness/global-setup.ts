@@ -16,11 +16,21 @@ declare module "vitest" {
 const testenv = join(dirname(fileURLToPath(import.meta.url)), "../testenv");
 
 export default function setup(project: TestProject) {
-  const out = execFileSync(join(testenv, "start-dev.sh"), [], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-    timeout: 60 * 60 * 1000,
-  });
+  // Ports are picked free but could be taken before etcd binds them: try again then.
+  let out = "";
+  for (let attempt = 1; ; attempt++) {
+    try {
+      out = execFileSync(join(testenv, "start-dev.sh"), [], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+        timeout: 60 * 60 * 1000,
+      });
+      break;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      console.error(`testenv did not start (attempt ${attempt}); trying again`);
+    }
+  }
   const vars = Object.fromEntries(
     out
       .split("\n")

@@ -28,7 +28,9 @@ used_ports=" "
 free_port() {
   local p
   for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
+    # Below Linux's ephemeral range (32768+), which outgoing connections and every
+    # port-0 listener of the tests draw from: a port picked there could be taken meanwhile.
+    p=$((20000 + RANDOM % 12000))
     [[ "$used_ports" == *" $p "* ]] && continue
     if [[ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ]]; then
       used_ports+="$p "

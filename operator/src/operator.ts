@@ -16,6 +16,7 @@ import { LeaderElector } from "./kubernetes/leader-election.ts";
 import { ResourceStore } from "./kubernetes/resource-store.ts";
 import { OperatorMetrics } from "./operator-metrics.ts";
 import { SnapshotPublisher } from "./publish/snapshot-publisher.ts";
+import { markExpiredApiKeys } from "./status/api-key-expiry.ts";
 import { ProgrammedTracker, type ReportLease } from "./status/programmed.ts";
 import { StatusWriter } from "./status/status-writer.ts";
 
@@ -64,7 +65,16 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
   let running = false;
   let again = false;
   let failures = 0;
+  // The last compile, reused while nothing the compiler reads has changed: gateway reports
+  // (every replica renews every 10 s) and timers only re-evaluate status, they do not
+  // recompile a world of thousands of objects.
+  let compiled: ReturnType<typeof compileSnapshot> | undefined;
+  let keyExpiryTimer: NodeJS.Timeout | undefined;
 
+  const worldChanged = () => {
+    compiled = undefined;
+    schedule();
+  };
   const schedule = (delay = o.debounceMs) => {
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => void reconcile(), delay);
@@ -81,13 +91,25 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
     if (!store.synced || !reports.synced) return;
     running = true;
     try {
-      const started = performance.now();
-      const { snapshot, statuses } = compileSnapshot(store.objects(), { apiKeyHashKey: o.apiKeyHashKey });
-      const compileMs = performance.now() - started;
-      metrics.compiled(compileMs / 1000, statuses);
-      if (snapshot.version !== version) log.info({ version: snapshot.version, compileMs }, "compiled");
-      version = snapshot.version;
-      tracker.record(snapshot.version, statuses);
+      if (!compiled) {
+        const started = performance.now();
+        const objects = store.objects();
+        compiled = compileSnapshot(objects, { apiKeyHashKey: o.apiKeyHashKey });
+        const compileMs = performance.now() - started;
+        const nextKeyExpiry = markExpiredApiKeys(compiled.statuses, objects, Date.now());
+        clearTimeout(keyExpiryTimer);
+        if (nextKeyExpiry !== undefined) {
+          // setTimeout's limit is about 24.8 days; a later expiry is looked at again then.
+          keyExpiryTimer = setTimeout(worldChanged, Math.min(nextKeyExpiry - Date.now() + 50, 2 ** 31 - 1));
+          keyExpiryTimer.unref();
+        }
+        metrics.compiled(compileMs / 1000, compiled.statuses);
+        if (compiled.snapshot.version !== version)
+          log.info({ version: compiled.snapshot.version, compileMs }, "compiled");
+        version = compiled.snapshot.version;
+        tracker.record(compiled.snapshot.version, compiled.statuses);
+      }
+      const { snapshot, statuses } = compiled;
       // Which gateway replicas are alive and what they serve; re-check when one expires.
       const now = Date.now();
       const seen = ProgrammedTracker.replicas(reports.list() as ReportLease[], now);
@@ -126,7 +148,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
 
   const store = new ResourceStore(
     client,
-    () => schedule(),
+    worldChanged,
     (kind, err) => {
       metrics.watchRestarted(kind);
       log.warn({ kind, err: String(err) }, "watch failed; restarting with backoff");
@@ -193,6 +215,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
     async stop() {
       if (timer) clearTimeout(timer);
       if (expiryTimer) clearTimeout(expiryTimer);
+      clearTimeout(keyExpiryTimer);
       await reports.stop();
       await elector.stop();
       await store.stop();
