@@ -11,7 +11,7 @@ import { applyHeaderOps, endToEnd } from "./filters/headers.ts";
 import { requestId } from "./filters/request-id.ts";
 import { redirectLocation, rewritePath } from "./filters/rewrite.ts";
 import type { Observability, RequestRecord } from "./observability/request-record.ts";
-import { Problem, sendProblem } from "./problem.ts";
+import { Problem, type ProblemKind, sendProblem } from "./problem.ts";
 import type { GatewayRuntime } from "./runtime/gateway-runtime.ts";
 import { normalizeRequestTarget } from "./runtime/normalize-path.ts";
 import { type RouteHit, routeHost } from "./runtime/router.ts";
@@ -132,6 +132,76 @@ export function createDataPlane(options: DataPlaneOptions) {
     const record = options.observability?.begin(req, res);
     const routed = route(req, res, record);
     if (!routed) return;
+    const rule = routed.hit.rule;
+    // A CORS preflight carries no credentials (browsers never send them): answered before
+    // authentication, or no cross-origin call to a protected route could ever start.
+    if (rule.cors && isPreflight(req.method ?? "", req.headers)) {
+      res.writeHead(204, {
+        ...preflightHeaders(rule.cors, req.headers),
+        "x-request-id": routed.requestId,
+        "content-length": 0,
+      });
+      res.end();
+      return;
+    }
+    if (!rule.auth) return admitted(req, res, routed, record);
+    admit(req, routed, record).then(
+      (refusal) => {
+        if (res.destroyed) return;
+        if (refusal) {
+          sendProblem(res, refusal.problem, undefined, {
+            ...refusal.headers,
+            "x-request-id": routed.requestId,
+          });
+          return;
+        }
+        admitted(req, res, routed, record);
+      },
+      // Not expected (admission catches its own failures): refuse rather than let through.
+      () => sendProblem(res, Problem.Unauthorized, undefined, { "x-request-id": routed.requestId }),
+    );
+  }
+
+  /**
+   * Authentication and authorization (the rule's AuthzPolicy): resolves undefined when the
+   * request may go on — with the identity's upstream headers set — or with the refusal.
+   */
+  async function admit(
+    req: IncomingMessage,
+    routed: Routed,
+    record: RequestRecord | undefined,
+  ): Promise<{ problem: ProblemKind; headers: Record<string, string> } | undefined> {
+    const policy = routed.hit.rule.auth;
+    if (!policy) return undefined;
+    const decision = await policy.check({
+      method: req.method ?? "GET",
+      path: routed.path,
+      query: routed.query,
+      headers: req.headers,
+      client: routed.client,
+    });
+    if (!decision.allowed) {
+      record?.metrics?.authFailure(policy.id, decision.reason);
+      if (record) record.auth = `denied:${decision.reason}`;
+      return { problem: decision.problem, headers: decision.headers };
+    }
+    const identity = decision.identity;
+    if (record && identity) {
+      record.auth = identity.methods.join("+");
+      record.consumer = identity.consumer ?? identity.subject;
+      record.tenant = identity.tenant;
+    }
+    Object.assign(routed.headers, decision.upstreamHeaders);
+    return undefined;
+  }
+
+  /** The request passed admission: redirect it, or forward it to the rule's backends. */
+  function admitted(
+    req: IncomingMessage,
+    res: ServerResponse,
+    routed: Routed,
+    record: RequestRecord | undefined,
+  ) {
     const { hit, requestId: id } = routed;
     const rule = hit.rule;
     if (rule.redirect) {
@@ -142,15 +212,6 @@ export function createDataPlane(options: DataPlaneOptions) {
         query: routed.query,
       });
       res.writeHead(rule.redirect.statusCode, { location, "x-request-id": id, "content-length": 0 });
-      res.end();
-      return;
-    }
-    if (rule.cors && isPreflight(req.method ?? "", req.headers)) {
-      res.writeHead(204, {
-        ...preflightHeaders(rule.cors, req.headers),
-        "x-request-id": id,
-        "content-length": 0,
-      });
       res.end();
       return;
     }
@@ -190,9 +251,32 @@ export function createDataPlane(options: DataPlaneOptions) {
       return;
     }
     const rule = routed.hit.rule;
-    const upstreamPath = rewritePath(routed.path, rule.rewrite?.path, routed.hit.prefix) + routed.query;
-    proxyUpgrade(req, socket, head, rule, upstreamPath, routed.headers, (pool) =>
-      hashKeyOf(pool, req, routed.client),
+    const go = () => {
+      const upstreamPath = rewritePath(routed.path, rule.rewrite?.path, routed.hit.prefix) + routed.query;
+      proxyUpgrade(req, socket, head, rule, upstreamPath, routed.headers, (pool) =>
+        hashKeyOf(pool, req, routed.client),
+      );
+    };
+    if (!rule.auth) return go();
+    // A WebSocket handshake passes the same admission as any request.
+    admit(req, routed, undefined).then(
+      (refusal) => {
+        if (socket.destroyed) return;
+        if (!refusal) return go();
+        const body = JSON.stringify({
+          type: refusal.problem.type,
+          title: refusal.problem.title,
+          status: refusal.problem.status,
+        });
+        const extra = Object.entries(refusal.headers)
+          .map(([k, v]) => `${k}: ${v}\r\n`)
+          .join("");
+        socket.end(
+          `HTTP/1.1 ${refusal.problem.status} ${refusal.problem.title}\r\ncontent-type: application/problem+json\r\n` +
+            `content-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`,
+        );
+      },
+      () => socket.destroy(),
     );
   }
 

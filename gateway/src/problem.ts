@@ -6,6 +6,8 @@ const BASE = "https://sluice.dev/problems/";
 
 export const Problem = {
   BadRequest: { status: 400, type: `${BASE}bad-request`, title: "Bad request" },
+  Unauthorized: { status: 401, type: `${BASE}unauthorized`, title: "Authentication required" },
+  Forbidden: { status: 403, type: `${BASE}forbidden`, title: "Access denied" },
   RouteNotFound: { status: 404, type: `${BASE}route-not-found`, title: "No route matches the request" },
   PayloadTooLarge: { status: 413, type: `${BASE}payload-too-large`, title: "Request body too large" },
   NoBackend: {

@@ -55,6 +55,7 @@ export async function startGateway(
     : undefined;
   const loader = new SnapshotLoader({
     hashKeyId: hashKeyId(config.apiKeyHashKey),
+    auth: { hashKey: config.apiKeyHashKey },
     onLoaded: (s, source) => {
       metrics?.snapshotLoaded(s.version);
       log.info(

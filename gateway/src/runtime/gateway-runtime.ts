@@ -1,15 +1,23 @@
 // A snapshot turned into the objects requests run on: the router, the rules and the
 // backend pools. Immutable once built; the gateway swaps one reference to move to the
 // next snapshot, so in-flight requests finish on the objects they started with.
+import { type AuthRuntime, type AuthRuntimeOptions, buildAuthRuntime } from "../auth/auth-runtime.ts";
 import type { Snapshot } from "../snapshot/schema.ts";
 import { BackendPoolRuntime, type PoolEvent, poolConfigKey } from "../upstream/backend-pool.ts";
 import { Router } from "./router.ts";
-import { buildRule, type RuleRuntime } from "./rule-runtime.ts";
+import { buildRule, GATEWAY_HEADERS, type RuleRuntime } from "./rule-runtime.ts";
 
 export interface GatewayRuntime {
   readonly snapshot: Snapshot;
   readonly router: Router<RuleRuntime>;
   readonly pools: ReadonlyMap<string, BackendPoolRuntime>;
+  readonly auth: AuthRuntime;
+}
+
+export interface RuntimeOptions {
+  onPoolEvent?: (pool: string, e: PoolEvent) => void;
+  /** hashKey must be this gateway's SLUICE_API_KEY_HASH_KEY. */
+  auth: AuthRuntimeOptions;
 }
 
 /**
@@ -20,8 +28,9 @@ export interface GatewayRuntime {
 export function buildRuntime(
   snapshot: Snapshot,
   previous: GatewayRuntime | undefined,
-  onPoolEvent?: (pool: string, e: PoolEvent) => void,
+  options: RuntimeOptions,
 ): GatewayRuntime {
+  const { onPoolEvent } = options;
   const pools = new Map<string, BackendPoolRuntime>();
   const created: BackendPoolRuntime[] = [];
   try {
@@ -35,10 +44,19 @@ export function buildRuntime(
       created.push(pool);
       pools.set(config.id, pool);
     }
+    const auth = buildAuthRuntime(snapshot, options.auth, previous?.auth);
+    const dropHeaders =
+      auth.identityHeaders.size === 0
+        ? GATEWAY_HEADERS
+        : new Set([...GATEWAY_HEADERS, ...auth.identityHeaders]);
     const rules = new Map<string, RuleRuntime>();
-    for (const rule of snapshot.rules) rules.set(rule.id, buildRule(rule, pools));
+    for (const rule of snapshot.rules)
+      rules.set(
+        rule.id,
+        buildRule(rule, pools, dropHeaders, (id) => auth.policy(id)),
+      );
     const router = new Router(snapshot.virtualHosts, (id) => rules.get(id));
-    return { snapshot, router, pools };
+    return { snapshot, router, pools, auth };
   } catch (err) {
     for (const p of created) void p.close();
     throw err;

@@ -28,6 +28,8 @@ const cases: [string, NormalizedTarget | PathRejection][] = [
   ["/a/b/c/../../../../d", ok("/d")],
   // Encoded dots count as dots.
   ["/a/%2e%2e/b", ok("/b")],
+  // An encoded ';' is data, not a parameter separator: it stays encoded, as one segment.
+  ["/a/%2e%2e%3b/b", ok("/a/..%3B/b")],
   ["/a/%2E%2e/", ok("/")],
   ["/a/.%2e/b", ok("/b")],
   ["/%2e/a", ok("/a")],
@@ -68,10 +70,12 @@ const cases: [string, NormalizedTarget | PathRejection][] = [
   ["/a\\b", "Backslash"],
   ["/a\\..\\b", "Backslash"],
   // Dot segments with a parameter: servlet containers read "..;x" as "..".
-  ["/public/..;/private", "DotSegmentParameter"],
-  ["/a/..;jsessionid=1/b", "DotSegmentParameter"],
-  ["/a/.;x/b", "DotSegmentParameter"],
-  ["/a/%2e%2e;/b", "DotSegmentParameter"],
+  ["/public/..;/private", "PathParameter"],
+  ["/a/..;jsessionid=1/b", "PathParameter"],
+  ["/a/.;x/b", "PathParameter"],
+  ["/a/%2e%2e;/b", "PathParameter"],
+  ["/admin;x", "PathParameter"],
+  ["/admin;jsessionid=1/users", "PathParameter"],
   ["/a#frag", "Fragment"],
   ["/a#", "Fragment"],
   ["/a\u0001b", "ControlCharacter"],

@@ -4,9 +4,10 @@
 // us and to every backend. Anything a backend might read differently from us is refused
 // rather than guessed at: an encoded '/' or '\' (%2F, %5C) that one server decodes into a
 // separator and another does not, a literal '\' that some servers treat as '/', %00, a
-// malformed escape, control characters, fragments, and a dot segment with a parameter
-// ("..;x", which Tomcat and Spring read as ".."). Otherwise a client could match a route
-// for /public/.. and reach /admin. What remains is put in one canonical form (RFC 3986
+// malformed escape, control characters, fragments, and a raw ';' (servlet containers drop
+// ";params", so "/admin;x" or "/public/..;/admin" would mean /admin to them and something
+// else to our router). An encoded %3B stays encoded: it is data, not a separator.
+// Otherwise a client could match a route for /public/.. and reach /admin. What remains is put in one canonical form (RFC 3986
 // §6.2.2): unreserved escapes decoded, other escapes upper-cased, dot segments removed
 // (after decoding, so %2E%2E counts), repeated slashes merged. The result is idempotent.
 // The query is split off at the first '?' and passed through untouched.
@@ -20,7 +21,7 @@ export type PathRejection =
   | "NotOriginForm"
   | "Fragment"
   | "ControlCharacter"
-  | "DotSegmentParameter";
+  | "PathParameter";
 
 export interface NormalizedTarget {
   path: string;
@@ -69,7 +70,6 @@ function slowPath(path: string, query: string): NormalizedTarget | PathRejection
     const c = i < path.length ? path.charCodeAt(i) : SLASH; // a virtual '/' ends the last segment
     if (c === SLASH) {
       seg += path.slice(runStart, i);
-      if (isDotParameter(seg)) return "DotSegmentParameter";
       if (seg === "..") segments.pop();
       else if (seg !== "." && seg !== "") segments.push(seg);
       if (i < path.length) seg = "";
@@ -100,19 +100,18 @@ function rejectChar(c: number): PathRejection | undefined {
   if (c < 0x20 || c === 0x7f) return "ControlCharacter";
   if (c === 0x23) return "Fragment";
   if (c === 0x5c) return "Backslash";
+  // "/admin;x" routes as a segment of its own here, but servlet containers (Tomcat, Jetty,
+  // Spring) drop ";params" and serve /admin: a route or rule on /admin would be bypassed.
+  if (c === 0x3b) return "PathParameter";
   return undefined;
 }
 
-/** Empty, or starting with '.': the slow path decides (dot segments, "..;" parameters). */
+/** Empty, or starting with '.': the slow path decides (dot segments). */
 function isEmptyOrDotSegment(path: string, start: number, end: number): boolean {
   return end === start || path.charCodeAt(start) === DOT;
 }
 
 /** "." or ".." followed by ";": a dot segment to servlet containers, a name to RFC 3986. */
-function isDotParameter(seg: string): boolean {
-  return seg.startsWith(".;") || seg.startsWith("..;");
-}
-
 /** 0-15, or -1 for anything else (including NaN past the end of the string). */
 function hexValue(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;

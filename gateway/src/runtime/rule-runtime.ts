@@ -1,5 +1,6 @@
 // A route rule ready for requests: filters compiled, backends resolved to pool runtimes,
 // timeouts and retry settings in the shape the proxy reads. Built at snapshot load.
+import type { AuthPolicyRuntime } from "../auth/auth-policy.ts";
 import { type CorsRuntime, compileCors } from "../filters/cors.ts";
 import { compileHeaderOps, type HeaderOps } from "../filters/headers.ts";
 import type { SnapshotFilter, SnapshotRule } from "../snapshot/schema.ts";
@@ -31,11 +32,13 @@ export interface RuleRuntime {
   requestTimeoutMs: number | undefined;
   backendTimeoutMs: number | undefined;
   retry: { attempts: number; on: ReadonlySet<string>; baseMs: number; maxMs: number } | undefined;
-  /** Header names the gateway sets itself; client copies are dropped (issue: auth adds its own). */
+  /** Header names the gateway sets itself (identity headers of every policy included): client copies are dropped. */
   dropHeaders: ReadonlySet<string>;
+  /** The rule's AuthzPolicy; undefined when none targets it. */
+  auth: AuthPolicyRuntime | undefined;
 }
 
-const GATEWAY_HEADERS = new Set([
+export const GATEWAY_HEADERS: ReadonlySet<string> = new Set([
   "x-forwarded-for",
   "x-forwarded-proto",
   "x-forwarded-host",
@@ -43,7 +46,12 @@ const GATEWAY_HEADERS = new Set([
   "x-request-id",
 ]);
 
-export function buildRule(rule: SnapshotRule, pools: ReadonlyMap<string, BackendPoolRuntime>): RuleRuntime {
+export function buildRule(
+  rule: SnapshotRule,
+  pools: ReadonlyMap<string, BackendPoolRuntime>,
+  dropHeaders: ReadonlySet<string> = GATEWAY_HEADERS,
+  auth?: (policyId: string) => AuthPolicyRuntime | undefined,
+): RuleRuntime {
   const find = <T extends SnapshotFilter["type"]>(type: T) =>
     rule.filters.find((f): f is Extract<SnapshotFilter, { type: T }> => f.type === type);
   const req = find("RequestHeaderModifier");
@@ -76,6 +84,7 @@ export function buildRule(rule: SnapshotRule, pools: ReadonlyMap<string, Backend
       baseMs: rule.retry.baseMs,
       maxMs: rule.retry.maxMs,
     },
-    dropHeaders: GATEWAY_HEADERS,
+    dropHeaders,
+    auth: rule.authzPolicy === undefined ? undefined : auth?.(rule.authzPolicy),
   };
 }

@@ -2,6 +2,8 @@
 // fails either step is rejected with its reason and the last good one keeps serving.
 // The old runtime's pools that the new one did not take over are closed after their
 // in-flight requests end.
+
+import type { AuthRuntimeOptions } from "../auth/auth-runtime.ts";
 import { GatewayError } from "../errors.ts";
 import { buildRuntime, type GatewayRuntime, retire } from "../runtime/gateway-runtime.ts";
 import type { PoolEvent } from "../upstream/backend-pool.ts";
@@ -21,6 +23,8 @@ export interface SnapshotLoaderOptions {
   onLoaded?: (snapshot: Snapshot, source: string) => void;
   onRejected?: (error: GatewayError, source: string) => void;
   onPoolEvent?: (pool: string, e: PoolEvent) => void;
+  /** Authentication settings of this gateway (default: the standalone hash key, no failure hook). */
+  auth?: AuthRuntimeOptions;
 }
 
 export class SnapshotLoader {
@@ -55,7 +59,10 @@ export class SnapshotLoader {
           `API keys in this snapshot are hashed with key ${keyId}, this gateway's SLUICE_API_KEY_HASH_KEY is ${this.#options.hashKeyId}: it could not check any API key`,
         );
       }
-      next = buildRuntime(candidate as Snapshot, this.#current, this.#options.onPoolEvent);
+      next = buildRuntime(candidate as Snapshot, this.#current, {
+        ...(this.#options.onPoolEvent ? { onPoolEvent: this.#options.onPoolEvent } : {}),
+        auth: this.#options.auth ?? { hashKey: "sluice-standalone" },
+      });
     } catch (err) {
       const error = new GatewayError("SLUICE_SNAPSHOT_REJECTED", (err as Error).message);
       this.status.lastRejected = {

@@ -1,8 +1,9 @@
 // Policy attachment (Gateway API style targetRefs): RateLimitPolicies all apply to the rules
 // they target; for AuthzPolicies one policy decides per rule — one that names the rule
 // (sectionName) over one for the whole route, and the oldest among equals.
-import { parse as parseCel } from "@bufbuild/cel";
 import ipaddr from "ipaddr.js";
+import { celProblem } from "../../../gateway/src/auth/cel-conditions.ts";
+import { pathPatternProblem } from "../../../gateway/src/auth/path-pattern.ts";
 import type {
   SnapshotAuthzPolicy,
   SnapshotRateLimitPolicy,
@@ -130,12 +131,14 @@ function authzProblem(spec: AuthzPolicySpec): string | undefined {
       if (!ipaddr.isValidCIDR(cidr))
         return `spec.rules[${r}].principals.sourceCIDRs[${i}]: "${cidr}" is not a CIDR range`;
     }
+    // The gateway's own checks, so what compile accepts is what a gateway can build.
     for (const [i, expr] of (rule.when ?? []).entries()) {
-      try {
-        parseCel(expr);
-      } catch (err) {
-        return `spec.rules[${r}].when[${i}]: invalid CEL: ${(err as Error).message}`;
-      }
+      const problem = celProblem(expr);
+      if (problem) return `spec.rules[${r}].when[${i}]: ${problem}`;
+    }
+    for (const [i, path] of (rule.request?.paths ?? []).entries()) {
+      const problem = pathPatternProblem(path);
+      if (problem) return `spec.rules[${r}].request.paths[${i}]: "${path}" ${problem}`;
     }
   }
   for (const [p, provider] of (spec.authentication?.jwt?.providers ?? []).entries()) {

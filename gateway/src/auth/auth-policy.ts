@@ -1,0 +1,271 @@
+// One AuthzPolicy, ready for requests: authenticate (JWT, API key, Any or All), then
+// authorize (rules), giving a decision the data plane sends or acts on.
+import type { IncomingHttpHeaders } from "node:http";
+import { decodeJwt, type JWTPayload } from "jose";
+import type { SnapshotAuthzPolicy } from "../snapshot/schema.ts";
+import type { ApiKeyStore } from "./api-key-store.ts";
+import type { ApiKeyUsage } from "./api-key-usage.ts";
+import { AuthProblem, type AuthProblemKind, challengeHeader } from "./auth-responses.ts";
+import { AuthzRules, type AuthzVerdict } from "./authz-rules.ts";
+import { rolesOf, scopesOf } from "./claims.ts";
+import { presentedCredential } from "./credentials.ts";
+import { type AuthMethod, claimHeaders, type Identity } from "./identity.ts";
+import type { JwtOutcome, JwtProvider } from "./jwt-provider.ts";
+
+/** What the data plane knows about the request when it asks. */
+export interface AuthRequest {
+  method: string;
+  /** The normalised path (the one routed and forwarded). */
+  path: string;
+  /** The raw query, "" or "?…". */
+  query: string;
+  /** The headers as the client sent them. */
+  headers: IncomingHttpHeaders;
+  /** The client address (forwarded.ts). */
+  client: string;
+}
+
+/** A credential that was presented and refused; for brute-force counting in the limiter. */
+export interface AuthFailure {
+  policy: string;
+  client: string;
+  method: AuthMethod;
+  /** Why, for logs and metrics (never sent to the client, never the credential). */
+  reason: string;
+  /** The ApiKey's consumer or the token's sub, when the credential was genuine but refused. */
+  consumer?: string;
+}
+
+export type AuthDecision =
+  | {
+      allowed: true;
+      /** undefined when the policy does not authenticate (rules on addresses, paths…). */
+      identity: Identity | undefined;
+      /** claimToHeaders: set these on the upstream request. */
+      upstreamHeaders: Record<string, string>;
+      /** The rule that allowed, or undefined for defaultAction. */
+      rule: string | undefined;
+    }
+  | {
+      allowed: false;
+      status: 401 | 403;
+      problem: AuthProblemKind;
+      /** WWW-Authenticate on a 401; nothing on a 403. */
+      headers: Record<string, string>;
+      /** Why, for logs: "jwt:expired", "apiKey:unknown", "missing", "denied". */
+      reason: string;
+      rule: string | undefined;
+      identity: Identity | undefined;
+    };
+
+type Authn = NonNullable<SnapshotAuthzPolicy["authentication"]>;
+
+type CredentialState<T> =
+  | { state: "absent" }
+  | { state: "invalid"; reason: string; consumer?: string; quiet?: boolean }
+  | { state: "valid"; value: T };
+
+interface JwtValid {
+  provider: JwtProvider;
+  claims: JWTPayload;
+}
+
+export interface AuthPolicyDeps {
+  providers: readonly JwtProvider[];
+  apiKeys: ApiKeyStore;
+  usage: ApiKeyUsage;
+  /** Identity headers of the whole snapshot: rules never see client-sent copies. */
+  identityHeaders: ReadonlySet<string>;
+  now: () => number;
+  onFailure?: (failure: AuthFailure) => void;
+}
+
+function unverifiedIssuer(token: string): string | undefined {
+  try {
+    const iss = decodeJwt(token).iss;
+    return typeof iss === "string" ? iss : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function headerView(headers: IncomingHttpHeaders, hidden: ReadonlySet<string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || hidden.has(name)) continue;
+    out[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return out;
+}
+
+export class AuthPolicyRuntime {
+  readonly id: string;
+  readonly namespace: string;
+  readonly #authn: Authn | undefined;
+  readonly #rules: AuthzRules;
+  readonly #deps: AuthPolicyDeps;
+
+  constructor(policy: SnapshotAuthzPolicy, deps: AuthPolicyDeps) {
+    this.id = policy.id;
+    this.namespace = policy.id.slice(0, policy.id.indexOf("/"));
+    this.#authn = policy.authentication;
+    this.#rules = new AuthzRules(policy);
+    this.#deps = deps;
+  }
+
+  /** Authenticates, then authorizes. Never throws for anything a client sends. */
+  async check(request: AuthRequest): Promise<AuthDecision> {
+    const authn = await this.authenticate(request);
+    if (!authn.ok) return authn.decision;
+    return this.authorize(request, authn.identity, authn.upstreamHeaders);
+  }
+
+  async authenticate(
+    request: AuthRequest,
+  ): Promise<
+    | { ok: true; identity: Identity | undefined; upstreamHeaders: Record<string, string> }
+    | { ok: false; decision: AuthDecision & { allowed: false } }
+  > {
+    const authn = this.#authn;
+    if (!authn) return { ok: true, identity: undefined, upstreamHeaders: {} };
+    const jwt: CredentialState<JwtValid> = authn.jwt ? await this.#jwt(request) : { state: "absent" };
+    const key = authn.apiKey ? this.#apiKey(request, authn.apiKey.from) : ({ state: "absent" } as const);
+    for (const [method, c] of [
+      ["jwt", jwt],
+      ["apiKey", key],
+    ] as const) {
+      if (c.state === "invalid" && !c.quiet) {
+        this.#deps.onFailure?.({
+          policy: this.id,
+          client: request.client,
+          method,
+          reason: c.reason,
+          ...(c.consumer !== undefined ? { consumer: c.consumer } : {}),
+        });
+      }
+    }
+    // A credential that was presented and refused fails the request even when another
+    // one is good: a caller does not get to try credentials until one sticks.
+    const refused =
+      jwt.state === "invalid"
+        ? `jwt:${jwt.reason}`
+        : key.state === "invalid"
+          ? `apiKey:${key.reason}`
+          : undefined;
+    const missing =
+      authn.require === "All"
+        ? jwt.state === "absent" || key.state === "absent"
+        : jwt.state === "absent" && key.state === "absent";
+    if (refused || missing) {
+      return {
+        ok: false,
+        decision: {
+          allowed: false,
+          status: 401,
+          problem: AuthProblem.Unauthorized,
+          headers: {
+            "www-authenticate": challengeHeader(
+              { jwt: authn.jwt !== undefined, apiKey: authn.apiKey !== undefined },
+              jwt.state === "invalid",
+            ),
+          },
+          reason: refused ?? "missing",
+          rule: undefined,
+          identity: undefined,
+        },
+      };
+    }
+    const j = jwt.state === "valid" ? jwt.value : undefined;
+    const k = key.state === "valid" ? key.value : undefined;
+    if (k) this.#deps.usage.record(k.id, this.#deps.now());
+    const methods: AuthMethod[] = [...(j ? (["jwt"] as const) : []), ...(k ? (["apiKey"] as const) : [])];
+    const identity: Identity = {
+      methods,
+      subject: j ? (typeof j.claims.sub === "string" ? j.claims.sub : undefined) : k?.consumer,
+      consumer: k?.consumer,
+      tenant: k?.tenant,
+      scopes: [...new Set([...(j ? scopesOf(j.claims) : []), ...(k?.scopes ?? [])])],
+      roles: j ? rolesOf(j.claims, j.provider.config.rolesClaim) : [],
+      claims: j?.claims,
+      provider: j?.provider.name,
+      apiKeyId: k?.id,
+    };
+    const upstreamHeaders = j ? claimHeaders(j.provider.config.claimToHeaders, j.claims) : {};
+    return { ok: true, identity, upstreamHeaders };
+  }
+
+  authorize(
+    request: AuthRequest,
+    identity: Identity | undefined,
+    upstreamHeaders: Record<string, string> = {},
+  ): AuthDecision {
+    const verdict: AuthzVerdict = this.#rules.decide(
+      {
+        method: request.method,
+        path: request.path,
+        client: request.client,
+        timeMs: this.#deps.now(),
+        headers: headerView(request.headers, this.#deps.identityHeaders),
+      },
+      identity,
+    );
+    if (verdict.action === "Allow") return { allowed: true, identity, upstreamHeaders, rule: verdict.rule };
+    return {
+      allowed: false,
+      status: 403,
+      problem: AuthProblem.Forbidden,
+      headers: {},
+      reason: "denied",
+      rule: verdict.rule,
+      identity,
+    };
+  }
+
+  async #jwt(request: AuthRequest): Promise<CredentialState<JwtValid>> {
+    let presented = false;
+    let first: JwtOutcome | undefined;
+    for (const provider of this.#deps.providers) {
+      const p = presentedCredential(provider.config.from, request.headers, request.query, true);
+      if (!p.found) continue;
+      presented = true;
+      if (!p.usable) return { state: "invalid", reason: "malformed" };
+      // The token names its issuer; only providers of that issuer may judge it.
+      if (unverifiedIssuer(p.value) !== provider.issuer) continue;
+      const outcome = await provider.verify(p.value);
+      if (outcome.ok) return { state: "valid", value: { provider, claims: outcome.claims } };
+      first ??= outcome;
+    }
+    if (!presented) return { state: "absent" };
+    if (!first) return { state: "invalid", reason: "issuer" };
+    if (first.ok) throw new Error("unreachable");
+    return {
+      state: "invalid",
+      reason: first.reason,
+      ...(first.subject !== undefined ? { consumer: first.subject } : {}),
+      // The IdP being unreachable is not the client's doing: do not count it against them.
+      ...(first.reason === "keysUnavailable" ? { quiet: true } : {}),
+    };
+  }
+
+  #apiKey(
+    request: AuthRequest,
+    from: NonNullable<Authn["apiKey"]>["from"],
+  ): CredentialState<{
+    id: string;
+    consumer: string;
+    tenant: string | undefined;
+    scopes: readonly string[];
+  }> {
+    const p = presentedCredential(from, request.headers, request.query, false);
+    if (!p.found) return { state: "absent" };
+    if (!p.usable) return { state: "invalid", reason: "malformed" };
+    const outcome = this.#deps.apiKeys.check(p.value, this.namespace, request.client, this.#deps.now());
+    if (!outcome.ok)
+      return {
+        state: "invalid",
+        reason: outcome.reason,
+        ...(outcome.consumer !== undefined ? { consumer: outcome.consumer } : {}),
+      };
+    return { state: "valid", value: outcome.key };
+  }
+}

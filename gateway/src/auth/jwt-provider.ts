@@ -1,0 +1,155 @@
+// One identity provider of a policy: checks a token's signature with the provider's keys
+// and an algorithm allow-list fixed by the kind of key (so an HS256 token "signed" with
+// an RSA public key can never be checked against that key), then iss, aud, exp, nbf, iat
+// and the required claims. Why a token failed is kept for logs and metrics only; the
+// client always gets the same answer.
+import { type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
+import { GatewayError } from "../errors.ts";
+import type { SnapshotAuthzPolicy } from "../snapshot/schema.ts";
+import { AmbiguousKeyError, type KeySet, keySetFrom } from "./key-set.ts";
+import { KeysUnavailableError, type RemoteJwks } from "./remote-jwks.ts";
+
+export type SnapshotJwtProvider = NonNullable<
+  NonNullable<SnapshotAuthzPolicy["authentication"]>["jwt"]
+>[number];
+
+export const ASYMMETRIC_ALGORITHMS: ReadonlySet<string> = new Set([
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+]);
+export const HMAC_ALGORITHMS: ReadonlySet<string> = new Set(["HS256", "HS384", "HS512"]);
+
+export type JwtFailureReason =
+  | "malformed"
+  | "algorithm"
+  | "unknownKey"
+  | "ambiguousKey"
+  | "keysUnavailable"
+  | "signature"
+  | "expired"
+  | "notYetValid"
+  | "issuedInFuture"
+  | "issuer"
+  | "audience"
+  | "missingClaim";
+
+export type JwtOutcome =
+  | { ok: true; claims: JWTPayload }
+  /** `subject`: the sub of a token whose signature was good but whose claims were not. */
+  | { ok: false; reason: JwtFailureReason; subject?: string };
+
+/** Turns jose's errors into our reasons; anything unknown is "malformed". */
+function failureOf(err: unknown): { reason: JwtFailureReason; subject?: string } {
+  if (err instanceof KeysUnavailableError) return { reason: "keysUnavailable" };
+  if (err instanceof AmbiguousKeyError) return { reason: "ambiguousKey" };
+  const e = err as { code?: string; claim?: string; payload?: JWTPayload };
+  // jose checks claims only after the signature: a payload here was signed by the IdP.
+  const subject = typeof e.payload?.sub === "string" ? { subject: e.payload.sub } : {};
+  switch (e.code) {
+    case "ERR_JOSE_ALG_NOT_ALLOWED":
+      return { reason: "algorithm" };
+    case "ERR_JWKS_NO_MATCHING_KEY":
+      return { reason: "unknownKey" };
+    case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
+      return { reason: "signature" };
+    case "ERR_JWT_EXPIRED":
+      return { reason: "expired", ...subject };
+    case "ERR_JWT_CLAIM_VALIDATION_FAILED": {
+      const byClaim: Record<string, JwtFailureReason> = {
+        nbf: "notYetValid",
+        iss: "issuer",
+        aud: "audience",
+        exp: "expired",
+      };
+      const reason =
+        e.claim && Object.hasOwn(byClaim, e.claim) ? (byClaim[e.claim] as JwtFailureReason) : "missingClaim";
+      // An exp that is absent is a missing claim, not an expiry.
+      return {
+        reason: e.claim === "exp" && e.payload?.exp === undefined ? "missingClaim" : reason,
+        ...subject,
+      };
+    }
+    default:
+      return { reason: "malformed" };
+  }
+}
+
+export interface JwtProviderDeps {
+  /** The remote key cache for `keys.jwksUri` (shared across snapshots by URI). */
+  remote?: RemoteJwks;
+  now: () => number;
+}
+
+export class JwtProvider {
+  readonly name: string;
+  readonly issuer: string;
+  readonly config: SnapshotJwtProvider;
+  readonly #algorithms: string[];
+  readonly #key: Uint8Array | JWTVerifyGetKey;
+  readonly #now: () => number;
+
+  constructor(config: SnapshotJwtProvider, deps: JwtProviderDeps) {
+    this.name = config.name;
+    this.issuer = config.issuer;
+    this.config = config;
+    this.#now = deps.now;
+    const keys = config.keys;
+    const hmac = "hmacSecret" in keys;
+    // Defence in depth: compile already pairs HS* with shared secrets only, but a snapshot
+    // is data, and algorithm confusion is the attack this list exists to stop.
+    const allowed = hmac ? HMAC_ALGORITHMS : ASYMMETRIC_ALGORITHMS;
+    this.#algorithms = config.algorithms.filter((a) => allowed.has(a));
+    if (this.#algorithms.length === 0) {
+      throw new GatewayError(
+        "SLUICE_SNAPSHOT_REJECTED",
+        `JWT provider ${config.name}: none of [${config.algorithms.join(", ")}] fits its ${hmac ? "shared secret" : "public keys"}`,
+      );
+    }
+    if ("hmacSecret" in keys) {
+      this.#key = new Uint8Array(Buffer.from(keys.hmacSecret, "base64"));
+    } else if ("jwks" in keys) {
+      const set: KeySet = keySetFrom(keys.jwks);
+      this.#key = (header) => set.select(header);
+    } else {
+      const remote = deps.remote;
+      if (!remote || remote.uri !== keys.jwksUri) throw new TypeError("remote JWKS cache missing");
+      this.#key = (header) => remote.keyFor(header);
+    }
+  }
+
+  async verify(token: string): Promise<JwtOutcome> {
+    const now = this.#now();
+    const skewSeconds = this.config.clockSkewMs / 1000;
+    try {
+      const options = {
+        issuer: this.issuer,
+        algorithms: this.#algorithms,
+        clockTolerance: skewSeconds,
+        currentDate: new Date(now),
+        // A token without exp would be good forever: require it whatever the policy says.
+        requiredClaims: [...new Set(["exp", ...this.config.requiredClaims])],
+        ...(this.config.audiences.length > 0 ? { audience: this.config.audiences } : {}),
+      };
+      const { payload } =
+        this.#key instanceof Uint8Array
+          ? await jwtVerify(token, this.#key, options)
+          : await jwtVerify(token, this.#key, options);
+      // jose checks iat only together with maxTokenAge; a token issued in the future is
+      // from a skewed or forged clock.
+      if (typeof payload.iat === "number" && payload.iat > now / 1000 + skewSeconds) {
+        return { ok: false, reason: "issuedInFuture", ...(payload.sub ? { subject: payload.sub } : {}) };
+      }
+      return { ok: true, claims: payload };
+    } catch (err) {
+      return { ok: false, ...failureOf(err) };
+    }
+  }
+}

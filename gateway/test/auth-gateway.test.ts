@@ -1,0 +1,196 @@
+// Authentication and authorization through the gateway, black box: the same AuthzPolicy a
+// platform team applies, API keys from Secrets, JWTs from a real JWKS endpoint on
+// 127.0.0.1, and what the client and the upstream each see.
+import { request } from "undici";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeKey, sign, type TestKey } from "../src/auth/test-tokens.ts";
+import { type FakeIdp, startIdp } from "./auth-idp.ts";
+import {
+  closeAfterEach,
+  json,
+  pool,
+  rawExchange,
+  simpleRoute,
+  type TestGateway,
+  type Upstream,
+} from "./harness.ts";
+
+const t = closeAfterEach();
+const ISSUER = "https://id.test/";
+const API_KEY = "sk_acme_0123456789abcdef";
+let idp: FakeIdp;
+let key: TestKey;
+
+beforeAll(async () => {
+  key = await makeKey("k1");
+  idp = await startIdp([key.publicJwk]);
+});
+afterAll(() => idp.close());
+
+const now = () => Math.floor(Date.now() / 1000);
+const token = (claims: Record<string, unknown> = {}) =>
+  sign(key, { iss: ISSUER, aud: "orders-api", sub: "user-7", iat: now() - 5, exp: now() + 300, ...claims });
+
+function resources(upstreamPort: number) {
+  return [
+    pool("orders", [upstreamPort]),
+    simpleRoute("orders", "orders"),
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "acme-key", namespace: "test" },
+      stringData: { key: API_KEY },
+    },
+    {
+      apiVersion: "sluice.dev/v1alpha1",
+      kind: "ApiKey",
+      metadata: { name: "acme", namespace: "test" },
+      spec: {
+        secretRef: { name: "acme-key", key: "key" },
+        consumer: "acme",
+        tenant: "t-acme",
+        scopes: ["orders:read"],
+      },
+    },
+    {
+      apiVersion: "sluice.dev/v1alpha1",
+      kind: "AuthzPolicy",
+      metadata: { name: "orders-access", namespace: "test" },
+      spec: {
+        targetRefs: [{ kind: "GatewayRoute", name: "orders" }],
+        authentication: {
+          jwt: {
+            providers: [
+              {
+                name: "idp",
+                issuer: ISSUER,
+                audiences: ["orders-api"],
+                jwks: { uri: idp.uri },
+                claimToHeaders: [{ claim: "sub", header: "x-user-id" }],
+              },
+            ],
+          },
+          apiKey: { from: [{ header: "x-api-key" }] },
+        },
+        rules: [
+          { name: "no-deletes", action: "Deny", request: { methods: ["DELETE"] } },
+          {
+            name: "partners-read",
+            action: "Allow",
+            principals: { consumers: ["acme"] },
+            request: { methods: ["GET"] },
+          },
+          { name: "customers", action: "Allow", principals: { roles: ["customer"] } },
+        ],
+        defaultAction: "Deny",
+      },
+    },
+  ];
+}
+
+async function setup(): Promise<{ gw: TestGateway; up: Upstream }> {
+  const up = await t.upstream("orders");
+  const gw = await t.gateway(resources(up.port));
+  return { gw, up };
+}
+
+describe("AuthzPolicy through the gateway", () => {
+  it("answers 401 with the challenges and no detail when no credential is sent", async () => {
+    const { gw, up } = await setup();
+    const res = await gw.request("/orders/1");
+    expect(res.statusCode).toBe(401);
+    expect(res.headers["www-authenticate"]).toBe("Bearer, ApiKey");
+    expect(res.headers["content-type"]).toBe("application/problem+json");
+    expect(await json(res)).toEqual({
+      type: "https://sluice.dev/problems/unauthorized",
+      title: "Authentication required",
+      status: 401,
+    });
+    expect(up.requests).toHaveLength(0);
+  });
+
+  it("lets a valid API key GET through, and strips a spoofed identity header", async () => {
+    const { gw, up } = await setup();
+    const res = await gw.request("/orders/1", { headers: { "x-api-key": API_KEY, "x-user-id": "admin" } });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+    expect(up.requests[0]?.headers["x-user-id"]).toBeUndefined();
+    // Authorization is per rule: the partner may read, not write (default Deny → 403, no challenge).
+    const post = await gw.request("/orders", {
+      method: "POST",
+      body: "{}",
+      headers: { "x-api-key": API_KEY },
+    });
+    expect(post.statusCode).toBe(403);
+    expect(post.headers["www-authenticate"]).toBeUndefined();
+    expect(await json(post)).toEqual({
+      type: "https://sluice.dev/problems/forbidden",
+      title: "Access denied",
+      status: 403,
+    });
+    expect(up.requests).toHaveLength(1);
+  });
+
+  it("verifies a JWT against the JWKS, tells the upstream who it is, and denies DELETE first", async () => {
+    const { gw, up } = await setup();
+    const customer = await token({ roles: ["customer"] });
+    const res = await gw.request("/orders", {
+      method: "POST",
+      body: "{}",
+      headers: { authorization: `Bearer ${customer}`, "x-user-id": "spoofed" },
+    });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+    expect(up.requests[0]?.headers["x-user-id"]).toBe("user-7");
+    const del = await gw.request("/orders/1", {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${customer}` },
+    });
+    expect(del.statusCode).toBe(403);
+    await del.body.dump();
+    // A valid token without the role: default Deny.
+    const nobody = await gw.request("/orders", { headers: { authorization: `Bearer ${await token()}` } });
+    expect(nobody.statusCode).toBe(403);
+    await nobody.body.dump();
+  });
+
+  it("refuses a forged, expired or unknown credential with one and the same 401", async () => {
+    const { gw, up } = await setup();
+    const other = await makeKey("k1"); // same kid, another key: a forgery
+    const attempts: Record<string, string>[] = [
+      { authorization: `Bearer ${await token({ exp: now() - 120, roles: ["customer"] })}` },
+      {
+        authorization: `Bearer ${await sign(other, { iss: ISSUER, aud: "orders-api", sub: "x", exp: now() + 60, roles: ["customer"] })}`,
+      },
+      {
+        authorization: `Bearer ${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(`{"iss":"${ISSUER}","exp":${now() + 60}}`).toString("base64url")}.`,
+      },
+      { "x-api-key": "sk_guess_0123456789abcdef" },
+    ];
+    const bodies = new Set<string>();
+    for (const headers of attempts) {
+      const res = await gw.request("/orders", { headers });
+      expect(res.statusCode).toBe(401);
+      bodies.add(await res.body.text());
+    }
+    expect(bodies.size).toBe(1);
+    expect(up.requests).toHaveLength(0);
+    const metrics = await (await request(`${gw.adminUrl}/metrics`)).body.text();
+    const failures = metrics
+      .split("\n")
+      .filter((l) => l.startsWith('sluice_auth_failures_total{policy="test/orders-access"'))
+      .reduce((sum, l) => sum + Number(l.split(" ")[1]), 0);
+    expect(failures).toBe(4);
+  });
+
+  it("admits a WebSocket handshake only with a credential", async () => {
+    const { gw } = await setup();
+    const refused = await rawExchange(
+      gw.handle.dataAddress.port,
+      "GET /orders/ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    );
+    expect(refused.status).toBe(401);
+    expect(refused.headers["www-authenticate"]).toBe("Bearer, ApiKey");
+  });
+});

@@ -1,0 +1,219 @@
+// The auth module against a real JWKS endpoint (node:http on 127.0.0.1): key rotation,
+// an IdP that is down, slow or oversized, and a flood of unknown kids.
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { AuthFailure, AuthRequest } from "../src/auth/auth-policy.ts";
+import { buildAuthRuntime } from "../src/auth/auth-runtime.ts";
+import type { RemoteJwksOptions } from "../src/auth/remote-jwks.ts";
+import { ISSUER, makeKey, provider, sign, type TestKey } from "../src/auth/test-tokens.ts";
+import type { SnapshotAuthzPolicy } from "../src/snapshot/schema.ts";
+import { type FakeIdp, startIdp } from "./auth-idp.ts";
+
+let k1: TestKey;
+let k2: TestKey;
+const idps: FakeIdp[] = [];
+
+beforeAll(async () => {
+  k1 = await makeKey("k1");
+  k2 = await makeKey("k2", "ES256");
+});
+
+afterEach(async () => {
+  await Promise.all(idps.splice(0).map((i) => i.close()));
+});
+
+const claims = () => {
+  const t = Math.floor(Date.now() / 1000);
+  return { iss: ISSUER, aud: "api", sub: "user-1", iat: t, exp: t + 300 };
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function setup(jwks: Partial<RemoteJwksOptions> = {}) {
+  const idp = await startIdp([k1.publicJwk]);
+  idps.push(idp);
+  const policy: SnapshotAuthzPolicy = {
+    id: "shop/p",
+    authentication: { require: "Any", jwt: [provider({ keys: { jwksUri: idp.uri } })] },
+    rules: [],
+    defaultAction: "Allow",
+  };
+  const failures: AuthFailure[] = [];
+  const runtime = buildAuthRuntime(
+    { authzPolicies: [policy], apiKeys: { hashKeyId: "", keys: [] } },
+    {
+      hashKey: "h",
+      onFailure: (f) => failures.push(f),
+      jwks: { cooldownMs: 100, refreshIntervalMs: 60_000, timeoutMs: 1_000, ...jwks },
+    },
+  );
+  const policyRuntime = runtime.policy("shop/p");
+  if (!policyRuntime) throw new Error("policy missing");
+  const check = async (token: string) => {
+    const request: AuthRequest = {
+      method: "GET",
+      path: "/",
+      query: "",
+      headers: { authorization: `Bearer ${token}` },
+      client: "127.0.0.1",
+    };
+    return policyRuntime.check(request);
+  };
+  return { idp, runtime, check, failures };
+}
+
+describe("auth against a real JWKS endpoint", () => {
+  it("fetches the keys at load, once, and verifies tokens with them", async () => {
+    const { idp, check } = await setup();
+    expect(await check(await sign(k1, claims()))).toMatchObject({ allowed: true });
+    expect(await check(await sign(k1, claims()))).toMatchObject({ allowed: true });
+    expect(idp.requests).toBe(1);
+  });
+
+  it("rotation: a token with a new kid is accepted after one refetch", async () => {
+    const { idp, check } = await setup();
+    expect((await check(await sign(k1, claims()))).allowed).toBe(true);
+    idp.keys = [k1.publicJwk, k2.publicJwk];
+    await sleep(150); // past the cooldown since the load-time fetch
+    expect(await check(await sign(k2, claims()))).toMatchObject({ allowed: true });
+    expect(idp.requests).toBe(2);
+    // A key the IdP retires keeps working until the next scheduled refresh
+    // (refreshIntervalMs): an unknown kid refetches, a known one does not.
+    idp.keys = [k2.publicJwk];
+    await sleep(150);
+    expect((await check(await sign(k1, claims()))).allowed).toBe(true);
+    expect(idp.requests).toBe(2);
+  });
+
+  it("a flood of unknown kids costs the IdP at most one fetch per cooldown", async () => {
+    const { idp, check, failures } = await setup({ cooldownMs: 60_000 });
+    expect((await check(await sign(k1, claims()))).allowed).toBe(true);
+    const attacker = await makeKey("whatever");
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => sign(attacker, claims(), { kid: `random-${i}` }).then(check)),
+    );
+    expect(results.every((r) => !r.allowed && r.status === 401)).toBe(true);
+    expect(idp.requests).toBe(1);
+    expect(failures).toHaveLength(100);
+    expect(failures[0]).toMatchObject({ method: "jwt", reason: "unknownKey", client: "127.0.0.1" });
+  });
+
+  it.each(["error", "reset"] as const)("IdP down (%s): cached keys keep verifying", async (mode) => {
+    const { idp, runtime, check } = await setup({ refreshIntervalMs: 50 });
+    expect((await check(await sign(k1, claims()))).allowed).toBe(true);
+    idp.mode = mode;
+    await sleep(150);
+    for (let i = 0; i < 5; i++) {
+      expect((await check(await sign(k1, claims()))).allowed).toBe(true);
+      await sleep(40);
+    }
+    // It did try again in the background, and says why it failed.
+    expect(idp.requests).toBeGreaterThan(1);
+    expect(runtime.remoteJwks.get(idp.uri)?.lastError).toBeDefined();
+    // A new kid cannot be had while it is down.
+    expect((await check(await sign(k2, claims()))).allowed).toBe(false);
+    idp.mode = "up";
+    idp.keys = [k1.publicJwk, k2.publicJwk];
+    await sleep(150);
+    expect((await check(await sign(k2, claims()))).allowed).toBe(true);
+  });
+
+  it("IdP slow: the fetch is cut at the timeout, the client gets 401 quickly, and is not blamed", async () => {
+    const idp = await startIdp([k1.publicJwk]);
+    idps.push(idp);
+    idp.mode = "slow";
+    idp.slowMs = 10_000;
+    const failures: AuthFailure[] = [];
+    const runtime = buildAuthRuntime(
+      {
+        authzPolicies: [
+          {
+            id: "shop/p",
+            authentication: { require: "Any", jwt: [provider({ keys: { jwksUri: idp.uri } })] },
+            rules: [],
+            defaultAction: "Allow",
+          },
+        ],
+        apiKeys: { hashKeyId: "", keys: [] },
+      },
+      { hashKey: "h", onFailure: (f) => failures.push(f), jwks: { timeoutMs: 300, cooldownMs: 0 } },
+    );
+    const started = Date.now();
+    const d = await runtime.policy("shop/p")?.check({
+      method: "GET",
+      path: "/",
+      query: "",
+      headers: { authorization: `Bearer ${await sign(k1, claims())}` },
+      client: "127.0.0.1",
+    });
+    const elapsed = Date.now() - started;
+    expect(d).toMatchObject({
+      allowed: false,
+      status: 401,
+      reason: "jwt:keysUnavailable",
+      headers: { "www-authenticate": 'Bearer error="invalid_token"' },
+    });
+    expect(elapsed).toBeLessThan(2_000);
+    expect(failures).toHaveLength(0);
+    expect(runtime.remoteJwks.get(idp.uri)?.lastError).toMatch(/abort|timeout/i);
+  });
+
+  it("an oversized JWKS is refused", async () => {
+    const idp = await startIdp([k1.publicJwk]);
+    idps.push(idp);
+    idp.padding = 300_000;
+    const runtime = buildAuthRuntime(
+      {
+        authzPolicies: [
+          {
+            id: "shop/p",
+            authentication: { require: "Any", jwt: [provider({ keys: { jwksUri: idp.uri } })] },
+            rules: [],
+            defaultAction: "Allow",
+          },
+        ],
+        apiKeys: { hashKeyId: "", keys: [] },
+      },
+      { hashKey: "h", jwks: { maxBytes: 64 * 1024, cooldownMs: 0 } },
+    );
+    const d = await runtime.policy("shop/p")?.check({
+      method: "GET",
+      path: "/",
+      query: "",
+      headers: { authorization: `Bearer ${await sign(k1, claims())}` },
+      client: "127.0.0.1",
+    });
+    expect(d).toMatchObject({ allowed: false, reason: "jwt:keysUnavailable" });
+    expect(runtime.remoteJwks.get(idp.uri)?.lastError).toMatch(/larger than/);
+  });
+
+  it("a reloaded snapshot takes over the key cache (no refetch, keys kept while the IdP is down)", async () => {
+    const { idp, runtime, check } = await setup();
+    expect((await check(await sign(k1, claims()))).allowed).toBe(true);
+    idp.mode = "error";
+    const next = buildAuthRuntime(
+      {
+        authzPolicies: [
+          {
+            id: "shop/p",
+            authentication: { require: "Any", jwt: [provider({ keys: { jwksUri: idp.uri } })] },
+            rules: [],
+            defaultAction: "Allow",
+          },
+        ],
+        apiKeys: { hashKeyId: "", keys: [] },
+      },
+      { hashKey: "h", jwks: { cooldownMs: 100, refreshIntervalMs: 60_000, timeoutMs: 1_000 } },
+      runtime,
+    );
+    expect(next.remoteJwks.get(idp.uri)).toBe(runtime.remoteJwks.get(idp.uri));
+    const d = await next.policy("shop/p")?.check({
+      method: "GET",
+      path: "/",
+      query: "",
+      headers: { authorization: `Bearer ${await sign(k1, claims())}` },
+      client: "127.0.0.1",
+    });
+    expect(d?.allowed).toBe(true);
+    expect(idp.requests).toBe(1);
+  });
+});
