@@ -340,6 +340,56 @@ describe("operator and gateway on a real API server", () => {
     expect(condition("apikey", "soon", "Active", "message")).toContain("has passed");
   });
 
+  it("shows in the ApiKey's status how often and when the gateways accepted it", async () => {
+    const key = "e2e-usage-key-0123456789";
+    apply([
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "usage-key", namespace: NS },
+        stringData: { key },
+      },
+      {
+        apiVersion: "sluice.dev/v1alpha1",
+        kind: "ApiKey",
+        metadata: { name: "usage", namespace: NS },
+        spec: { consumer: "meter", secretRef: { name: "usage-key", key: "key" } },
+      },
+      route("metered", "/metered", "hello"),
+      {
+        apiVersion: "sluice.dev/v1alpha1",
+        kind: "AuthzPolicy",
+        metadata: { name: "metered", namespace: NS },
+        spec: {
+          targetRefs: [{ kind: "GatewayRoute", name: "metered" }],
+          authentication: { apiKey: { from: [{ header: "x-api-key" }] } },
+          rules: [{ name: "meter", action: "Allow", principals: { consumers: ["meter"] } }],
+        },
+      },
+    ]);
+    const send = () =>
+      request(`${gateway.url}/metered`, { headers: { host: "e2e.example.com", "x-api-key": key } });
+    await until("the key to be accepted", async () => {
+      const res = await send();
+      await res.body.dump();
+      return res.statusCode === 200 ? true : undefined;
+    });
+    for (let i = 0; i < 4; i++) await (await send()).body.dump();
+    const sent = Date.now();
+    // Gateways report every 10 s; the operator folds usage in every second here (1 min by default).
+    const usage = await until(
+      "status.usage with the 5 requests",
+      () => {
+        const out = kube.kubectl("get", "apikey", "usage", "-n", NS, "-o", "jsonpath={.status.usage}");
+        const u = out ? (JSON.parse(out) as { requests: number; lastUsedTime: string }) : undefined;
+        return u && u.requests >= 5 ? u : undefined;
+      },
+      30_000,
+    );
+    expect(usage.requests).toBe(5);
+    expect(Math.abs(Date.parse(usage.lastUsedTime) - sent)).toBeLessThan(10_000);
+  });
+
   it("kill the leader: the standby takes over within the lease duration and applies a change made meanwhile", async () => {
     const leaderName = () =>
       kube.kubectl("get", "lease", "sluice-operator", "-n", SYSTEM, "-o", "jsonpath={.spec.holderIdentity}");

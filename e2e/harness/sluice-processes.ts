@@ -58,6 +58,8 @@ export class SluiceProcesses {
       "300",
       "--admin-listen",
       `127.0.0.1:${admin}`,
+      "--usage-interval-ms",
+      "1000",
     ]);
     return { admin: `http://127.0.0.1:${admin}`, child };
   }

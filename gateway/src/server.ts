@@ -131,7 +131,11 @@ export async function startGateway(
         namespace,
         identity: config.identity ?? `${hostname()}-${process.pid}`,
         leaseDurationSeconds: 30,
-        report: () => ({ serving: loader.status.version, rejected: loader.status.lastRejected }),
+        report: () => ({
+          serving: loader.status.version,
+          rejected: loader.status.lastRejected,
+          apiKeyUsage: loader.current?.auth.usage.read(),
+        }),
         onError: (err) => log.warn({ err: String(err) }, "replica report failed; retrying"),
       });
       reporter.start();

@@ -17,6 +17,7 @@ import { ResourceStore } from "./kubernetes/resource-store.ts";
 import { OperatorMetrics } from "./operator-metrics.ts";
 import { SnapshotPublisher } from "./publish/snapshot-publisher.ts";
 import { markExpiredApiKeys } from "./status/api-key-expiry.ts";
+import { type ApiKeyUsageStatus, applyApiKeyUsage, sumApiKeyUsage } from "./status/api-key-usage.ts";
 import { ProgrammedTracker, type ReportLease } from "./status/programmed.ts";
 import { StatusWriter } from "./status/status-writer.ts";
 
@@ -32,6 +33,8 @@ export interface OperatorOptions {
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
+  /** How often ApiKey usage from the gateways' reports is folded into status (default 60 s). */
+  usageIntervalMs?: number;
   log: Logger;
 }
 
@@ -70,6 +73,8 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
   // recompile a world of thousands of objects.
   let compiled: ReturnType<typeof compileSnapshot> | undefined;
   let keyExpiryTimer: NodeJS.Timeout | undefined;
+  let usage = new Map<string, ApiKeyUsageStatus>();
+  let usageAt = 0;
 
   const worldChanged = () => {
     compiled = undefined;
@@ -109,9 +114,21 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
         version = compiled.snapshot.version;
         tracker.record(compiled.snapshot.version, compiled.statuses);
       }
-      const { snapshot, statuses } = compiled;
-      // Which gateway replicas are alive and what they serve; re-check when one expires.
+      const { snapshot } = compiled;
+      // Usage is sampled at most once per interval: between samples, status is unchanged.
       const now = Date.now();
+      if (now - usageAt >= (o.usageIntervalMs ?? 60_000)) {
+        usageAt = now;
+        usage = sumApiKeyUsage(ProgrammedTracker.live(reports.list() as ReportLease[], now));
+      }
+      const statuses = compiled.statuses.map((s) => ({ ...s }));
+      applyApiKeyUsage(statuses, usage, (namespace, name) => {
+        const current = store.get("ApiKey", namespace, name) as
+          | { status?: { usage?: ApiKeyUsageStatus } }
+          | undefined;
+        return current?.status?.usage;
+      });
+      // Which gateway replicas are alive and what they serve; re-check when one expires.
       const seen = ProgrammedTracker.replicas(reports.list() as ReportLease[], now);
       replicas = seen.live;
       if (expiryTimer) clearTimeout(expiryTimer);

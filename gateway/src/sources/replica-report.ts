@@ -9,10 +9,23 @@ export const REPORT_LABEL = "sluice.dev/gateway-report";
 export const SERVING_ANNOTATION = "sluice.dev/serving-version";
 export const REJECTED_ANNOTATION = "sluice.dev/rejected-version";
 export const REJECTED_REASON_ANNOTATION = "sluice.dev/rejected-reason";
+/** {"namespace/name": [requests, lastUsedEpochSeconds]}, counted since this replica started. */
+export const API_KEY_USAGE_ANNOTATION = "sluice.dev/api-key-usage";
+/** Annotations share 256 KiB: the most recently used keys are reported, at most this many. */
+export const MAX_REPORTED_KEYS = 2000;
 
 export interface ReplicaReport {
   serving: string | undefined;
   rejected: { version: string | undefined; reason: string } | undefined;
+  apiKeyUsage?: ReadonlyArray<{ id: string; requests: number; lastUsedMs: number }>;
+}
+
+/** The usage annotation's value: the most recently used keys first, bounded. */
+export function encodeApiKeyUsage(usage: NonNullable<ReplicaReport["apiKeyUsage"]>): string {
+  const recent = [...usage].sort((a, b) => b.lastUsedMs - a.lastUsedMs).slice(0, MAX_REPORTED_KEYS);
+  return JSON.stringify(
+    Object.fromEntries(recent.map((u) => [u.id, [u.requests, Math.floor(u.lastUsedMs / 1000)]])),
+  );
 }
 
 export interface ReplicaReporterOptions {
@@ -74,7 +87,7 @@ export class ReplicaReporter {
 
   async #send() {
     const { client, namespace, identity, leaseDurationSeconds } = this.#o;
-    const { serving, rejected } = this.#o.report();
+    const { serving, rejected, apiKeyUsage } = this.#o.report();
     const path = `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`;
     const annotations: Record<string, string> = {};
     if (serving) annotations[SERVING_ANNOTATION] = serving;
@@ -82,6 +95,8 @@ export class ReplicaReporter {
       if (rejected.version) annotations[REJECTED_ANNOTATION] = rejected.version;
       annotations[REJECTED_REASON_ANNOTATION] = rejected.reason.slice(0, 1024);
     }
+    if (apiKeyUsage && apiKeyUsage.length > 0)
+      annotations[API_KEY_USAGE_ANNOTATION] = encodeApiKeyUsage(apiKeyUsage);
     const body = {
       apiVersion: "coordination.k8s.io/v1",
       kind: "Lease",

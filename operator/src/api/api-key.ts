@@ -48,7 +48,24 @@ export const apiKey: KindDefinition<typeof ApiKeySpec> = {
   description:
     "ApiKey is a credential for a consumer, checked by AuthzPolicies that accept API keys. The key itself stays in a Secret; the gateway sees only its keyed hash.",
   spec: ApiKeySpec,
-  status: StatusSchema(),
+  status: StatusSchema({
+    usage: Type.Optional(
+      Type.Object(
+        {
+          requests: Type.Integer({
+            minimum: 0,
+            description:
+              "Requests accepted with the key, summed over the live gateway replicas since they started.",
+          }),
+          lastUsedTime: Type.String({
+            format: "date-time",
+            description: "When a gateway last accepted the key (never moves back).",
+          }),
+        },
+        { description: "How the key is used, from the gateways' reports; refreshed about once a minute." },
+      ),
+    ),
+  }),
   printerColumns: [
     { name: "Consumer", type: "string", jsonPath: ".spec.consumer", description: "Who uses the key." },
     { name: "Tenant", type: "string", jsonPath: ".spec.tenant", description: "Tenant of the consumer." },
@@ -56,6 +73,12 @@ export const apiKey: KindDefinition<typeof ApiKeySpec> = {
     conditionColumn("Accepted"),
     conditionColumn("Active"),
     conditionColumn("Programmed"),
+    {
+      name: "Last Used",
+      type: "date",
+      jsonPath: ".status.usage.lastUsedTime",
+      description: "When the key was last used.",
+    },
     ageColumn,
   ],
 };

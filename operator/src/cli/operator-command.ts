@@ -19,11 +19,13 @@ const FLAGS = {
   "renew-deadline-ms": { type: "string" },
   "retry-period-ms": { type: "string" },
   "admin-listen": { type: "string" },
+  "usage-interval-ms": { type: "string" },
 } as const;
 
 export const OPERATOR_USAGE = `  sluice operator [--kubeconfig FILE] [--namespace NS] [--snapshot-secret NAME] [--lease NAME]
                   [--identity ID] [--debounce-ms N] [--lease-duration-ms N] [--renew-deadline-ms N] [--retry-period-ms N]
-                  [--admin-listen HOST:PORT]   (/healthz, /readyz, /status; default 127.0.0.1:9902)`;
+                  [--admin-listen HOST:PORT]   (/healthz, /readyz, /status, /metrics; default 127.0.0.1:9902)
+                  [--usage-interval-ms N]      (ApiKey usage into status; default 60000)`;
 
 export async function operatorCommand(argv: string[], env: NodeJS.ProcessEnv = process.env) {
   const { values } = parseArgs({ args: argv, options: FLAGS, strict: true });
@@ -52,6 +54,7 @@ export async function operatorCommand(argv: string[], env: NodeJS.ProcessEnv = p
     leaseDurationMs: number("lease-duration-ms", 15_000),
     renewDeadlineMs: number("renew-deadline-ms", 10_000),
     retryPeriodMs: number("retry-period-ms", 2_000),
+    usageIntervalMs: number("usage-interval-ms", 60_000),
     log,
   });
   const adminServer = await startAdminServer(admin.host, admin.port, operator);

@@ -22,6 +22,8 @@ export interface ObjectStatus {
   readyEndpoints?: number;
   backends?: string;
   targets?: string;
+  /** ApiKey: filled in by the operator from the gateways' reports, never by compile. */
+  usage?: { requests: number; lastUsedTime: string };
 }
 
 const KIND_ORDER = new Map<string, number>(KINDS.map((k, i) => [k.kind, i]));

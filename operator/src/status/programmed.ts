@@ -41,6 +41,14 @@ export class ProgrammedTracker {
     while (this.#versions.size > HISTORY) this.#versions.delete(this.#versions.keys().next().value as string);
   }
 
+  /** The report leases of live replicas (not expired). */
+  static live(leases: readonly ReportLease[], now: number): ReportLease[] {
+    return leases.filter((l) => {
+      const renewed = l.spec?.renewTime ? new Date(l.spec.renewTime).getTime() : 0;
+      return renewed + (l.spec?.leaseDurationSeconds ?? 0) * 1000 > now;
+    });
+  }
+
   /** Live replicas (unexpired report leases), and when the next one expires. */
   static replicas(
     leases: readonly ReportLease[],

@@ -107,6 +107,7 @@ export function desiredStatus(
   if (status.readyEndpoints !== undefined) out.readyEndpoints = status.readyEndpoints;
   if (status.backends !== undefined) out.backends = status.backends;
   if (status.targets !== undefined) out.targets = status.targets;
+  if (status.usage !== undefined) out.usage = status.usage;
   return out;
 }
 
