@@ -6,7 +6,7 @@ NODE_BIN := $(shell scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 DEPS := node_modules/.package-lock.json
 
-.PHONY: run compile test test-unit test-integration e2e manifests verify-generated lint format bench system-packages
+.PHONY: run compile test test-unit test-integration e2e manifests verify-generated lint format bench system-packages e2e-kind
 
 # Not `npm ci`: the registry these machines reach lacks some of Biome's optional
 # per-platform packages, so the lock file cannot list them and `npm ci` refuses it.
@@ -14,6 +14,10 @@ DEPS := node_modules/.package-lock.json
 $(DEPS): package.json package-lock.json
 	npm install --no-audit --no-fund
 	@touch $@
+
+## e2e-kind: (needs Docker and kind; cannot run on our machines) build the image, helm install it into a kind cluster, curl through the gateway
+e2e-kind:
+	scripts/e2e-kind.sh
 
 ## system-packages: redis-server, lua5.4 and promtool, which tests run for real (apt, as root)
 system-packages:

@@ -14,6 +14,11 @@ export function serviceAccountKubeconfig(
   dir: string,
 ): string {
   kube.kubectl("apply", "-k", join(ROOT, "config/rbac"));
+  return tokenKubeconfig(kube, namespace, name, dir);
+}
+
+/** A kubeconfig with a bound token for an existing ServiceAccount (e.g. one the chart made). */
+export function tokenKubeconfig(kube: KubeClient, namespace: string, name: string, dir: string): string {
   const token = kube.kubectl("create", "token", name, "-n", namespace, "--duration=2h").trim();
   const admin = parse(readFileSync(kube.kubeconfig, "utf8")) as {
     clusters: { name: string; cluster: Record<string, string> }[];
