@@ -268,6 +268,14 @@ describe("the Helm chart", () => {
       "kubeconfig",
       "configDir",
       "snapshotFile",
+      // redis.* values (URL or Secret, Sentinel, Cluster, password Secret, timeout).
+      "redisUrl",
+      "redisPassword",
+      "redisSentinels",
+      "redisSentinelName",
+      "redisSentinelPassword",
+      "redisClusterNodes",
+      "redisTimeoutMs",
     ];
     expect(Object.keys(gateway).sort()).toEqual([...Object.keys(chartConfig), ...ownedByChart].sort());
   });

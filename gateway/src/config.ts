@@ -7,6 +7,7 @@ import { type Static, Type } from "@sinclair/typebox";
 import { Ajv } from "ajv";
 import { parse as parseYaml } from "yaml";
 import { GatewayError } from "./errors.ts";
+import type { RateLimitStoreConfig } from "./ratelimit/create-limiter.ts";
 
 const Address = (description: string, fallback: string) =>
   Type.String({ pattern: "^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]+):[0-9]{1,5}$", default: fallback, description });
@@ -103,6 +104,53 @@ export const GatewayConfigSchema = Type.Object(
           "Bearer token for the admin listener's changing endpoints (log level, rate-limit reset); without it they answer only loopback clients.",
       }),
     ),
+    redisUrl: Type.Optional(
+      Type.String({
+        pattern: "^rediss?://",
+        description:
+          "Rate limits shared by every replica in one Redis (redis:// or rediss://). None: in memory, per replica.",
+      }),
+    ),
+    redisPassword: Type.Optional(
+      Type.String({ minLength: 1, description: "Redis password (Sentinel and Cluster modes)." }),
+    ),
+    redisSentinels: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: "Sentinel mode: comma-separated HOST:PORT of the sentinels.",
+      }),
+    ),
+    redisSentinelName: Type.Optional(
+      Type.String({ minLength: 1, description: "Sentinel mode: the master's name." }),
+    ),
+    redisSentinelPassword: Type.Optional(
+      Type.String({ minLength: 1, description: "Sentinel mode: the sentinels' password." }),
+    ),
+    redisClusterNodes: Type.Optional(
+      Type.String({ minLength: 1, description: "Cluster mode: comma-separated HOST:PORT seed nodes." }),
+    ),
+    redisTimeoutMs: Type.Integer({
+      minimum: 1,
+      maximum: 10000,
+      default: 50,
+      description: "Bound on one rate-limit call to Redis; past it the policy's failureMode decides.",
+    }),
+    authFailureLimit: Type.Integer({
+      minimum: 0,
+      default: 10,
+      description:
+        "Brute-force protection: refused credentials from one client (or consumer) per window before it is blocked; 0 turns it off.",
+    }),
+    authFailureWindowMs: Type.Integer({
+      minimum: 1000,
+      default: 60000,
+      description: "The window for --auth-failure-limit.",
+    }),
+    authFailureBlockMs: Type.Integer({
+      minimum: 1000,
+      default: 300000,
+      description: "How long a client (or consumer) over --auth-failure-limit is refused (429).",
+    }),
     apiKeyHashKey: Type.String({
       minLength: 1,
       default: "sluice-standalone",
@@ -134,6 +182,16 @@ const FLAGS = {
   metrics: { type: "string" },
   "access-log": { type: "string" },
   "admin-token": { type: "string" },
+  "redis-url": { type: "string" },
+  "redis-password": { type: "string" },
+  "redis-sentinels": { type: "string" },
+  "redis-sentinel-name": { type: "string" },
+  "redis-sentinel-password": { type: "string" },
+  "redis-cluster-nodes": { type: "string" },
+  "redis-timeout-ms": { type: "string" },
+  "auth-failure-limit": { type: "string" },
+  "auth-failure-window-ms": { type: "string" },
+  "auth-failure-block-ms": { type: "string" },
 } as const;
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -187,6 +245,19 @@ export function loadGatewayConfig(
       "set exactly one of --config-dir (standalone), --snapshot-file or --snapshot-secret",
     );
   }
+  const stores = [config.redisUrl, config.redisSentinels, config.redisClusterNodes].filter(Boolean).length;
+  if (stores > 1) {
+    throw new GatewayError(
+      "SLUICE_CONFIG_INVALID",
+      "set at most one of --redis-url, --redis-sentinels and --redis-cluster-nodes",
+    );
+  }
+  if (Boolean(config.redisSentinels) !== Boolean(config.redisSentinelName)) {
+    throw new GatewayError(
+      "SLUICE_CONFIG_INVALID",
+      "--redis-sentinels and --redis-sentinel-name go together",
+    );
+  }
   if (Boolean(config.tlsCertFile) !== Boolean(config.tlsKeyFile)) {
     throw new GatewayError("SLUICE_CONFIG_INVALID", "--tls-cert-file and --tls-key-file go together");
   }
@@ -196,4 +267,29 @@ export function loadGatewayConfig(
 export function splitAddress(address: string): { host: string; port: number } {
   const colon = address.lastIndexOf(":");
   return { host: address.slice(0, colon).replace(/^\[|\]$/g, ""), port: Number(address.slice(colon + 1)) };
+}
+
+/** The rate-limit store the configuration names: Redis, Sentinel, Cluster, or none (memory). */
+export function rateLimitStore(config: GatewayConfig): RateLimitStoreConfig {
+  const list = (v: string) =>
+    v
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean);
+  const password = config.redisPassword ? { password: config.redisPassword } : {};
+  return {
+    timeoutMs: config.redisTimeoutMs,
+    ...(config.redisUrl ? { url: config.redisUrl } : {}),
+    ...(config.redisSentinels
+      ? {
+          sentinel: {
+            sentinels: list(config.redisSentinels),
+            name: config.redisSentinelName as string,
+            ...password,
+            ...(config.redisSentinelPassword ? { sentinelPassword: config.redisSentinelPassword } : {}),
+          },
+        }
+      : {}),
+    ...(config.redisClusterNodes ? { cluster: { nodes: list(config.redisClusterNodes), ...password } } : {}),
+  };
 }

@@ -5,6 +5,8 @@
 // Everything per route was prepared at snapshot load; this file only looks things up.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Duplex, pipeline, Transform } from "node:stream";
+import type { BruteForceGuard } from "./auth/brute-force.ts";
+import type { Identity } from "./auth/identity.ts";
 import { isPreflight, preflightHeaders } from "./filters/cors.ts";
 import { clientAddress, peerAddress, setForwardedHeaders } from "./filters/forwarded.ts";
 import { applyHeaderOps, endToEnd } from "./filters/headers.ts";
@@ -12,6 +14,9 @@ import { requestId } from "./filters/request-id.ts";
 import { redirectLocation, rewritePath } from "./filters/rewrite.ts";
 import type { Observability, RequestRecord } from "./observability/request-record.ts";
 import { Problem, type ProblemKind, sendProblem } from "./problem.ts";
+import { checksForRequest } from "./ratelimit/checks-for-request.ts";
+import { rateLimitOutcome } from "./ratelimit/outcome.ts";
+import type { Limiter, RuleOutcome } from "./ratelimit/types.ts";
 import type { GatewayRuntime } from "./runtime/gateway-runtime.ts";
 import { normalizeRequestTarget } from "./runtime/normalize-path.ts";
 import { type RouteHit, routeHost } from "./runtime/router.ts";
@@ -30,6 +35,19 @@ export interface DataPlaneOptions {
   tls: boolean;
   /** Metrics, access log and traces; undefined when all are off. */
   observability?: Observability;
+  /** Rate limits (Redis or in memory); routes with RateLimitPolicies are not limited without one. */
+  limiter?: Limiter;
+  /** Refuses clients past the authentication-failure limit. */
+  bruteForce?: BruteForceGuard;
+  /** Rules whose store failed under failureMode Open: the request went on unlimited. */
+  onFailedOpen?: (outcome: RuleOutcome) => void;
+}
+
+/** Why admission refused a request: the problem, its headers and (for 429/503) a detail. */
+interface Refusal {
+  problem: ProblemKind;
+  headers: Record<string, string>;
+  detail?: string;
 }
 
 export interface Routed {
@@ -40,6 +58,8 @@ export interface Routed {
   requestId: string;
   client: string;
   headers: Record<string, string | string[]>;
+  /** Headers admission adds to the response (RateLimit, RateLimit-Policy). */
+  responseHeaders?: Record<string, string>;
 }
 
 /** How many Host lines the request had (Node keeps only the first in req.headers). */
@@ -144,12 +164,12 @@ export function createDataPlane(options: DataPlaneOptions) {
       res.end();
       return;
     }
-    if (!rule.auth) return admitted(req, res, routed, record);
+    if (!rule.auth && rule.rateLimits.length === 0) return admitted(req, res, routed, record);
     admit(req, routed, record).then(
       (refusal) => {
         if (res.destroyed) return;
         if (refusal) {
-          sendProblem(res, refusal.problem, undefined, {
+          sendProblem(res, refusal.problem, refusal.detail, {
             ...refusal.headers,
             "x-request-id": routed.requestId,
           });
@@ -163,36 +183,104 @@ export function createDataPlane(options: DataPlaneOptions) {
   }
 
   /**
-   * Authentication and authorization (the rule's AuthzPolicy): resolves undefined when the
-   * request may go on — with the identity's upstream headers set — or with the refusal.
+   * Admission, in the order of the design: authentication and authorization (the rule's
+   * AuthzPolicy), then rate limits keyed by what authentication established. Resolves
+   * undefined when the request may go on — identity headers and RateLimit headers set on
+   * `routed` — or with the refusal.
    */
   async function admit(
     req: IncomingMessage,
     routed: Routed,
     record: RequestRecord | undefined,
-  ): Promise<{ problem: ProblemKind; headers: Record<string, string> } | undefined> {
-    const policy = routed.hit.rule.auth;
-    if (!policy) return undefined;
-    const decision = await policy.check({
-      method: req.method ?? "GET",
-      path: routed.path,
-      query: routed.query,
+  ): Promise<Refusal | undefined> {
+    const rule = routed.hit.rule;
+    let identity: Identity | undefined;
+    const policy = rule.auth;
+    if (policy) {
+      const blocked = bruteForceRefusal("client", routed.client, policy.id, record);
+      if (blocked) return blocked;
+      const decision = await policy.check({
+        method: req.method ?? "GET",
+        path: routed.path,
+        query: routed.query,
+        headers: req.headers,
+        client: routed.client,
+      });
+      if (!decision.allowed) {
+        record?.metrics?.authFailure(policy.id, decision.reason);
+        if (record) record.auth = `denied:${decision.reason}`;
+        return { problem: decision.problem, headers: decision.headers };
+      }
+      identity = decision.identity;
+      const consumerBlocked = bruteForceRefusal("consumer", identity?.consumer, policy.id, record);
+      if (consumerBlocked) return consumerBlocked;
+      if (record && identity) {
+        record.auth = identity.methods.join("+");
+        record.consumer = identity.consumer ?? identity.subject;
+        record.tenant = identity.tenant;
+      }
+      Object.assign(routed.headers, decision.upstreamHeaders);
+    }
+    const limiter = options.limiter;
+    if (rule.rateLimits.length === 0 || !limiter) return undefined;
+    const checks = checksForRequest(rule.rateLimits, {
+      clientIp: routed.client,
+      apiKeyId: identity?.apiKeyId,
+      consumer: identity?.consumer ?? identity?.subject,
+      tenant: identity?.tenant,
+      claims: identity?.claims,
       headers: req.headers,
-      client: routed.client,
     });
-    if (!decision.allowed) {
-      record?.metrics?.authFailure(policy.id, decision.reason);
-      if (record) record.auth = `denied:${decision.reason}`;
-      return { problem: decision.problem, headers: decision.headers };
+    const policyOf = (id: string) => rule.rateLimits.find((p) => p.id === id);
+    const decision = await limiter.check(checks);
+    const outcome = rateLimitOutcome(decision, policyOf);
+    for (const o of outcome.failedOpen) options.onFailedOpen?.(o);
+    if (record) {
+      for (const o of decision.rules) {
+        const closed = policyOf(o.policyId)?.failureMode === "Closed";
+        const result =
+          o.status === "allowed"
+            ? "allowed"
+            : o.status === "refused"
+              ? o.blocked
+                ? "blocked"
+                : "limited"
+              : closed
+                ? "store_failed_closed"
+                : "store_failed_open";
+        record.metrics?.rateLimit(o.policyId, o.rule, result);
+      }
+      record.rateLimit =
+        outcome.action === "refuse"
+          ? outcome.problem.status === 429
+            ? "limited"
+            : "store_failed_closed"
+          : outcome.failedOpen.length > 0
+            ? "store_failed_open"
+            : "allowed";
     }
-    const identity = decision.identity;
-    if (record && identity) {
-      record.auth = identity.methods.join("+");
-      record.consumer = identity.consumer ?? identity.subject;
-      record.tenant = identity.tenant;
-    }
-    Object.assign(routed.headers, decision.upstreamHeaders);
+    if (outcome.action === "refuse")
+      return { problem: outcome.problem, headers: outcome.headers, detail: outcome.detail };
+    routed.responseHeaders = outcome.headers;
     return undefined;
+  }
+
+  /** A 429 for a client (or consumer) blocked after too many refused credentials. */
+  function bruteForceRefusal(
+    kind: "client" | "consumer",
+    value: string | undefined,
+    policyId: string,
+    record: RequestRecord | undefined,
+  ): Refusal | undefined {
+    const wait = options.bruteForce?.retryAfter(kind, value) ?? 0;
+    if (wait === 0) return undefined;
+    record?.metrics?.authFailure(policyId, "blocked");
+    if (record) record.auth = "blocked";
+    return {
+      problem: Problem.QuotaExceeded,
+      headers: { "retry-after": String(wait) },
+      detail: `too many failed authentication attempts; retry in ${wait} s`,
+    };
   }
 
   /** The request passed admission: redirect it, or forward it to the rule's backends. */
@@ -241,6 +329,7 @@ export function createDataPlane(options: DataPlaneOptions) {
       requestId: id,
       client: routed.client,
       record,
+      responseHeaders: routed.responseHeaders,
     });
   }
 
@@ -257,7 +346,7 @@ export function createDataPlane(options: DataPlaneOptions) {
         hashKeyOf(pool, req, routed.client),
       );
     };
-    if (!rule.auth) return go();
+    if (!rule.auth && rule.rateLimits.length === 0) return go();
     // A WebSocket handshake passes the same admission as any request.
     admit(req, routed, undefined).then(
       (refusal) => {

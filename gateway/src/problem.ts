@@ -2,7 +2,7 @@
 // clients and dashboards can tell a routing miss from an upstream failure.
 import type { ServerResponse } from "node:http";
 
-const BASE = "https://sluice.dev/problems/";
+export const BASE = "https://sluice.dev/problems/";
 
 export const Problem = {
   BadRequest: { status: 400, type: `${BASE}bad-request`, title: "Bad request" },
@@ -10,6 +10,7 @@ export const Problem = {
   Forbidden: { status: 403, type: `${BASE}forbidden`, title: "Access denied" },
   RouteNotFound: { status: 404, type: `${BASE}route-not-found`, title: "No route matches the request" },
   PayloadTooLarge: { status: 413, type: `${BASE}payload-too-large`, title: "Request body too large" },
+  QuotaExceeded: { status: 429, type: `${BASE}quota-exceeded`, title: "Rate limit exceeded" },
   NoBackend: {
     status: 500,
     type: `${BASE}backend-not-resolved`,
@@ -19,6 +20,11 @@ export const Problem = {
   NoHealthyEndpoint: { status: 503, type: `${BASE}no-healthy-endpoint`, title: "No healthy endpoint" },
   CircuitOpen: { status: 503, type: `${BASE}circuit-open`, title: "The backend is at capacity" },
   NotReady: { status: 503, type: `${BASE}not-ready`, title: "No configuration is loaded yet" },
+  LimiterUnavailable: {
+    status: 503,
+    type: `${BASE}rate-limit-unavailable`,
+    title: "The rate limiter is unavailable",
+  },
   UpstreamTimeout: {
     status: 504,
     type: `${BASE}upstream-timeout`,

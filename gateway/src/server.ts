@@ -12,12 +12,16 @@ import type { Server as TlsServer } from "node:tls";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { type DestinationStream, type Logger, pino } from "pino";
 import { ApiClient } from "../../operator/src/kubernetes/api-client.ts";
-import { type GatewayConfig, splitAddress } from "./config.ts";
+import { BruteForceGuard } from "./auth/brute-force.ts";
+import { type GatewayConfig, rateLimitStore, splitAddress } from "./config.ts";
 import { createDataPlane } from "./data-plane.ts";
 import { GatewayError } from "./errors.ts";
 import { GatewayMetrics } from "./observability/gateway-metrics.ts";
 import { Observability } from "./observability/request-record.ts";
 import { startTracing } from "./observability/tracing.ts";
+import { createLimiter } from "./ratelimit/create-limiter.ts";
+import { clientIpKey, GLOBAL_KEY } from "./ratelimit/key-value.ts";
+import type { LimitCheck, Limiter } from "./ratelimit/types.ts";
 import { hashKeyId } from "./snapshot/api-key-hash.ts";
 import { SnapshotLoader } from "./snapshot/loader.ts";
 import { compileDirectory, watchDirectory } from "./sources/directory-source.ts";
@@ -53,9 +57,59 @@ export async function startGateway(
         () => loader.current?.pools.values() ?? [],
       )
     : undefined;
+  // Rate limits: in Redis when one is configured (shared by every replica), else in memory.
+  const store = rateLimitStore(config);
+  const redis = Boolean(store.url || store.sentinel || store.cluster);
+  const baseLimiter = createLimiter({
+    ...store,
+    onError: (err) => log.warn({ err: err.message }, "rate-limit store error"),
+  });
+  const limiter: Limiter = redis
+    ? {
+        inspect: (c) => baseLimiter.inspect(c),
+        reset: (c) => baseLimiter.reset(c),
+        close: () => baseLimiter.close(),
+        connected: (ms) => baseLimiter.connected(ms),
+        check: async (checks) => {
+          const started = performance.now();
+          const decision = await baseLimiter.check(checks);
+          const failure = decision.rules.find((r) => r.failure)?.failure;
+          metrics?.redisCall((performance.now() - started) / 1000, failure);
+          return decision;
+        },
+      }
+    : baseLimiter;
+  if (redis && !(await limiter.connected(2000)))
+    log.warn(
+      "Redis did not answer within 2 s; serving anyway, each policy's failureMode applies until it does",
+    );
+  const bruteForce =
+    config.authFailureLimit > 0
+      ? new BruteForceGuard(limiter, {
+          limit: config.authFailureLimit,
+          windowMs: config.authFailureWindowMs,
+          blockMs: config.authFailureBlockMs,
+        })
+      : undefined;
+  // A store outage under failureMode Open lets every request through: say so, once per
+  // rule every 10 s rather than once per request.
+  const failOpenLogged = new Map<string, number>();
+  const onFailedOpen = (o: { policyId: string; rule: string; failure?: string }) => {
+    const key = `${o.policyId}/${o.rule}`;
+    const now = Date.now();
+    if ((failOpenLogged.get(key) ?? 0) > now - 10_000) return;
+    failOpenLogged.set(key, now);
+    log.warn(
+      { policy: o.policyId, rule: o.rule, failure: o.failure },
+      "rate limit not checked; failureMode Open lets requests through",
+    );
+  };
   const loader = new SnapshotLoader({
     hashKeyId: hashKeyId(config.apiKeyHashKey),
-    auth: { hashKey: config.apiKeyHashKey },
+    auth: {
+      hashKey: config.apiKeyHashKey,
+      ...(bruteForce ? { onFailure: (f) => void bruteForce.failed(f) } : {}),
+    },
     onLoaded: (s, source) => {
       metrics?.snapshotLoaded(s.version);
       log.info(
@@ -171,6 +225,9 @@ export async function startGateway(
     maxBodyBytes: config.maxBodyBytes,
     tls: config.tlsCertFile !== undefined,
     observability,
+    limiter,
+    ...(bruteForce ? { bruteForce } : {}),
+    onFailedOpen,
   });
   // HTTPS when a certificate is configured: a bad pair at start stops the process (the
   // error names the files); later, a bad pair is refused and the previous one keeps serving.
@@ -248,6 +305,44 @@ export async function startGateway(
     if (!metrics) return reply.code(404).send({ error: "metrics are off (--metrics=false)" });
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+  // Rate-limit state of one key: GET to read it, DELETE to reset it (counters and block).
+  // ?key= is the value the rule counts by: a client address, consumer, tenant, header or claim value.
+  const limitCheck = (request: FastifyRequest): LimitCheck | string => {
+    const { namespace, policy, rule } = request.params as { namespace: string; policy: string; rule: string };
+    const id = `${namespace}/${policy}`;
+    const found = loader.current?.rateLimits.get(id)?.rules.find((r) => r.name === rule);
+    if (!found) return `no rule "${rule}" in RateLimitPolicy ${id} of the snapshot being served`;
+    const raw = (request.query as { key?: string }).key;
+    const key =
+      found.key.type === "Global"
+        ? GLOBAL_KEY
+        : raw === undefined
+          ? undefined
+          : found.key.type === "ClientIP"
+            ? clientIpKey(raw)
+            : raw;
+    return { policyId: id, rule: found, key };
+  };
+  admin.get("/ratelimit/:namespace/:policy/:rule", async (request, reply) => {
+    const check = limitCheck(request);
+    if (typeof check === "string") return reply.code(404).send({ error: check });
+    try {
+      return await limiter.inspect(check);
+    } catch (err) {
+      return reply.code(503).send({ error: (err as Error).message });
+    }
+  });
+  admin.delete("/ratelimit/:namespace/:policy/:rule", async (request, reply) => {
+    const check = limitCheck(request);
+    if (typeof check === "string") return reply.code(404).send({ error: check });
+    try {
+      await limiter.reset(check);
+      log.info({ policy: check.policyId, rule: check.rule.name }, "rate-limit key reset by admin");
+      return { reset: true };
+    } catch (err) {
+      return reply.code(503).send({ error: (err as Error).message });
+    }
+  });
   // The log level at runtime: PUT /log-level?level=debug (trace, debug, info, warn, error, fatal).
   admin.put("/log-level", async (request, reply) => {
     const level = (request.query as { level?: string }).level ?? "";
@@ -310,7 +405,7 @@ export async function startGateway(
       clearInterval(sweeper);
       server.closeAllConnections();
       for (const socket of upgraded) socket.destroy();
-      await Promise.all([admin.close(), loader.close(), sourceClosed, tracing?.shutdown()]);
+      await Promise.all([admin.close(), loader.close(), sourceClosed, tracing?.shutdown(), limiter.close()]);
       accessLog?.flush();
       log.info("stopped");
     })();

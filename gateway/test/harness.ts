@@ -9,7 +9,7 @@ import { type Logger, pino } from "pino";
 import { type Dispatcher, request } from "undici";
 import { afterEach } from "vitest";
 import { stringify } from "yaml";
-import type { GatewayConfig } from "../src/config.ts";
+import { type GatewayConfig, loadGatewayConfig } from "../src/config.ts";
 import { type GatewayHandle, type GatewayOptions, startGateway } from "../src/server.ts";
 
 export interface RecordedRequest {
@@ -54,6 +54,9 @@ export async function startUpstream(name: string, handler?: UpstreamHandler): Pr
   };
 }
 
+/** A free port for a process to listen on (bound, then released). */
+export const freePort = (): Promise<number> => deadPort();
+
 /** A port nothing listens on (bound, then released). */
 export async function deadPort(): Promise<number> {
   const s = createServer();
@@ -90,18 +93,12 @@ export async function startTestGateway(
   write(objects);
   const handle = await startGateway(
     {
+      // The gateway's own defaults, with what tests need instead.
+      ...loadGatewayConfig(["--config-dir", dir], {}),
       listen: "127.0.0.1:0",
       adminListen: "127.0.0.1:0",
-      configDir: dir,
-      trustedHops: 0,
-      maxHeaderBytes: 16384,
-      maxBodyBytes: 1073741824,
-      headersTimeoutMs: 10000,
-      requestTimeoutMs: 300000,
-      keepAliveTimeoutMs: 5000,
       drainMs: 2000,
       apiKeyHashKey: "test",
-      metrics: true,
       accessLog: false,
       ...config,
     },

@@ -2,7 +2,7 @@
 // backend pools. Immutable once built; the gateway swaps one reference to move to the
 // next snapshot, so in-flight requests finish on the objects they started with.
 import { type AuthRuntime, type AuthRuntimeOptions, buildAuthRuntime } from "../auth/auth-runtime.ts";
-import type { Snapshot } from "../snapshot/schema.ts";
+import type { Snapshot, SnapshotRateLimitPolicy } from "../snapshot/schema.ts";
 import { BackendPoolRuntime, type PoolEvent, poolConfigKey } from "../upstream/backend-pool.ts";
 import { Router } from "./router.ts";
 import { buildRule, GATEWAY_HEADERS, type RuleRuntime } from "./rule-runtime.ts";
@@ -12,6 +12,8 @@ export interface GatewayRuntime {
   readonly router: Router<RuleRuntime>;
   readonly pools: ReadonlyMap<string, BackendPoolRuntime>;
   readonly auth: AuthRuntime;
+  /** RateLimitPolicies by id (the admin endpoint looks rules up here). */
+  readonly rateLimits: ReadonlyMap<string, SnapshotRateLimitPolicy>;
 }
 
 export interface RuntimeOptions {
@@ -49,14 +51,15 @@ export function buildRuntime(
       auth.identityHeaders.size === 0
         ? GATEWAY_HEADERS
         : new Set([...GATEWAY_HEADERS, ...auth.identityHeaders]);
+    const rateLimits = new Map(snapshot.rateLimitPolicies.map((p) => [p.id, p]));
     const rules = new Map<string, RuleRuntime>();
     for (const rule of snapshot.rules)
       rules.set(
         rule.id,
-        buildRule(rule, pools, dropHeaders, (id) => auth.policy(id)),
+        buildRule(rule, pools, dropHeaders, (id) => auth.policy(id), rateLimits),
       );
     const router = new Router(snapshot.virtualHosts, (id) => rules.get(id));
-    return { snapshot, router, pools, auth };
+    return { snapshot, router, pools, auth, rateLimits };
   } catch (err) {
     for (const p of created) void p.close();
     throw err;

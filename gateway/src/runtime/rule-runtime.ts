@@ -3,7 +3,7 @@
 import type { AuthPolicyRuntime } from "../auth/auth-policy.ts";
 import { type CorsRuntime, compileCors } from "../filters/cors.ts";
 import { compileHeaderOps, type HeaderOps } from "../filters/headers.ts";
-import type { SnapshotFilter, SnapshotRule } from "../snapshot/schema.ts";
+import type { SnapshotFilter, SnapshotRateLimitPolicy, SnapshotRule } from "../snapshot/schema.ts";
 import type { BackendPoolRuntime } from "../upstream/backend-pool.ts";
 import { createBalancer } from "../upstream/balancers.ts";
 
@@ -36,6 +36,8 @@ export interface RuleRuntime {
   dropHeaders: ReadonlySet<string>;
   /** The rule's AuthzPolicy; undefined when none targets it. */
   auth: AuthPolicyRuntime | undefined;
+  /** Every RateLimitPolicy that targets the rule (all must pass); empty when none. */
+  rateLimits: readonly SnapshotRateLimitPolicy[];
 }
 
 export const GATEWAY_HEADERS: ReadonlySet<string> = new Set([
@@ -51,6 +53,7 @@ export function buildRule(
   pools: ReadonlyMap<string, BackendPoolRuntime>,
   dropHeaders: ReadonlySet<string> = GATEWAY_HEADERS,
   auth?: (policyId: string) => AuthPolicyRuntime | undefined,
+  rateLimits: ReadonlyMap<string, SnapshotRateLimitPolicy> = new Map(),
 ): RuleRuntime {
   const find = <T extends SnapshotFilter["type"]>(type: T) =>
     rule.filters.find((f): f is Extract<SnapshotFilter, { type: T }> => f.type === type);
@@ -86,5 +89,6 @@ export function buildRule(
     },
     dropHeaders,
     auth: rule.authzPolicy === undefined ? undefined : auth?.(rule.authzPolicy),
+    rateLimits: rule.rateLimitPolicies.flatMap((id) => rateLimits.get(id) ?? []),
   };
 }

@@ -158,8 +158,18 @@ export const SnapshotRateLimitPolicy = Type.Object({
   rules: Type.Array(
     Type.Object({
       name: Type.String(),
-      key: Type.Object({ type: Type.String(), claim: opt(Type.String()), header: opt(Type.String()) }),
-      algorithm: Type.String(),
+      key: Type.Object({
+        type: Type.Union(
+          ["ClientIP", "ApiKey", "Consumer", "Tenant", "JWTClaim", "Header", "Global"].map((t) =>
+            Type.Literal(t),
+          ),
+        ),
+        claim: opt(Type.String()),
+        header: opt(Type.String()),
+      }),
+      algorithm: Type.Union(
+        ["TokenBucket", "SlidingWindow", "FixedWindow", "LeakyBucket"].map((a) => Type.Literal(a)),
+      ),
       requests: Type.Integer({ minimum: 1 }),
       periodMs: Ms,
       burst: opt(Type.Integer({ minimum: 0 })),

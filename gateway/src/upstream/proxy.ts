@@ -61,6 +61,8 @@ export interface Exchange {
   client: string;
   /** What the request did, for metrics, the access log and its trace. */
   record?: RequestRecord | undefined;
+  /** Added to the response (RateLimit headers from admission). */
+  responseHeaders?: Record<string, string> | undefined;
 }
 
 /** One try against one endpoint; also the undici dispatch handler. */
@@ -279,6 +281,7 @@ class Forward {
       headers[name] = upstream[name];
     }
     if (rule.responseHeaders) applyHeaderOps(headers, rule.responseHeaders);
+    if (this.exchange.responseHeaders) Object.assign(headers, this.exchange.responseHeaders);
     if (rule.cors) addCorsHeaders(rule.cors, req.headers.origin, headers);
     // A sticky-session cookie the gateway issued (ConsistentHash on a cookie) joins the
     // upstream's own Set-Cookie; writeHead would otherwise replace it.
