@@ -21,7 +21,13 @@ export interface Loader {
   name: string; // with version, for the report
   halfLoadMethod: string; // how run() at a fixed rate is done, for the report
   /** rate undefined: saturation (closed loop, `conns` connections); else about `rate` req/s. */
-  run(url: string, conns: number, seconds: number, rate?: number): Promise<LoadResult>;
+  run(
+    url: string,
+    conns: number,
+    seconds: number,
+    rate?: number,
+    headers?: Record<string, string>,
+  ): Promise<LoadResult>;
 }
 
 export function pickLoader(root: string, logDir: string): Loader {
@@ -41,8 +47,9 @@ function wrkLoader(wrk: string, wrk2: string | null, logDir: string): Loader {
       : "wrk with bench/proxy/pace.lua: same connections, each paced so the total is about half " +
         "the saturation rate (wrk2 is not in Debian; closed loop, so not corrected for coordinated omission; " +
         "not -c 4, which still saturates a Node proxy)",
-    async run(url, conns, seconds, rate) {
-      const common = ["-t1", `-c${conns}`, `-d${seconds}s`, "--latency"];
+    async run(url, conns, seconds, rate, headers = {}) {
+      const h = Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]);
+      const common = ["-t1", `-c${conns}`, `-d${seconds}s`, "--latency", ...h];
       if (rate === undefined) return parseWrk(await runProc("wrk", [wrk, ...common, url], logDir, LOAD_CPU));
       if (wrk2)
         return parseWrk(
@@ -51,7 +58,7 @@ function wrkLoader(wrk: string, wrk2: string | null, logDir: string): Loader {
       // Each connection's cycle is delay + latency, so a first delay of conns/rate overshoots
       // the cycle; a 2 s calibration run measures the latency share, and the delay drops by it.
       const target = (conns * 1000) / rate;
-      const calib = await paced(["-t1", `-c${conns}`, "-d2s", "--latency"], url, target);
+      const calib = await paced(["-t1", `-c${conns}`, "-d2s", "--latency", ...h], url, target);
       const overhead = (conns * 1000) / calib.rps - target;
       return paced(common, url, target - overhead);
     },
@@ -91,8 +98,9 @@ function autocannonLoader(ac: string, logDir: string): Loader {
     name: `autocannon ${safeOut(process.execPath, [ac, "--version"]).match(/v?(\d+\.\d+\.\d+)/)?.[1] ?? "?"}`,
     halfLoadMethod:
       "autocannon --overallRate <half of saturation> (fixed rate, not corrected for coordinated omission)",
-    async run(url, conns, seconds, rate) {
+    async run(url, conns, seconds, rate, headers = {}) {
       const args = [process.execPath, ac, "-j", "-c", String(conns), "-d", String(seconds)];
+      for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}=${v}`);
       if (rate !== undefined) args.push("--overallRate", String(Math.round(rate)));
       const out = await runProc("autocannon", [...args, url], logDir, LOAD_CPU);
       const j = JSON.parse(out.slice(out.indexOf("{"))) as {

@@ -108,9 +108,13 @@ export function tail(file: string, lines = 15): string {
 }
 
 /** One GET on a fresh connection (no agent: the bench must not hold idle sockets open). */
-export function httpGet(url: string, timeoutMs = 1000): Promise<{ status: number; body: Buffer }> {
+export function httpGet(
+  url: string,
+  timeoutMs = 1000,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, timeout: timeoutMs }, (res) => {
+    const req = request(url, { agent: false, timeout: timeoutMs, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
@@ -126,7 +130,12 @@ export function httpGet(url: string, timeoutMs = 1000): Promise<{ status: number
  * Polls `url` until it answers 2xx. Fails early, with the end of the log, when the process
  * exits first: that is how a target whose command does not exist yet (Sluice) is skipped.
  */
-export async function waitUntilAnswers(url: string, p: Proc, timeoutMs = 15_000): Promise<void> {
+export async function waitUntilAnswers(
+  url: string,
+  p: Proc,
+  timeoutMs = 15_000,
+  headers: Record<string, string> = {},
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "";
   while (Date.now() < deadline) {
@@ -134,7 +143,7 @@ export async function waitUntilAnswers(url: string, p: Proc, timeoutMs = 15_000)
       throw new Error(`${p.name} exited (${await p.exited}) before answering; its log ends:\n${tail(p.log)}`);
     }
     try {
-      const res = await httpGet(url);
+      const res = await httpGet(url, 1000, headers);
       if (res.status >= 200 && res.status < 300) return;
       last = `HTTP ${res.status}`;
     } catch (err) {

@@ -79,6 +79,9 @@ export function section(setup: Setup, rows: Row[]): string {
     ...ratio("sluice", "minimal-undici"),
     ...ratio("sluice", "sluice-quiet"),
     ...ratio("sluice-traced", "sluice"),
+    ...ratio("sluice-limited", "sluice"),
+    ...ratio("sluice-apikey", "sluice"),
+    ...ratio("sluice-full", "sluice"),
   ];
   if (ratios.length) out.push("Ratios (saturation runs):", "", ...ratios.map((r) => `- ${r}`), "");
   out.push(`Half load (½-load columns): ${setup.halfLoadMethod}.`, "");

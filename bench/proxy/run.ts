@@ -67,7 +67,7 @@ const env = process.env;
 const cfg = {
   targets: (
     env.BENCH_TARGETS ??
-    "direct,nginx,fastify,minimal-undici,sluice,sluice-quiet,sluice-traced,sluice-10k,sluice-node-http"
+    "direct,nginx,fastify,minimal-undici,sluice,sluice-quiet,sluice-traced,sluice-limited,sluice-apikey,sluice-full,sluice-10k,sluice-node-http"
   )
     .split(",")
     .map((s) => s.trim())
@@ -125,6 +125,7 @@ async function main() {
     port: upPort,
     adminPort: 0,
     otlpEndpoint: "",
+    redisUrl: "",
   };
   mkdirSync(upCtx.dir, { recursive: true });
   const up = startProc("upstream", startUpstream(upCtx), upCtx.dir, LOAD_CPU);
@@ -148,6 +149,33 @@ async function main() {
   otlp.unref();
   const otlpEndpoint = `http://127.0.0.1:${(otlp.address() as AddressInfo).port}`;
 
+  // Redis for the targets that limit in it: on the load core, like the upstream.
+  let redis: { url: string; cli: (...args: string[]) => string } | undefined;
+  if (cfg.targets.some((t) => TARGETS.find((x) => x.name === t)?.redis)) {
+    const port = await freePort();
+    const dir = join(scratch, "redis");
+    mkdirSync(dir, { recursive: true });
+    const proc = startProc(
+      "redis",
+      ["redis-server", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir],
+      dir,
+      LOAD_CPU,
+    );
+    const cli = (...args: string[]) =>
+      spawnSync("redis-cli", ["-p", String(port), ...args], { encoding: "utf8" }).stdout ?? "";
+    for (let i = 0; i < 50 && !cli("PING").includes("PONG"); i++) await sleep(100);
+    if (proc.done) throw new Error("redis-server did not start (is it installed? make system-packages)");
+    redis = { url: `redis://127.0.0.1:${port}`, cli };
+  }
+  /** EVALSHA calls and socket reads Redis counted so far (INFO commandstats / stats). */
+  const redisCounters = () => {
+    const text = `${redis?.cli("INFO", "commandstats")}\n${redis?.cli("INFO", "stats")}`;
+    return {
+      calls: Number(/^cmdstat_evalsha:calls=(\d+)/m.exec(text)?.[1] ?? 0),
+      reads: Number(/^total_reads_processed:(\d+)/m.exec(text)?.[1] ?? 0),
+    };
+  };
+
   const rows: Row[] = [];
   for (const name of cfg.targets) {
     const target = TARGETS.find((t) => t.name === name);
@@ -161,6 +189,7 @@ async function main() {
       port: await freePort(),
       adminPort: await freePort(),
       otlpEndpoint,
+      redisUrl: redis?.url ?? "",
     };
     mkdirSync(ctx.dir, { recursive: true });
     await waitForQuiet(name, notes);
@@ -170,9 +199,9 @@ async function main() {
     const url = proc ? `http://127.0.0.1:${ctx.port}${path}` : `${upstream.url}${path}`;
     try {
       if (proc) {
-        await waitUntilAnswers(url, proc);
+        await waitUntilAnswers(url, proc, 15_000, target.headers);
         // A proxy answering something else (its own 404, an error page) would bench that.
-        const res = await httpGet(url);
+        const res = await httpGet(url, 1000, target.headers);
         if (res.body.toString() !== BODY)
           throw new Error(`answered HTTP ${res.status} without the upstream's body`);
       }
@@ -185,11 +214,28 @@ async function main() {
       continue;
     }
 
-    if (cfg.warmup > 0) await loader.run(url, cfg.conns, cfg.warmup);
+    const h = target.headers;
+    if (cfg.warmup > 0) await loader.run(url, cfg.conns, cfg.warmup, undefined, h);
     const runs: Measured[] = [];
-    for (let i = 0; i < cfg.repeat; i++) {
-      const r = await measure(`${name} run ${i + 1}`, () => loader.run(url, cfg.conns, cfg.seconds), notes);
-      runs.push(r);
+    // Redis commands and socket reads per request, over every saturation run (retries too).
+    const seen = { calls: 0, reads: 0, requests: 0 };
+    const saturate = async () => {
+      const before = target.redis ? redisCounters() : undefined;
+      const r = await loader.run(url, cfg.conns, cfg.seconds, undefined, h);
+      if (before) {
+        const after = redisCounters();
+        seen.calls += after.calls - before.calls;
+        seen.reads += after.reads - before.reads;
+        seen.requests += r.requests;
+      }
+      return r;
+    };
+    for (let i = 0; i < cfg.repeat; i++) runs.push(await measure(`${name} run ${i + 1}`, saturate, notes));
+    if (target.redis && seen.requests > 0) {
+      notes.push(
+        `${name}: Redis counted ${(seen.calls / seen.requests).toFixed(2)} EVALSHA calls and ` +
+          `${(seen.reads / seen.requests).toFixed(2)} socket reads (round trips) per request at saturation (INFO commandstats / stats)`,
+      );
     }
     row.runs = runs.map((r) => r.rps);
     const median = [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)];
@@ -199,7 +245,7 @@ async function main() {
       const rate = median.rps / 2;
       row.half = await measure(
         `${name} half load`,
-        () => loader.run(url, cfg.conns, cfg.seconds, rate),
+        () => loader.run(url, cfg.conns, cfg.seconds, rate, h),
         notes,
       );
     }

@@ -4,6 +4,7 @@
 // Adding a proxy to the comparison is one more entry in TARGETS.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { API_KEY, apiKeyAuth, benchToken, jwtAuth, redisLimit } from "./admission.ts";
 import { BODY } from "./upstream.ts";
 
 export interface TargetContext {
@@ -13,6 +14,7 @@ export interface TargetContext {
   port: number; // where the target must listen (HTTP)
   adminPort: number; // a second free port, for targets with an admin listener
   otlpEndpoint: string; // an OTLP/HTTP receiver run by run.ts (off the proxy's core)
+  redisUrl: string; // a redis-server run by run.ts on the load core, for targets that need it
 }
 
 export interface Target {
@@ -22,6 +24,10 @@ export interface Target {
   path?: string;
   /** argv to start; null: nothing to start, the load goes straight to the upstream. */
   command(ctx: TargetContext): string[] | null;
+  /** Request headers every load request carries (credentials). */
+  headers?: Record<string, string>;
+  /** Needs the bench's Redis (ctx.redisUrl); its command count per request is reported. */
+  redis?: boolean;
 }
 
 const SLUICE_PATH = "/svc-5/items/42";
@@ -30,15 +36,23 @@ function sluiceTarget(
   name: string,
   routes: number,
   about: string,
-  extra: { args?: string[]; env?: (ctx: TargetContext) => string[] } = {},
+  extra: {
+    args?: (ctx: TargetContext) => string[];
+    env?: (ctx: TargetContext) => string[];
+    resources?: string[];
+    headers?: Record<string, string>;
+    redis?: boolean;
+  } = {},
 ): Target {
   return {
     name,
     about,
     path: SLUICE_PATH,
+    ...(extra.headers ? { headers: extra.headers } : {}),
+    ...(extra.redis ? { redis: true } : {}),
     command: (ctx) => {
       const configDir = join(ctx.dir, "config");
-      writeSluiceConfig(configDir, ctx.upstream, routes);
+      writeSluiceConfig(configDir, ctx.upstream, routes, extra.resources);
       return [
         ...(extra.env ? ["env", ...extra.env(ctx)] : []),
         process.execPath,
@@ -51,7 +65,7 @@ function sluiceTarget(
         `127.0.0.1:${ctx.port}`,
         "--admin-listen",
         `127.0.0.1:${ctx.adminPort}`,
-        ...(extra.args ?? []),
+        ...(extra.args?.(ctx) ?? []),
       ];
     },
   };
@@ -79,7 +93,7 @@ export const TARGETS: Target[] = [
     "Sluice gateway, 10 GatewayRoutes (PathPrefix /svc-N) to one BackendPool; metrics and access log on (the defaults)",
   ),
   sluiceTarget("sluice-quiet", 10, "the same with metrics and access log off: what they cost", {
-    args: ["--metrics=false", "--access-log=false"],
+    args: () => ["--metrics=false", "--access-log=false"],
   }),
   sluiceTarget(
     "sluice-traced",
@@ -91,6 +105,31 @@ export const TARGETS: Target[] = [
         "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
         "OTEL_TRACES_SAMPLER=always_on",
       ],
+    },
+  ),
+  sluiceTarget(
+    "sluice-limited",
+    10,
+    "the same with a Redis rate limit (TokenBucket per client) on the route",
+    {
+      args: (ctx) => ["--redis-url", ctx.redisUrl],
+      resources: [redisLimit],
+      redis: true,
+    },
+  ),
+  sluiceTarget("sluice-apikey", 10, "the same with API-key authentication and an Allow rule on the route", {
+    resources: [apiKeyAuth],
+    headers: { "x-api-key": API_KEY },
+  }),
+  sluiceTarget(
+    "sluice-full",
+    10,
+    "the full chain: JWT ES256 (inline key) + Allow rule + Redis rate limit + access log + metrics",
+    {
+      args: (ctx) => ["--redis-url", ctx.redisUrl],
+      resources: [jwtAuth, redisLimit],
+      headers: { authorization: `Bearer ${benchToken()}` },
+      redis: true,
     },
   ),
   sluiceTarget(
@@ -149,7 +188,12 @@ function nginxCommand(ctx: TargetContext, template: string): string[] {
  * 10,000 routes the router does the same lookup: what the 10k-routes row checks is that
  * its cost does not grow with the number of routes.
  */
-function writeSluiceConfig(dir: string, upstream: TargetContext["upstream"], routes: number): void {
+function writeSluiceConfig(
+  dir: string,
+  upstream: TargetContext["upstream"],
+  routes: number,
+  extra: string[] = [],
+): void {
   mkdirSync(dir, { recursive: true });
   const docs = [
     `apiVersion: sluice.dev/v1alpha1
@@ -169,5 +213,6 @@ spec:
       backendRefs: [{name: upstream}]
 `);
   }
+  docs.push(...extra);
   writeFileSync(join(dir, "bench.yaml"), docs.join("---\n"));
 }
