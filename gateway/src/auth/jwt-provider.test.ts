@@ -216,3 +216,29 @@ describe("JwtProvider refuses (attacks)", () => {
     });
   });
 });
+
+describe("verified-token cache", () => {
+  it("answers a repeated token from the cache, yet refuses it once it expires", async () => {
+    let t = NOW_MS;
+    const p = new JwtProvider(provider({ keys: { jwks: { keys: [rsa.publicJwk] } }, clockSkewMs: 0 }), {
+      now: () => t,
+    });
+    const token = await sign(rsa, baseClaims({ exp: nowSeconds() + 60 }));
+    const first = await p.verify(token);
+    const again = await p.verify(token);
+    // A fresh check parses a new payload; the cache hands back the one it verified.
+    expect(first.ok && again.ok && again.claims === first.claims).toBe(true);
+    t = NOW_MS + 61_000;
+    expect(await p.verify(token)).toEqual({ ok: false, reason: "expired", subject: "user-1" });
+  });
+
+  it("never caches a refused token, nor lets a token with another signature hit", async () => {
+    const p = new JwtProvider(provider({ keys: { jwks: { keys: [rsa.publicJwk] } } }), { now });
+    const good = await sign(rsa, baseClaims());
+    expect((await p.verify(good)).ok).toBe(true);
+    const [h, b] = good.split(".");
+    const forged = `${h}.${b}.${Buffer.from("x".repeat(256)).toString("base64url")}`;
+    expect(await p.verify(forged)).toMatchObject({ ok: false, reason: "signature" });
+    expect(await p.verify(forged)).toMatchObject({ ok: false, reason: "signature" });
+  });
+});

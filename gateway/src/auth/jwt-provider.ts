@@ -82,6 +82,15 @@ function failureOf(err: unknown): { reason: JwtFailureReason; subject?: string }
   }
 }
 
+/**
+ * Verified tokens are remembered (by the whole token, signature included, so nothing else
+ * can hit) until they expire, for at most this long after the check: a signature check per
+ * request is most of the cost of JWT auth, and clients send the same token many times. The
+ * bound keeps a token from outliving the removal of its key from the JWKS by much.
+ */
+export const VERIFIED_TTL_MS = 5 * 60_000;
+const VERIFIED_MAX = 10_000;
+
 export interface JwtProviderDeps {
   /** The remote key cache for `keys.jwksUri` (shared across snapshots by URI). */
   remote?: RemoteJwks;
@@ -95,6 +104,8 @@ export class JwtProvider {
   readonly #algorithms: string[];
   readonly #key: Uint8Array | JWTVerifyGetKey;
   readonly #now: () => number;
+  /** token → its claims and the window (epoch ms, skew applied) in which it is good; oldest first. */
+  readonly #verified = new Map<string, { claims: JWTPayload; from: number; until: number }>();
 
   constructor(config: SnapshotJwtProvider, deps: JwtProviderDeps) {
     this.name = config.name;
@@ -127,6 +138,27 @@ export class JwtProvider {
 
   async verify(token: string): Promise<JwtOutcome> {
     const now = this.#now();
+    const hit = this.#verified.get(token);
+    if (hit) {
+      if (now >= hit.from && now < hit.until) return { ok: true, claims: hit.claims };
+      // Expired (or the check is too old): verify again, for the precise reason.
+      this.#verified.delete(token);
+    }
+    const outcome = await this.#verify(token, now);
+    if (outcome.ok) this.#remember(token, outcome.claims, now);
+    return outcome;
+  }
+
+  #remember(token: string, claims: JWTPayload, now: number) {
+    const skew = this.config.clockSkewMs;
+    const exp = typeof claims.exp === "number" ? claims.exp * 1000 + skew : now;
+    const nbf = typeof claims.nbf === "number" ? claims.nbf * 1000 - skew : now;
+    this.#verified.set(token, { claims, from: nbf, until: Math.min(exp, now + VERIFIED_TTL_MS) });
+    if (this.#verified.size > VERIFIED_MAX)
+      this.#verified.delete(this.#verified.keys().next().value as string);
+  }
+
+  async #verify(token: string, now: number): Promise<JwtOutcome> {
     const skewSeconds = this.config.clockSkewMs / 1000;
     try {
       const options = {
