@@ -183,6 +183,59 @@ describe("AuthzPolicy through the gateway", () => {
     expect(failures).toBe(4);
   });
 
+  it("never lets a path-confusion request reach a protected path", async () => {
+    const up = await t.upstream("paths");
+    const gw = await t.gateway([
+      pool("paths", [up.port]),
+      simpleRoute("paths", "paths"),
+      {
+        apiVersion: "sluice.dev/v1alpha1",
+        kind: "AuthzPolicy",
+        metadata: { name: "paths", namespace: "test" },
+        spec: {
+          targetRefs: [{ kind: "GatewayRoute", name: "paths" }],
+          rules: [
+            { name: "no-admin", action: "Deny", request: { paths: ["/admin/**"] } },
+            { name: "public", action: "Allow", request: { paths: ["/public/**"] } },
+          ],
+          defaultAction: "Deny",
+        },
+      },
+    ]);
+    const ok = await gw.request("/public/page");
+    expect(ok.statusCode).toBe(200);
+    await ok.body.dump();
+    const attacks = [
+      "/admin",
+      "//admin",
+      "/admin/",
+      "/public/../admin",
+      "/public/./../admin/users",
+      "/public/%2e%2e/admin",
+      "/public/%2E%2E/admin",
+      "/%61dmin",
+      "/public/%2e%2e%2fadmin",
+      "/admin%2f",
+      "/public/..%2fadmin",
+      "/public%2f..%2fadmin",
+      "/ADMIN",
+      "/Admin/users",
+      "/admin;x",
+      "/public/..;/admin",
+      "/public/%2e%2e;/admin",
+      "/public\\..\\admin",
+      "/admin%00",
+      "/admin%252f",
+    ];
+    for (const path of attacks) {
+      const res = await gw.request(path);
+      await res.body.dump();
+      expect([400, 403], path).toContain(res.statusCode);
+    }
+    // Only the one allowed request arrived upstream.
+    expect(up.requests.map((r) => r.url)).toEqual(["/public/page"]);
+  });
+
   it("admits a WebSocket handshake only with a credential", async () => {
     const { gw } = await setup();
     const refused = await rawExchange(
