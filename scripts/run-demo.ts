@@ -1,5 +1,6 @@
 // `make run`: the standalone gateway on config/samples/standalone with two demo upstreams,
-// and the curl commands that show routing, the canary split, an error and a redirect.
+// and the curl commands that show routing, the canary split, an error, a redirect, a rate
+// limit and API-key authentication.
 // Ctrl-C stops everything.
 import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -50,6 +51,9 @@ Try:
   curl -i ${url}/legacy/orders           # a backend that is down: 502 application/problem+json
   curl -i ${url}/docs                    # a redirect answered by the gateway
   curl -i ${url}/nope                    # no route: 404 application/problem+json
+  for i in 1 2 3 4; do curl -si ${url}/limited | grep -iE '^(HTTP|ratelimit|retry-after)'; done   # 3 per 10 s, then 429
+  curl -i ${url}/admin                   # 401: an API key is required
+  curl -i -H 'x-api-key: demo-key-0123456789abcdef' ${url}/admin   # let through, as consumer demo-admin
   curl -s http://${ADMIN}/status         # loaded snapshot version, pools and endpoint health
 Edit config/samples/standalone/demo.yaml and the gateway reloads it. Ctrl-C to stop.
 `);
