@@ -21,9 +21,11 @@ afterEach(async () => {
   await Promise.all(idps.splice(0).map((i) => i.close()));
 });
 
+let serial = 0;
+/** Fresh claims; the jti makes every token distinct, so none is answered from the verified-token cache. */
 const claims = () => {
   const t = Math.floor(Date.now() / 1000);
-  return { iss: ISSUER, aud: "api", sub: "user-1", iat: t, exp: t + 300 };
+  return { iss: ISSUER, aud: "api", sub: "user-1", iat: t, exp: t + 300, jti: `t-${++serial}` };
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -30,6 +30,8 @@ const limited = (name: string, algorithm: string, burst?: number) => [
     metadata: { name, namespace: "test" },
     spec: {
       targetRefs: [{ kind: "GatewayRoute", name }],
+      // Closed: a check that failed would show as 503, never as an extra 200.
+      failureMode: "Closed",
       rules: [
         {
           name: "all",
@@ -70,6 +72,10 @@ beforeAll(async () => {
         `127.0.0.1:${admin}`,
         "--redis-url",
         redis.url,
+        // Exactness is about the limiter, not the timeout: on a busy test machine a 50 ms
+        // bound would let some checks fail open (failureMode is tested elsewhere).
+        "--redis-timeout-ms",
+        "2000",
         "--access-log=false",
       ],
       { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, SLUICE_LOG_LEVEL: "warn" } },
