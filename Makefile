@@ -47,13 +47,16 @@ test-integration: $(DEPS) system-packages
 e2e: $(DEPS) system-packages
 	vitest run --project e2e
 
-## manifests: regenerate crds/ and docs/reference/api.md from the schemas
+## manifests: regenerate crds/ and docs/reference/api.md from the schemas, and the chart's
+## copy of the Grafana dashboard from config/prometheus/dashboards
 manifests: $(DEPS)
 	node operator/src/api/generate.ts
+	node scripts/sync-dashboard.ts
 
 ## verify-generated: fail when a generated file differs from its source
 verify-generated: $(DEPS)
 	node operator/src/api/generate.ts --check
+	node scripts/sync-dashboard.ts --check
 
 ## lint: typecheck and Biome (lint + format check)
 lint: $(DEPS)

@@ -419,6 +419,10 @@ describe("operator and gateway on a real API server", () => {
     expect(
       value('sluice_operator_objects{kind="GatewayRoute",condition="ResolvedRefs",status="False"}'),
     ).toBe(1);
+    // Programmed, from the gateway's report: hello and catalog are served.
+    expect(
+      value('sluice_operator_objects{kind="GatewayRoute",condition="Programmed",status="True"}'),
+    ).toBeGreaterThanOrEqual(2);
     operators.get(leader)?.child.kill("SIGKILL");
     const killedAt = performance.now();
     apply([route("failover", "/failover", "hello")]);

@@ -3,7 +3,7 @@
 // drift), and an install whose ServiceAccounts, RBAC, Secrets and flags run the operator
 // and a gateway (as local processes, the way the kubelet would start them) through a scenario.
 import { execFileSync, spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -118,6 +118,7 @@ describe("the Helm chart", () => {
         "ingress.networking.k8s.io/pkg-sluice-gateway",
         "servicemonitor.monitoring.coreos.com/pkg-sluice",
         "prometheusrule.monitoring.coreos.com/pkg-sluice",
+        "configmap/pkg-sluice-grafana-dashboard",
         "poddisruptionbudget.policy/pkg-sluice-gateway",
       ])
         expect(out).toContain(`${kind} created (server dry run)`);
@@ -280,6 +281,25 @@ describe("the Helm chart", () => {
     expect(Object.keys(gateway).sort()).toEqual([...Object.keys(chartConfig), ...ownedByChart].sort());
   });
 
+  it("ships the Grafana dashboard for the sidecar: the source's JSON, its label kept beside the user's", () => {
+    const dashboard = findObject<KubeObject & { data: Record<string, string> }>(
+      parseObjects(renderChart(RELEASE, DRY, ["-f", ALL_FEATURES])),
+      `ConfigMap/${DRY}/pkg-sluice-grafana-dashboard`,
+    );
+    expect(dashboard.metadata.labels).toMatchObject({
+      grafana_dashboard: "1",
+      release: "kube-prometheus-stack",
+      team: "platform",
+    });
+    expect(dashboard.metadata.annotations).toEqual({ grafana_folder: "Sluice" });
+    expect(dashboard.data).toEqual({
+      "sluice-overview.json": readFileSync(
+        join(ROOT, "config/prometheus/dashboards/sluice-overview.json"),
+        "utf8",
+      ),
+    });
+  });
+
   it("has alerting rules promtool accepts, which fire on what they describe (promtool test rules)", () => {
     const rule = findObject<{ spec: unknown }>(
       parseObjects(renderChart(RELEASE, DRY, ["-f", ALL_FEATURES])),
@@ -287,7 +307,7 @@ describe("the Helm chart", () => {
     );
     const rules = write("rules.yaml", stringify(rule.spec));
     expect(execFileSync("promtool", ["check", "rules", rules], { encoding: "utf8" })).toContain(
-      "SUCCESS: 6 rules found",
+      "SUCCESS: 10 rules found",
     );
     const op = `job="pkg-sluice-operator-metrics", namespace="${DRY}"`;
     const gw = `job="pkg-sluice-gateway-metrics", namespace="${DRY}"`;
@@ -295,21 +315,26 @@ describe("the Helm chart", () => {
     const groups = (
       rule.spec as { groups: { rules: { alert?: string; annotations?: Record<string, string> }[] }[] }
     ).groups;
+    // `value` is as the template prints it (after humanizePercentage, humanizeDuration, …).
     const annotations = (alert: string, labels: Record<string, string>, value = "") =>
       Object.fromEntries(
         Object.entries(groups.flatMap((g) => g.rules).find((r) => r.alert === alert)?.annotations ?? {}).map(
           ([k, v]) => [
             k,
             v
-              .replaceAll("{{ $value }}", value)
+              .replace(/\{\{ \$value(?: \| \w+)? \}\}/g, value)
               .replace(/\{\{ \$labels\.(\w+) \}\}/g, (_, l) => labels[l] ?? ""),
           ],
         ),
       );
+    const alert = (alertname: string, labels: Record<string, string>, value?: string) => ({
+      exp_labels: labels,
+      exp_annotations: annotations(alertname, labels, value),
+    });
     const firing = (alertname: string, labels: Record<string, string>, value?: string) => ({
       eval_time: "20m",
       alertname,
-      exp_alerts: [{ exp_labels: labels, exp_annotations: annotations(alertname, labels, value) }],
+      exp_alerts: [alert(alertname, labels, value)],
     });
     const gwLabels = { job: "pkg-sluice-gateway-metrics", namespace: DRY, pod: "gw-a" };
     const tests = write(
@@ -340,6 +365,39 @@ describe("the Helm chart", () => {
                 values: "2x30",
               },
               { series: `up{${gw}, pod="gw-a"}`, values: "0x30" },
+              // Accepted but not served everywhere: GatewayRoute 5 - 2 not Accepted, BackendPool 1.
+              ...["op-a", "op-b"].flatMap((pod) => [
+                {
+                  series: `sluice_operator_objects{${op}, pod="${pod}", kind="GatewayRoute", condition="Programmed", status="False"}`,
+                  values: "5x30",
+                },
+                {
+                  series: `sluice_operator_objects{${op}, pod="${pod}", kind="BackendPool", condition="Programmed", status="False"}`,
+                  values: "1x30",
+                },
+              ]),
+              // shop/orders: 10% 5xx, every request between 1 s and 2.5 s; shop/cart: 1% 5xx, fast.
+              ...[
+                ["shop/orders", "2xx", "0+90x30"],
+                ["shop/orders", "5xx", "0+10x30"],
+                ["shop/cart", "2xx", "0+99x30"],
+                ["shop/cart", "5xx", "0+1x30"],
+              ].map(([route, cls, values]) => ({
+                series: `sluice_requests_total{${gw}, pod="gw-a", route="${route}", method="GET", status_class="${cls}"}`,
+                values,
+              })),
+              ...[
+                ["shop/orders", "1", "0x30"],
+                ["shop/orders", "2.5", "0+100x30"],
+                ["shop/orders", "+Inf", "0+100x30"],
+                ["shop/cart", "1", "0+100x30"],
+                ["shop/cart", "2.5", "0+100x30"],
+                ["shop/cart", "+Inf", "0+100x30"],
+              ].map(([route, le, values]) => ({
+                series: `sluice_request_duration_seconds_bucket{${gw}, pod="gw-a", route="${route}", le="${le}"}`,
+                values,
+              })),
+              { series: `sluice_redis_errors_total{${gw}, pod="gw-a", kind="timeout"}`, values: "0+1x30" },
             ],
             alert_rule_test: [
               firing("SluiceGatewayUnavailable", {
@@ -351,6 +409,21 @@ describe("the Helm chart", () => {
               firing("SluiceSnapshotRejected", { severity: "warning", ...gwLabels, result: "rejected" }),
               firing("SluiceObjectsNotAccepted", { severity: "info", kind: "GatewayRoute" }, "2"),
               firing("SluiceScrapeFailing", { severity: "warning", ...gwLabels }),
+              {
+                eval_time: "20m",
+                alertname: "SluiceObjectsNotProgrammed",
+                exp_alerts: [
+                  alert("SluiceObjectsNotProgrammed", { severity: "warning", kind: "GatewayRoute" }, "3"),
+                  alert("SluiceObjectsNotProgrammed", { severity: "warning", kind: "BackendPool" }, "1"),
+                ],
+              },
+              firing("SluiceHighErrorRate", { severity: "warning", route: "shop/orders" }, "10%"),
+              firing("SluiceHighLatency", { severity: "warning", route: "shop/orders" }, "2.485s"),
+              firing("SluiceRedisErrors", { severity: "warning", pod: "gw-a" }),
+              // Not before their `for`.
+              ...["SluiceHighErrorRate", "SluiceHighLatency", "SluiceObjectsNotProgrammed"].map(
+                (alertname) => ({ eval_time: "8m", alertname, exp_alerts: [] }),
+              ),
             ],
           },
         ],
@@ -374,12 +447,12 @@ describe("the kustomize bases (config/)", () => {
   });
 
   it("config/prometheus holds the chart's monitoring objects", () => {
-    const monitoring = ["ServiceMonitor", "PrometheusRule", "Service"];
+    const monitoring = ["ServiceMonitor", "PrometheusRule", "Service", "ConfigMap"];
     const chart = byKey(
       parseObjects(
         renderChart("sluice", "sluice-system", [
           "--set",
-          "metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true",
+          "metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,metrics.grafanaDashboard.enabled=true",
         ]),
       ).filter((o) => monitoring.includes(o.kind) && o.metadata.name !== "sluice-gateway"),
     );

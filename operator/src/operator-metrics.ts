@@ -15,7 +15,7 @@ export class OperatorMetrics {
   });
   readonly #objects = new Gauge({
     name: "sluice_operator_objects",
-    help: "Objects by kind and by the status of each condition compile gave them (last compile).",
+    help: "Objects by kind and by the status of each condition: compile's (last compile) and Programmed (from the gateways' reports).",
     labelNames: ["kind", "condition", "status"] as const,
     registers: [this.registry],
   });
@@ -53,19 +53,32 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  // kind\0condition\0status → objects: compile's conditions, and Programmed, which comes
+  // from the gateways' reports after compile (status/programmed.ts).
+  #compiledCounts = new Map<string, number>();
+  #programmedCounts = new Map<string, number>();
+
   compiled(seconds: number, statuses: readonly ObjectStatus[]) {
     this.#compile.observe(seconds);
-    const counts = new Map<string, number>();
-    for (const s of statuses)
-      for (const c of s.conditions) {
-        const key = `${s.kind}\u0000${c.type}\u0000${c.status}`;
-        counts.set(key, (counts.get(key) ?? 0) + 1);
-      }
+    this.#compiledCounts = countObjects(
+      statuses.flatMap((s) => s.conditions.map((c) => ({ kind: s.kind, type: c.type, status: c.status }))),
+    );
+    this.#setObjects();
+  }
+
+  /** Each object's Programmed condition, from what the live gateway replicas serve. */
+  programmed(conditions: readonly { kind: string; status: string }[]) {
+    this.#programmedCounts = countObjects(conditions.map((c) => ({ ...c, type: "Programmed" })));
+    this.#setObjects();
+  }
+
+  #setObjects() {
     this.#objects.reset();
-    for (const [key, n] of counts) {
-      const [kind = "", condition = "", status = ""] = key.split("\u0000");
-      this.#objects.labels(kind, condition, status).set(n);
-    }
+    for (const counts of [this.#compiledCounts, this.#programmedCounts])
+      for (const [key, n] of counts) {
+        const [kind = "", condition = "", status = ""] = key.split("\u0000");
+        this.#objects.labels(kind, condition, status).set(n);
+      }
   }
 
   published() {
@@ -95,4 +108,13 @@ export class OperatorMetrics {
   reconcileFailed() {
     this.#reconcileFailures.inc();
   }
+}
+
+function countObjects(conditions: readonly { kind: string; type: string; status: string }[]) {
+  const counts = new Map<string, number>();
+  for (const c of conditions) {
+    const key = `${c.kind}\u0000${c.type}\u0000${c.status}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
 }

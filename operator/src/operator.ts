@@ -131,6 +131,12 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
       // Which gateway replicas are alive and what they serve; re-check when one expires.
       const seen = ProgrammedTracker.replicas(reports.list() as ReportLease[], now);
       replicas = seen.live;
+      metrics.programmed(
+        compiled.statuses.map((s) => ({
+          kind: s.kind,
+          status: tracker.condition(s, replicas, version).status,
+        })),
+      );
       if (expiryTimer) clearTimeout(expiryTimer);
       if (seen.nextExpiry !== undefined) {
         expiryTimer = setTimeout(() => schedule(), seen.nextExpiry - now + 50);
