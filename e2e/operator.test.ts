@@ -1,7 +1,7 @@
 // The operator and gateways as local processes (the same CLI and flags as in the chart)
 // against the real API server: apply with kubectl, then watch the gateway serve it and the
 // objects' status tell the truth.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -145,6 +145,24 @@ describe("operator and gateway on a real API server", () => {
       return v.includes("no-such-pool") ? v : undefined;
     });
     expect(message).toContain('spec.rules[0].backendRefs[0].name: BackendPool "no-such-pool" not found');
+    // The leader's log names the object and the reason of the condition it set.
+    const logged = await until("the condition in the operator's log", () => {
+      const lines = ["operator-1", "operator-2"].flatMap((o) =>
+        readFileSync(join(logs, `${o}.log`), "utf8").split("\n"),
+      );
+      return lines.find(
+        (l) =>
+          l.includes('"msg":"condition set"') &&
+          l.includes('"name":"broken"') &&
+          l.includes('"condition":"ResolvedRefs"'),
+      );
+    });
+    expect(JSON.parse(logged)).toMatchObject({
+      kind: "GatewayRoute",
+      namespace: NS,
+      status: "False",
+      reason: "BackendNotFound",
+    });
     expect((await get(gateway.url, "/hello", "e2e.example.com")).status).toBe(200);
     expect((await get(gateway.url, "/broken", "e2e.example.com")).status).toBe(500);
   });
@@ -401,6 +419,9 @@ describe("operator and gateway on a real API server", () => {
       expect(await res.body.json()).toMatchObject({ identity, leader: identity === leader, synced: true });
       expect((await request(`${operator.admin}/readyz`)).statusCode).toBe(200);
     }
+    // The log level changes at runtime.
+    const level = await request(`${operators.get(leader)?.admin}/log-level?level=debug`, { method: "PUT" });
+    expect(await level.body.json()).toEqual({ level: "debug" });
     // The leader's metrics say what it has done so far in this file.
     const metrics = await (await request(`${operators.get(leader)?.admin}/metrics`)).body.text();
     const value = (series: string) =>

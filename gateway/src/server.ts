@@ -130,12 +130,16 @@ export async function startGateway(
     },
   });
   const tracing = await startTracing("sluice-gateway");
-  const accessLog = config.accessLog
-    ? pino(
-        { base: undefined, timestamp: pino.stdTimeFunctions.isoTime },
-        options.accessLogStream ?? pino.destination({ dest: 1, sync: false }),
-      )
-    : undefined;
+  // Access-log lines are gathered into 8 KiB writes (a write per line cost about a
+  // quarter of the throughput) and flushed at least every 250 ms, so a quiet gateway's
+  // lines still show up promptly.
+  const accessLogFile =
+    config.accessLog && !options.accessLogStream
+      ? pino.destination({ dest: 1, sync: false, minLength: 8192 })
+      : undefined;
+  const accessLog = config.accessLog ? (options.accessLogStream ?? accessLogFile) : undefined;
+  const accessLogFlush = accessLogFile ? setInterval(() => accessLogFile.flush(), 250) : undefined;
+  accessLogFlush?.unref();
   const observability = new Observability({ metrics, accessLog, tracer: tracing?.tracer });
 
   const reload = () => {
@@ -295,7 +299,9 @@ export async function startGateway(
   // Endpoints that change something need the admin token, or (without one) a loopback client:
   // in a pod the admin port is open to the kubelet's probes, not to be reconfigured.
   admin.addHook("onRequest", async (request, reply) => {
-    if (request.method === "GET" || request.method === "HEAD") return;
+    // Reads are open (probes, scrapes), except a rate-limit key's state, which says who is busy.
+    if ((request.method === "GET" || request.method === "HEAD") && !request.url.startsWith("/ratelimit/"))
+      return;
     const allowed = config.adminToken
       ? request.headers.authorization === `Bearer ${config.adminToken}`
       : ["127.0.0.1", "::1", "::ffff:127.0.0.1"].includes(request.socket.remoteAddress ?? "");
@@ -406,7 +412,8 @@ export async function startGateway(
       server.closeAllConnections();
       for (const socket of upgraded) socket.destroy();
       await Promise.all([admin.close(), loader.close(), sourceClosed, tracing?.shutdown(), limiter.close()]);
-      accessLog?.flush();
+      clearInterval(accessLogFlush);
+      accessLogFile?.flushSync();
       log.info("stopped");
     })();
     return shuttingDown;

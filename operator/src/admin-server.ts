@@ -13,18 +13,36 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
+/** The log level at runtime (PUT /log-level?level=debug), from loopback clients only. */
+export interface LogLevel {
+  level: string;
+  readonly levels: { values: Record<string, number> };
+}
+
 export async function startAdminServer(
   host: string,
   port: number,
   operator: OperatorHandle,
+  log?: LogLevel,
 ): Promise<AdminServer> {
   const server: Server = createServer(async (req, res) => {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { "content-type": "application/json" });
       res.end(`${JSON.stringify(body)}\n`);
     };
+    const url = new URL(req.url ?? "/", "http://admin");
+    if (req.method === "PUT" && url.pathname === "/log-level" && log) {
+      // In a pod the admin port is open to the kubelet's probes, not to be reconfigured.
+      if (!["127.0.0.1", "::1", "::ffff:127.0.0.1"].includes(req.socket.remoteAddress ?? ""))
+        return send(403, { error: "only from loopback" });
+      const level = url.searchParams.get("level") ?? "";
+      if (!Object.hasOwn(log.levels.values, level))
+        return send(400, { error: `level must be one of ${Object.keys(log.levels.values).join(", ")}` });
+      log.level = level;
+      return send(200, { level });
+    }
     if (req.method !== "GET" && req.method !== "HEAD") return send(405, { error: "method not allowed" });
-    switch (new URL(req.url ?? "/", "http://admin").pathname) {
+    switch (url.pathname) {
       case "/healthz":
         return send(200, { status: "ok" });
       case "/readyz":

@@ -6,6 +6,7 @@
 // them: prom-client's labels() hashes its arguments on every call.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { BackendPoolRuntime } from "../upstream/backend-pool.ts";
+import { type CounterSeries, type HistogramSeries, HotCounter, HotHistogram } from "./hot-metrics.ts";
 
 /** From 250 µs to 10 s: p50–p99 of a sub-millisecond proxy hop and of a slow upstream alike. */
 export const DURATION_BUCKETS = [
@@ -30,26 +31,27 @@ export interface RequestSample {
 
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly #requests = new Counter({
-    name: "sluice_requests_total",
-    help: "Requests answered, by route, method and status class.",
-    labelNames: ["route", "method", "status_class"] as const,
-    registers: [this.registry],
-  });
-  readonly #duration = new Histogram({
-    name: "sluice_request_duration_seconds",
-    help: "Time from the request's arrival to the end of its response, by route.",
-    labelNames: ["route"] as const,
-    buckets: DURATION_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly #upstreamDuration = new Histogram({
-    name: "sluice_upstream_duration_seconds",
-    help: "Time of one upstream attempt, from dispatch to the end of the response, by pool.",
-    labelNames: ["pool"] as const,
-    buckets: DURATION_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly #requests = new HotCounter(
+    this.registry,
+    "sluice_requests_total",
+    "Requests answered, by route, method and status class.",
+    ["route", "method", "status_class"],
+  );
+  readonly #duration = new HotHistogram(
+    this.registry,
+    "sluice_request_duration_seconds",
+    "Time from the request's arrival to the end of its response, by route.",
+    ["route"],
+    DURATION_BUCKETS,
+  );
+  readonly #upstreamDuration = new HotHistogram(
+    this.registry,
+    "sluice_upstream_duration_seconds",
+    "Time of one upstream attempt, from dispatch to the end of the response, by pool.",
+    ["pool"],
+    DURATION_BUCKETS,
+  );
+  readonly #upstreamByPool = new Map<string, HistogramSeries>();
   readonly #upstreamErrors = new Counter({
     name: "sluice_upstream_errors_total",
     help: "Upstream attempts that failed (connect-failure, reset, timeout, other) or answered 5xx, by pool and endpoint.",
@@ -115,10 +117,7 @@ export class GatewayMetrics {
     labelNames: ["kind"] as const,
     registers: [this.registry],
   });
-  readonly #requestChildren = new Map<
-    string,
-    { count: { inc(): void }; duration: { observe(v: number): void } }
-  >();
+  readonly #requestChildren = new Map<string, { count: CounterSeries; duration: HistogramSeries }>();
 
   /** `connections()` and `pools()` are read at scrape time, never on the request path. */
   constructor(connections: () => number, pools: () => Iterable<BackendPoolRuntime>) {
@@ -169,17 +168,22 @@ export class GatewayMetrics {
     let child = this.#requestChildren.get(key);
     if (!child) {
       child = {
-        count: this.#requests.labels(s.route, s.method, cls),
-        duration: this.#duration.labels(s.route),
+        count: this.#requests.child(s.route, s.method, cls),
+        duration: this.#duration.child(s.route),
       };
       this.#requestChildren.set(key, child);
     }
-    child.count.inc();
-    child.duration.observe(s.seconds);
+    child.count.value++;
+    this.#duration.observe(child.duration, s.seconds);
   }
 
   upstreamAttempt(pool: string, seconds: number) {
-    this.#upstreamDuration.labels(pool).observe(seconds);
+    let series = this.#upstreamByPool.get(pool);
+    if (!series) {
+      series = this.#upstreamDuration.child(pool);
+      this.#upstreamByPool.set(pool, series);
+    }
+    this.#upstreamDuration.observe(series, seconds);
   }
 
   upstreamError(pool: string, endpoint: string, kind: string) {

@@ -5,7 +5,6 @@
 // cookies, API keys in a header or in the query) never reach a log line.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Span, Tracer } from "@opentelemetry/api";
-import type { Logger } from "pino";
 import { type GatewayMetrics, methodLabel, NO_ROUTE } from "./gateway-metrics.ts";
 import { endSpan, startServerSpan } from "./tracing.ts";
 
@@ -45,13 +44,14 @@ export class RequestRecord {
 
 export interface ObservabilityOptions {
   metrics: GatewayMetrics | undefined;
-  accessLog: Logger | undefined;
+  /** Where access-log lines go (a pino destination, or any stream in tests). */
+  accessLog: { write(line: string): unknown } | undefined;
   tracer: Tracer | undefined;
 }
 
 export class Observability {
   readonly metrics: GatewayMetrics | undefined;
-  readonly #accessLog: Logger | undefined;
+  readonly #accessLog: ObservabilityOptions["accessLog"];
   readonly #tracer: Tracer | undefined;
 
   constructor(o: ObservabilityOptions) {
@@ -96,27 +96,33 @@ export class Observability {
       });
       endSpan(span, status);
     }
-    this.#accessLog?.info({
-      requestId: record.requestId,
-      traceId: span?.spanContext().traceId,
-      route: record.route,
-      method: record.method,
-      path: record.path,
-      status,
-      durationMs: round(ms),
-      upstreamMs: record.attempts > 0 ? round(record.upstreamMs) : undefined,
-      attempts: record.attempts,
-      bytesIn: record.bytesIn,
-      bytesOut: record.bytesOut,
-      upstream: record.endpoint,
-      pool: record.pool,
-      client: record.client,
-      consumer: record.consumer,
-      tenant: record.tenant,
-      rateLimit: record.rateLimit,
-      auth: record.auth,
-    });
+    if (this.#accessLog) this.#accessLog.write(accessLine(record, status, ms, span?.spanContext().traceId));
   }
+}
+
+/**
+ * One access-log line in pino's format (level 30, ISO time), written out field by field:
+ * a generic serializer walking an object per request cost most of the logging's share of
+ * the proxy's CPU. Strings that may come from clients (path, request id, consumer) go
+ * through JSON.stringify; absent fields are left out.
+ */
+function accessLine(r: RequestRecord, status: number, ms: number, traceId: string | undefined): string {
+  let line = `{"level":30,"time":"${new Date().toISOString()}","msg":"access","requestId":${JSON.stringify(r.requestId)}`;
+  if (traceId !== undefined) line += `,"traceId":"${traceId}"`;
+  line += `,"route":${JSON.stringify(r.route)},"method":${JSON.stringify(r.method)},"path":${JSON.stringify(r.path)}`;
+  line += `,"status":${status},"durationMs":${round(ms)}`;
+  if (r.attempts > 0) line += `,"upstreamMs":${round(r.upstreamMs)}`;
+  line += `,"attempts":${r.attempts}`;
+  if (r.bytesIn !== undefined && Number.isFinite(r.bytesIn)) line += `,"bytesIn":${r.bytesIn}`;
+  line += `,"bytesOut":${r.bytesOut}`;
+  if (r.endpoint !== undefined) line += `,"upstream":${JSON.stringify(r.endpoint)}`;
+  if (r.pool !== undefined) line += `,"pool":${JSON.stringify(r.pool)}`;
+  line += `,"client":${JSON.stringify(r.client)}`;
+  if (r.consumer !== undefined) line += `,"consumer":${JSON.stringify(r.consumer)}`;
+  if (r.tenant !== undefined) line += `,"tenant":${JSON.stringify(r.tenant)}`;
+  if (r.rateLimit !== undefined) line += `,"rateLimit":${JSON.stringify(r.rateLimit)}`;
+  if (r.auth !== undefined) line += `,"auth":${JSON.stringify(r.auth)}`;
+  return `${line}}\n`;
 }
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;

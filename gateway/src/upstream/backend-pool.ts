@@ -186,6 +186,8 @@ export class BackendPoolRuntime {
     return {
       id: this.id,
       inflight: this.inflight,
+      /** At the circuit-breaker limits: new requests get 503 until some finish. */
+      circuitOpen: this.atCapacity(),
       endpoints: this.endpoints.map((e) => ({
         endpoint: e.key,
         healthy: e.healthy,

@@ -57,7 +57,7 @@ export async function operatorCommand(argv: string[], env: NodeJS.ProcessEnv = p
     usageIntervalMs: number("usage-interval-ms", 60_000),
     log,
   });
-  const adminServer = await startAdminServer(admin.host, admin.port, operator);
+  const adminServer = await startAdminServer(admin.host, admin.port, operator, log);
   log.info({ admin: adminServer.address, identity: operator.identity }, "operator admin listening");
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {

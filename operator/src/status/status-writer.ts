@@ -197,6 +197,7 @@ export class StatusWriter {
           metadata: { name: s.name, namespace: s.namespace, resourceVersion: obj.metadata?.resourceVersion },
           status,
         });
+        this.#logChanges(s, obj.status, status);
         return "written";
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
@@ -213,6 +214,26 @@ export class StatusWriter {
         this.#log("status write conflict, retrying", { ...ref(s), attempt: attempt + 1 });
         obj = undefined; // re-read
       }
+    }
+  }
+
+  /** One line per condition whose status, reason or message changed: the object and why. */
+  #logChanges(s: ObjectStatus, before: unknown, after: Record<string, unknown>) {
+    type C = { type: string; status: string; reason: string; message: string };
+    const old = new Map(
+      ((before as { conditions?: C[] } | undefined)?.conditions ?? []).map((c) => [c.type, c]),
+    );
+    for (const c of (after.conditions ?? []) as C[]) {
+      const was = old.get(c.type);
+      if (was && was.status === c.status && was.reason === c.reason && was.message === c.message) continue;
+      this.#log("condition set", {
+        ...ref(s),
+        condition: c.type,
+        status: c.status,
+        reason: c.reason,
+        message: c.message,
+        ...(was ? { was: `${was.status}/${was.reason}` } : {}),
+      });
     }
   }
 
