@@ -14,9 +14,11 @@
 //   a node:http server doing the same (BENCH_UPSTREAM=node). Measured on a 2-vCPU EPYC:
 //   direct gets ~65k req/s from nginx and ~23k from node:http. The node upstream also held
 //   fastify back, with CPU 1 at 98 %.
-// - Each target: start, wait until it answers with the upstream's body, a warm-up run (JIT,
-//   connection pools), BENCH_REPEAT measured runs at BENCH_CONNECTIONS (saturation; the
-//   median run by req/s is reported), then a half-load run at half that rate, then stop.
+// - Every target is started and checked (it answers with the upstream's body) first, then
+//   warmed up (JIT, connection pools); then BENCH_REPEAT rounds, each one saturation run of
+//   every target in turn (interleaved, so a slow minute of the machine hits all targets,
+//   not one; the median run by req/s is reported), then a half-load run of each at half
+//   its rate; then all stop.
 // - Half load: wrk2 -R when installed, else wrk with pace.lua (each connection paced so the
 //   total is half the saturation rate). Not "fewer connections": with -c 4, fastify and
 //   Sluice still kept core 0 at 99 %, so that is saturation with a shorter queue, not half load.
@@ -176,7 +178,21 @@ async function main() {
     };
   };
 
+  // Every target is started first and stays up (idle when not loaded), then the runs
+  // are interleaved — round 1 of every target, then round 2, … — so a neighbour slowing
+  // the machine down for a minute weighs on every target alike instead of on one, and the
+  // ratios between targets stay meaningful.
+  interface Live {
+    name: string;
+    target: (typeof TARGETS)[number];
+    row: Row;
+    url: string;
+    proc: ReturnType<typeof startProc> | null;
+    runs: Measured[];
+    seen: { calls: number; reads: number; requests: number };
+  }
   const rows: Row[] = [];
+  const live: Live[] = [];
   for (const name of cfg.targets) {
     const target = TARGETS.find((t) => t.name === name);
     if (!target) continue;
@@ -192,7 +208,6 @@ async function main() {
       redisUrl: redis?.url ?? "",
     };
     mkdirSync(ctx.dir, { recursive: true });
-    await waitForQuiet(name, notes);
     const argv = target.command(ctx);
     const proc = argv ? startProc(name, argv, ctx.dir, PROXY_CPU) : null;
     const path = target.path ?? "/";
@@ -213,24 +228,32 @@ async function main() {
       if (proc) await stopProc(proc);
       continue;
     }
+    live.push({ name, target, row, url, proc, runs: [], seen: { calls: 0, reads: 0, requests: 0 } });
+  }
 
-    const h = target.headers;
-    if (cfg.warmup > 0) await loader.run(url, cfg.conns, cfg.warmup, undefined, h);
-    const runs: Measured[] = [];
-    // Redis commands and socket reads per request, over every saturation run (retries too).
-    const seen = { calls: 0, reads: 0, requests: 0 };
-    const saturate = async () => {
-      const before = target.redis ? redisCounters() : undefined;
-      const r = await loader.run(url, cfg.conns, cfg.seconds, undefined, h);
-      if (before) {
-        const after = redisCounters();
-        seen.calls += after.calls - before.calls;
-        seen.reads += after.reads - before.reads;
-        seen.requests += r.requests;
-      }
-      return r;
-    };
-    for (let i = 0; i < cfg.repeat; i++) runs.push(await measure(`${name} run ${i + 1}`, saturate, notes));
+  for (const l of live) {
+    await waitForQuiet(l.name, notes);
+    if (cfg.warmup > 0) await loader.run(l.url, cfg.conns, cfg.warmup, undefined, l.target.headers);
+  }
+  for (let i = 0; i < cfg.repeat; i++) {
+    for (const l of live) {
+      // Redis commands and socket reads per request, over every saturation run (retries too).
+      const saturate = async () => {
+        const before = l.target.redis ? redisCounters() : undefined;
+        const r = await loader.run(l.url, cfg.conns, cfg.seconds, undefined, l.target.headers);
+        if (before) {
+          const after = redisCounters();
+          l.seen.calls += after.calls - before.calls;
+          l.seen.reads += after.reads - before.reads;
+          l.seen.requests += r.requests;
+        }
+        return r;
+      };
+      l.runs.push(await measure(`${l.name} run ${i + 1}`, saturate, notes));
+    }
+  }
+  for (const l of live) {
+    const { name, target, row, runs, seen } = l;
     if (target.redis && seen.requests > 0) {
       notes.push(
         `${name}: Redis counted ${(seen.calls / seen.requests).toFixed(2)} EVALSHA calls and ` +
@@ -245,14 +268,14 @@ async function main() {
       const rate = median.rps / 2;
       row.half = await measure(
         `${name} half load`,
-        () => loader.run(url, cfg.conns, cfg.seconds, rate, h),
+        () => loader.run(l.url, cfg.conns, cfg.seconds, rate, target.headers),
         notes,
       );
     }
     if ((row.sat?.errors ?? 0) > 0)
       notes.push(`${name} had ${row.sat?.errors} errors (socket or non-2xx) in its run`);
-    if (proc) await stopProc(proc);
   }
+  for (const l of live) if (l.proc) await stopProc(l.proc);
 
   if (cfg.targets.includes("sluice-traced"))
     notes.push(`sluice-traced: the OTLP receiver got ${spansReceived} export requests`);

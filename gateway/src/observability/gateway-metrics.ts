@@ -2,9 +2,9 @@
 // Labels are bounded by configuration: route, pool, endpoint, policy and rule names, and
 // small fixed sets (method, status class, result, reason) — never raw paths, keys, client
 // addresses or user ids, so a client cannot grow the series count.
-// The request path looks children up once per (rule, method, status class) and keeps
-// them: prom-client's labels() hashes its arguments on every call.
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+// Metrics counted on every request are HotCounter/HotHistogram (hot-metrics.ts): prom-client
+// validates and hashes labels on every inc/observe, which showed in the proxy bench.
+import { Counter, Gauge, Registry } from "prom-client";
 import type { BackendPoolRuntime } from "../upstream/backend-pool.ts";
 import { type CounterSeries, type HistogramSeries, HotCounter, HotHistogram } from "./hot-metrics.ts";
 
@@ -76,12 +76,13 @@ export class GatewayMetrics {
     labelNames: ["pool", "endpoint"] as const,
     registers: [this.registry],
   });
-  readonly #rateLimit = new Counter({
-    name: "sluice_ratelimit_decisions_total",
-    help: "Rate-limit decisions by policy, rule and result (allowed, limited, blocked, store_failed_open, store_failed_closed).",
-    labelNames: ["policy", "rule", "result"] as const,
-    registers: [this.registry],
-  });
+  readonly #rateLimit = new HotCounter(
+    this.registry,
+    "sluice_ratelimit_decisions_total",
+    "Rate-limit decisions by policy, rule and result (allowed, limited, blocked, store_failed_open, store_failed_closed).",
+    ["policy", "rule", "result"],
+  );
+  readonly #rateLimitSeries = new Map<string, CounterSeries>();
   readonly #authFailures = new Counter({
     name: "sluice_auth_failures_total",
     help: "Requests refused by authentication (401) or authorization (403), by policy and reason.",
@@ -105,12 +106,14 @@ export class GatewayMetrics {
     help: "When the last snapshot was loaded (Unix time).",
     registers: [this.registry],
   });
-  readonly #redisDuration = new Histogram({
-    name: "sluice_redis_duration_seconds",
-    help: "Time of rate-limit calls to Redis.",
-    buckets: DURATION_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly #redisDuration = new HotHistogram(
+    this.registry,
+    "sluice_redis_duration_seconds",
+    "Time of rate-limit calls to Redis.",
+    [],
+    DURATION_BUCKETS,
+  );
+  readonly #redisSeries = this.#redisDuration.child();
   readonly #redisErrors = new Counter({
     name: "sluice_redis_errors_total",
     help: "Rate-limit calls to Redis that failed or timed out.",
@@ -203,7 +206,13 @@ export class GatewayMetrics {
   }
 
   rateLimit(policy: string, rule: string, result: string) {
-    this.#rateLimit.labels(policy, rule, result).inc();
+    const key = `${policy}\u0000${rule}\u0000${result}`;
+    let series = this.#rateLimitSeries.get(key);
+    if (!series) {
+      series = this.#rateLimit.child(policy, rule, result);
+      this.#rateLimitSeries.set(key, series);
+    }
+    series.value++;
   }
 
   authFailure(policy: string, reason: string) {
@@ -222,7 +231,7 @@ export class GatewayMetrics {
   }
 
   redisCall(seconds: number, error?: string) {
-    this.#redisDuration.observe(seconds);
+    this.#redisDuration.observe(this.#redisSeries, seconds);
     if (error) this.#redisErrors.labels(error).inc();
   }
 }

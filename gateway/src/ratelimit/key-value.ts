@@ -4,6 +4,7 @@
 // without a value in one shared "missing" bucket per rule (see the CRD field description),
 // so leaving out a header cannot escape a limit, and cannot throw either.
 import ipaddr from "ipaddr.js";
+import { BoundedCache } from "./memo.ts";
 import type { RateLimitRule } from "./types.ts";
 
 export interface KeySources {
@@ -28,6 +29,14 @@ export const GLOBAL_KEY = "*";
  * Undefined when the address does not parse (a proxy sent garbage): the missing bucket.
  */
 export function clientIpKey(address: string, ipv6PrefixLength = 64): string | undefined {
+  return ipv6PrefixLength === 64
+    ? clientIpKeys.get(address, () => parseClientIp(address, 64))
+    : parseClientIp(address, ipv6PrefixLength);
+}
+
+const clientIpKeys = new BoundedCache<string | undefined>(10_000);
+
+function parseClientIp(address: string, ipv6PrefixLength: number): string | undefined {
   const bare = address.trim().replace(/^\[(.*)\]$/, "$1");
   if (!ipaddr.isValid(bare)) return undefined;
   let ip = ipaddr.parse(bare);

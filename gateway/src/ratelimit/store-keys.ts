@@ -4,6 +4,7 @@
 // key id or consumer must never appear in Redis in clear.
 import { createHash } from "node:crypto";
 import { ALGORITHM_CODE, isAlgorithm } from "./algorithm.ts";
+import { BoundedCache } from "./memo.ts";
 import type { Algorithm, LimitCheck } from "./types.ts";
 
 const PREFIX = "sluice:rl:";
@@ -30,7 +31,15 @@ function tagPart(s: string): string {
   return s.replace(/[{}]/g, "_");
 }
 
+const keysCache = new BoundedCache<RuleKeys>(10_000);
+
+/** Keys for one check; the same (policy, rule, algorithm, value) comes back with every request. */
 export function ruleKeys(check: Pick<LimitCheck, "policyId" | "rule" | "key">): RuleKeys {
+  const id = `${check.policyId}\u0000${check.rule.name}\u0000${check.rule.algorithm}\u0000${check.key ?? "\u0001"}`;
+  return keysCache.get(id, () => buildRuleKeys(check));
+}
+
+function buildRuleKeys(check: Pick<LimitCheck, "policyId" | "rule" | "key">): RuleKeys {
   const tag = `{${tagPart(check.policyId)}:${tagPart(check.rule.name)}:${check.key === undefined ? MISSING : hashKeyValue(check.key)}}`;
   return {
     state: `${PREFIX}${tag}:${ALGORITHM_CODE[algorithmOf(check.rule.algorithm)]}`,
