@@ -51,10 +51,8 @@ export function sendProblem(
     status: problem.status,
     ...(detail ? { detail } : {}),
   });
-  res.writeHead(problem.status, {
-    ...headers,
-    "content-type": "application/problem+json",
-    "content-length": Buffer.byteLength(body),
-  });
+  // Set, not passed to writeHead, so the access log can read the length back.
+  res.setHeader("content-length", Buffer.byteLength(body));
+  res.writeHead(problem.status, { ...headers, "content-type": "application/problem+json" });
   res.end(body);
 }

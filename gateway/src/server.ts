@@ -413,7 +413,11 @@ export async function startGateway(
       for (const socket of upgraded) socket.destroy();
       await Promise.all([admin.close(), loader.close(), sourceClosed, tracing?.shutdown(), limiter.close()]);
       clearInterval(accessLogFlush);
-      accessLogFile?.flushSync();
+      try {
+        accessLogFile?.flushSync();
+      } catch {
+        // stdout closed or busy: the last lines are lost, the shutdown goes on.
+      }
       log.info("stopped");
     })();
     return shuttingDown;

@@ -159,6 +159,8 @@ describe("access log", () => {
     expect(line.upstreamMs as number).toBeGreaterThan(0);
     expect(line.upstreamMs as number).toBeLessThanOrEqual(line.durationMs as number);
     expect(access.out[1]).toMatchObject({ route: "(none)", status: 400, attempts: 0 });
+    // The gateway's own answers count too (the problem+json body).
+    expect(access.out[1]?.bytesOut as number).toBeGreaterThan(50);
     for (const text of [...access.raw, ...app.raw]) {
       for (const secret of ["query-secret-123", "header-secret-jwt", "key-secret-456", "cookie-secret-789"]) {
         expect(text).not.toContain(secret);
