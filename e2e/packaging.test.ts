@@ -20,6 +20,7 @@ import {
   CHART,
   findObject,
   helm,
+  helmBinary,
   type KubeObject,
   objectKey,
   parseObjects,
@@ -63,6 +64,8 @@ const byKey = (objects: KubeObject[]) =>
   Object.fromEntries(objects.map((o) => [objectKey(o), withoutHelmBookkeeping(o)]));
 
 beforeAll(async () => {
+  // Built on first use (minutes when cold): here, under the hook timeout, not in a test's.
+  helmBinary();
   kube = new KubeClient(inject("kubeconfig"));
   await installCrds(kube, [NS, DRY, APP, "sluice-system"]);
   kube.kubectl("apply", "-f", MONITORING_CRDS);
