@@ -13,7 +13,9 @@ export const DURATION_BUCKETS = [
   0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 
-const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"]);
+const METHOD_LIST = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"];
+const METHODS = new Set(METHOD_LIST);
+const METHOD_INDEX = new Map(METHOD_LIST.map((m, i) => [m, i]));
 export const methodLabel = (method: string | undefined) =>
   method !== undefined && METHODS.has(method) ? method : "OTHER";
 const STATUS_CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx"];
@@ -120,7 +122,10 @@ export class GatewayMetrics {
     labelNames: ["kind"] as const,
     registers: [this.registry],
   });
-  readonly #requestChildren = new Map<string, { count: CounterSeries; duration: HistogramSeries }>();
+  readonly #requestSlots = new Map<
+    string,
+    ({ count: CounterSeries; duration: HistogramSeries } | undefined)[]
+  >();
 
   /** `connections()` and `pools()` are read at scrape time, never on the request path. */
   constructor(connections: () => number, pools: () => Iterable<BackendPoolRuntime>) {
@@ -166,15 +171,21 @@ export class GatewayMetrics {
   }
 
   request(s: RequestSample) {
-    const cls = statusClass(s.status);
-    const key = `${s.route}\u0000${s.method}\u0000${cls}`;
-    let child = this.#requestChildren.get(key);
+    // route → one slot per (method, status class): no key string is built per request.
+    let slots = this.#requestSlots.get(s.route);
+    if (!slots) {
+      slots = [];
+      this.#requestSlots.set(s.route, slots);
+    }
+    const classIndex = Math.min(Math.max(Math.floor(s.status / 100) - 1, 0), 5);
+    const slot = (METHOD_INDEX.get(s.method) ?? METHOD_LIST.length) * 6 + classIndex;
+    let child = slots[slot];
     if (!child) {
       child = {
-        count: this.#requests.child(s.route, s.method, cls),
+        count: this.#requests.child(s.route, s.method, statusClass(s.status)),
         duration: this.#duration.child(s.route),
       };
-      this.#requestChildren.set(key, child);
+      slots[slot] = child;
     }
     child.count.value++;
     this.#duration.observe(child.duration, s.seconds);
