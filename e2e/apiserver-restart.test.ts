@@ -1,16 +1,8 @@
-// Scenario 8: the API server the operator and gateway talk to goes away and comes back.
-// A second kube-apiserver on the suite's etcd is theirs; it is killed, changes are made
-// through the first one while it is down (an add, an edit and a delete), and then it is
-// started again on the same port. Nothing is restarted by hand: the processes must notice,
-// relist and catch up — without losing the delete — and status must be written again.
-import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { stringify } from "yaml";
 import { ExtraApiServer } from "./harness/extra-apiserver.ts";
 import { installCrds } from "./harness/install.ts";
 import { KubeClient } from "./harness/kube-client.ts";
@@ -34,11 +26,7 @@ let upstreamPort: number;
 let gateway: GatewayProcess;
 let operator: OperatorProcess;
 
-function apply(objects: unknown[]) {
-  const file = join(procs.logs, `apply-${Date.now()}.yaml`);
-  writeFileSync(file, objects.map((o) => stringify(o)).join("---\n"));
-  return kube.kubectl("apply", "-f", file);
-}
+const apply = (objects: unknown[]) => kube.apply(objects);
 
 const route = (name: string, path: string) => ({
   apiVersion: "sluice.dev/v1alpha1",

@@ -1,13 +1,6 @@
-// The operator never compiles a partial world. Here its ClusterRole lacks one kind (as when
-// an upgrade starts watching a kind before its RBAC is updated): the list of AuthzPolicies
-// is refused, so the operator must not publish — an unlisted kind would read as "all
-// deleted" — and must say so on /readyz. Once the permission is back it catches up alone.
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { stringify } from "yaml";
 import { decodeSnapshot } from "../gateway/src/snapshot/secret-codec.ts";
 import { installCrds, ROOT } from "./harness/install.ts";
 import { KubeClient } from "./harness/kube-client.ts";
@@ -36,36 +29,29 @@ beforeAll(async () => {
   // The same ClusterRole as config/rbac, without authzpolicies.
   const role = JSON.parse(kube.kubectl("get", "clusterrole", "sluice-operator", "-o", "json"));
   role.rules[0].resources = role.rules[0].resources.filter((r: string) => r !== "authzpolicies");
-  kube.kubectl("replace", "-f", writeTemp("role.json", JSON.stringify(role)));
+  kube.apply([role], "replace");
   kube.kubectl("delete", "secret", "sluice-snapshot", "-n", SYSTEM, "--ignore-not-found");
-  kube.kubectl(
-    "apply",
-    "-f",
-    writeTemp(
-      "objects.yaml",
-      [
-        {
-          kind: "BackendPool",
-          metadata: { name: "sync", namespace: NS },
-          spec: { endpoints: [{ address: "127.0.0.1", port: 9 }] },
+  kube.apply(
+    [
+      {
+        kind: "BackendPool",
+        metadata: { name: "sync", namespace: NS },
+        spec: { endpoints: [{ address: "127.0.0.1", port: 9 }] },
+      },
+      {
+        kind: "GatewayRoute",
+        metadata: { name: "sync", namespace: NS },
+        spec: { hostnames: ["sync.example.com"], rules: [{ backendRefs: [{ name: "sync" }] }] },
+      },
+      {
+        kind: "AuthzPolicy",
+        metadata: { name: "guard", namespace: NS },
+        spec: {
+          targetRefs: [{ kind: "GatewayRoute", name: "sync" }],
+          rules: [{ name: "nobody", action: "Deny" }],
         },
-        {
-          kind: "GatewayRoute",
-          metadata: { name: "sync", namespace: NS },
-          spec: { hostnames: ["sync.example.com"], rules: [{ backendRefs: [{ name: "sync" }] }] },
-        },
-        {
-          kind: "AuthzPolicy",
-          metadata: { name: "guard", namespace: NS },
-          spec: {
-            targetRefs: [{ kind: "GatewayRoute", name: "sync" }],
-            rules: [{ name: "nobody", action: "Deny" }],
-          },
-        },
-      ]
-        .map((o) => stringify({ apiVersion: "sluice.dev/v1alpha1", ...o }))
-        .join("---\n"),
-    ),
+      },
+    ].map((o) => ({ apiVersion: "sluice.dev/v1alpha1", ...o })),
   );
   operator = await procs.operator("sync-operator", kubeconfig, SYSTEM);
 });
@@ -74,12 +60,6 @@ afterAll(async () => {
   await procs.stopAll();
   kube.kubectl("apply", "-k", `${ROOT}/config/rbac`);
 });
-
-function writeTemp(name: string, text: string): string {
-  const file = join(procs.logs, name);
-  writeFileSync(file, text);
-  return file;
-}
 
 describe("an operator that cannot list every kind", () => {
   it("leads but publishes nothing and is not ready, then catches up when it may list again", async () => {

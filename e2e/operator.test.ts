@@ -1,14 +1,13 @@
 // The operator and gateways as local processes (the same CLI and flags as in the chart)
 // against the real API server: apply with kubectl, then watch the gateway serve it and the
 // objects' status tell the truth.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { stringify } from "yaml";
 import { installCrds, ROOT } from "./harness/install.ts";
 import { KubeClient } from "./harness/kube-client.ts";
 import { createTestHosts } from "./harness/netns.ts";
@@ -35,11 +34,7 @@ let upstreamPort: number;
 const startGatewayProcess = (name: string, env: Record<string, string> = {}) =>
   procs.gateway(name, gatewayKubeconfig, `${SYSTEM}/sluice-snapshot`, env);
 
-function apply(objects: unknown[]) {
-  const file = join(logs, `apply-${Date.now()}.yaml`);
-  writeFileSync(file, objects.map((o) => stringify(o)).join("---\n"));
-  return kube.kubectl("apply", "-f", file);
-}
+const apply = (objects: unknown[]) => kube.apply(objects);
 
 const pool = (name: string) => ({
   apiVersion: "sluice.dev/v1alpha1",

@@ -16,6 +16,7 @@ import { BruteForceGuard } from "./auth/brute-force.ts";
 import { type GatewayConfig, rateLimitStore, splitAddress } from "./config.ts";
 import { createDataPlane } from "./data-plane.ts";
 import { GatewayError } from "./errors.ts";
+import { isLoopback } from "./filters/forwarded.ts";
 import { GatewayMetrics } from "./observability/gateway-metrics.ts";
 import { Observability } from "./observability/request-record.ts";
 import { startTracing } from "./observability/tracing.ts";
@@ -304,7 +305,7 @@ export async function startGateway(
       return;
     const allowed = config.adminToken
       ? request.headers.authorization === `Bearer ${config.adminToken}`
-      : ["127.0.0.1", "::1", "::ffff:127.0.0.1"].includes(request.socket.remoteAddress ?? "");
+      : isLoopback(request.socket.remoteAddress);
     if (!allowed) return reply.code(403).send({ error: "admin token required" });
   });
   admin.get("/metrics", async (_req, reply) => {

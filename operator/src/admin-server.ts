@@ -6,6 +6,7 @@
 // quietly as soon as the last connection to the API server died.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { isLoopback } from "../../gateway/src/filters/forwarded.ts";
 import type { OperatorHandle } from "./operator.ts";
 
 export interface AdminServer {
@@ -33,8 +34,7 @@ export async function startAdminServer(
     const url = new URL(req.url ?? "/", "http://admin");
     if (req.method === "PUT" && url.pathname === "/log-level" && log) {
       // In a pod the admin port is open to the kubelet's probes, not to be reconfigured.
-      if (!["127.0.0.1", "::1", "::ffff:127.0.0.1"].includes(req.socket.remoteAddress ?? ""))
-        return send(403, { error: "only from loopback" });
+      if (!isLoopback(req.socket.remoteAddress)) return send(403, { error: "only from loopback" });
       const level = url.searchParams.get("level") ?? "";
       if (!Object.hasOwn(log.levels.values, level))
         return send(400, { error: `level must be one of ${Object.keys(log.levels.values).join(", ")}` });

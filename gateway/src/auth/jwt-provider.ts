@@ -4,6 +4,7 @@
 // and the required claims. Why a token failed is kept for logs and metrics only; the
 // client always gets the same answer.
 import { type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
+import { JWT_ASYMMETRIC_ALGORITHMS, JWT_HMAC_ALGORITHMS } from "../../../operator/src/api/authz-policy.ts";
 import { GatewayError } from "../errors.ts";
 import type { SnapshotAuthzPolicy } from "../snapshot/schema.ts";
 import { AmbiguousKeyError, type KeySet, keySetFrom } from "./key-set.ts";
@@ -13,19 +14,9 @@ export type SnapshotJwtProvider = NonNullable<
   NonNullable<SnapshotAuthzPolicy["authentication"]>["jwt"]
 >[number];
 
-export const ASYMMETRIC_ALGORITHMS: ReadonlySet<string> = new Set([
-  "RS256",
-  "RS384",
-  "RS512",
-  "PS256",
-  "PS384",
-  "PS512",
-  "ES256",
-  "ES384",
-  "ES512",
-  "EdDSA",
-]);
-export const HMAC_ALGORITHMS: ReadonlySet<string> = new Set(["HS256", "HS384", "HS512"]);
+// The API's lists (one source with the CRD's enum): which algorithms go with public keys, which with shared secrets.
+export const ASYMMETRIC_ALGORITHMS: ReadonlySet<string> = new Set(JWT_ASYMMETRIC_ALGORITHMS);
+export const HMAC_ALGORITHMS: ReadonlySet<string> = new Set(JWT_HMAC_ALGORITHMS);
 
 export type JwtFailureReason =
   | "malformed"

@@ -295,6 +295,7 @@ export const AuthzPolicySpec = Type.Object(
 );
 export type AuthzPolicySpec = Static<typeof AuthzPolicySpec>;
 export const JWT_ASYMMETRIC_ALGORITHMS = ASYMMETRIC;
+export const JWT_HMAC_ALGORITHMS = HMAC;
 
 export const authzPolicy: KindDefinition<typeof AuthzPolicySpec> = {
   kind: "AuthzPolicy",

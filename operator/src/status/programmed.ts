@@ -22,6 +22,12 @@ interface Replica {
 }
 
 const HISTORY = 64;
+
+/** When a replica's report lapses: its last renewal plus the lease duration (epoch ms). */
+function reportExpiresAt(l: ReportLease): number {
+  const renewed = l.spec?.renewTime ? new Date(l.spec.renewTime).getTime() : 0;
+  return renewed + (l.spec?.leaseDurationSeconds ?? 0) * 1000;
+}
 const key = (s: { kind: string; namespace: string; name: string }) => `${s.kind}/${s.namespace}/${s.name}`;
 
 export class ProgrammedTracker {
@@ -43,10 +49,7 @@ export class ProgrammedTracker {
 
   /** The report leases of live replicas (not expired). */
   static live(leases: readonly ReportLease[], now: number): ReportLease[] {
-    return leases.filter((l) => {
-      const renewed = l.spec?.renewTime ? new Date(l.spec.renewTime).getTime() : 0;
-      return renewed + (l.spec?.leaseDurationSeconds ?? 0) * 1000 > now;
-    });
+    return leases.filter((l) => reportExpiresAt(l) > now);
   }
 
   /** Live replicas (unexpired report leases), and when the next one expires. */
@@ -57,8 +60,7 @@ export class ProgrammedTracker {
     const live: Replica[] = [];
     let nextExpiry: number | undefined;
     for (const l of leases) {
-      const renewed = l.spec?.renewTime ? new Date(l.spec.renewTime).getTime() : 0;
-      const expiresAt = renewed + (l.spec?.leaseDurationSeconds ?? 0) * 1000;
+      const expiresAt = reportExpiresAt(l);
       if (expiresAt <= now) continue;
       nextExpiry = Math.min(nextExpiry ?? expiresAt, expiresAt);
       const a = l.metadata.annotations ?? {};
