@@ -17,6 +17,7 @@ import { type GatewayConfig, rateLimitStore, splitAddress } from "./config.ts";
 import { createDataPlane } from "./data-plane.ts";
 import { GatewayError } from "./errors.ts";
 import { isLoopback } from "./filters/forwarded.ts";
+import { AccessLogWriter, accessLogDestination } from "./observability/access-log-writer.ts";
 import { GatewayMetrics } from "./observability/gateway-metrics.ts";
 import { Observability } from "./observability/request-record.ts";
 import { startTracing } from "./observability/tracing.ts";
@@ -131,12 +132,13 @@ export async function startGateway(
     },
   });
   const tracing = await startTracing("sluice-gateway");
-  // Access-log lines are gathered into 8 KiB writes (a write per line cost about a
-  // quarter of the throughput) and flushed at least every 250 ms, so a quiet gateway's
-  // lines still show up promptly.
+  // Access-log lines are gathered into 64 KiB writes (see access-log-writer.ts) and flushed
+  // at least every 250 ms, so a quiet gateway's lines still show up promptly. At most 16 MiB
+  // may wait for a slow stdout; past that, lines are dropped and counted, never the gateway's
+  // memory or the request path held hostage.
   const accessLogFile =
     config.accessLog && !options.accessLogStream
-      ? pino.destination({ dest: 1, sync: false, minLength: 8192 })
+      ? new AccessLogWriter(accessLogDestination((bytes) => metrics?.accessLogDropped(bytes)))
       : undefined;
   const accessLog = config.accessLog ? (options.accessLogStream ?? accessLogFile) : undefined;
   const accessLogFlush = accessLogFile ? setInterval(() => accessLogFile.flush(), 250) : undefined;

@@ -193,6 +193,51 @@ describe("RedisLimiter on standalone Redis", () => {
     },
   );
 
+  it("concurrent requests with the same keys share one script call and get the answers of calls in order", async () => {
+    const client = await connect(server, 1000);
+    const limiter = new RedisLimiter(client, { timeoutMs: 1000 });
+    const id = policyId();
+    const fixed = rule({ requests: 10, periodMs: 3_600_000 });
+    const blocking = rule({
+      name: "b",
+      algorithm: "TokenBucket",
+      requests: 2,
+      periodMs: 3_600_000,
+      burst: 0,
+      blockMs: 60_000,
+    });
+    await awayFromWindowEdge(3_600_000, 5000);
+    await server.cli("CONFIG", "RESETSTAT");
+    const [shared, other, blocked] = await Promise.all([
+      accepted(limiter, [{ policyId: id, rule: fixed, key: "shared" }], 25),
+      accepted(limiter, [{ policyId: id, rule: fixed, key: "other" }], 3),
+      accepted(limiter, [{ policyId: id, rule: blocking, key: "x" }], 5),
+    ]);
+    // Request i (in call order) sees the state requests 0..i-1 left: exactly what one call
+    // each, in that order, would have answered.
+    expect(shared.map((d) => d.rules[0]?.remaining)).toEqual([
+      9,
+      8,
+      7,
+      6,
+      5,
+      4,
+      3,
+      2,
+      1,
+      0,
+      ...Array(15).fill(0),
+    ]);
+    expect(shared.map((d) => (d.allowed ? "+" : "-")).join("")).toBe(`${"+".repeat(10)}${"-".repeat(15)}`);
+    expect(other.map((d) => d.rules[0]?.remaining)).toEqual([9, 8, 7]);
+    expect(blocked.map((d) => (d.allowed ? "+" : d.rules[0]?.blocked ? "b" : "-")).join("")).toBe("++bbb");
+    // One script call per distinct key set, not per request (a new connection's first call
+    // in a pipeline is an EVAL, the rest EVALSHA).
+    const stats = await server.cli("INFO", "commandstats");
+    const calls = (name: string) => Number(stats.match(new RegExp(`cmdstat_${name}:calls=(\\d+)`))?.[1] ?? 0);
+    expect(calls("eval") + calls("evalsha")).toBe(3);
+  });
+
   it("checks all rules of a request in one atomic call: a refusal consumes nothing elsewhere", async () => {
     const client = await connect(server, 1000);
     const limiter = new RedisLimiter(client, { timeoutMs: 1000 });

@@ -24,9 +24,19 @@ export type ApiKeyOutcome =
   /** `consumer`: known when the key exists but was refused (expired, wrong address). */
   | { ok: false; reason: ApiKeyFailureReason; consumer?: string };
 
+/** Most presented keys remembered with their record (see #known). */
+const KNOWN_MAX = 10_000;
+
 export class ApiKeyStore {
   readonly #hashKey: string;
   readonly #byDigest = new Map<string, ApiKeyRecord>();
+  /**
+   * Presented keys that matched, with their record: an HMAC per request cost more than the
+   * rest of the key check. Only keys that exist get in, so guessing cannot fill it (and a
+   * faster answer for a real key tells nothing to someone who does not already hold it);
+   * it belongs to this snapshot's store, so a removed or rotated key is gone at the reload.
+   */
+  readonly #known = new Map<string, ApiKeyRecord>();
 
   constructor(hashKey: string, keys: readonly SnapshotApiKey[]) {
     this.#hashKey = hashKey;
@@ -47,7 +57,7 @@ export class ApiKeyStore {
 
   /** Checks `presented` for a policy in `namespace`, from `client`, at `nowMs`. */
   check(presented: string, namespace: string, client: string, nowMs: number): ApiKeyOutcome {
-    const key = this.#byDigest.get(apiKeyDigest(this.#hashKey, presented));
+    const key = this.#known.get(presented) ?? this.#lookUp(presented);
     if (!key) return { ok: false, reason: "unknown" };
     // Keys of another namespace look unknown: which namespaces hold keys is nobody's business.
     if (key.namespace !== namespace) return { ok: false, reason: "wrongNamespace" };
@@ -56,5 +66,14 @@ export class ApiKeyStore {
     if (key.allowedCIDRs && !key.allowedCIDRs.contains(client))
       return { ok: false, reason: "addressNotAllowed", consumer: key.consumer };
     return { ok: true, key };
+  }
+
+  #lookUp(presented: string): ApiKeyRecord | undefined {
+    const key = this.#byDigest.get(apiKeyDigest(this.#hashKey, presented));
+    if (key) {
+      this.#known.set(presented, key);
+      if (this.#known.size > KNOWN_MAX) this.#known.delete(this.#known.keys().next().value as string);
+    }
+    return key;
   }
 }

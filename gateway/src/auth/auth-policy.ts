@@ -89,6 +89,8 @@ function unverifiedIssuer(token: string): string | undefined {
   }
 }
 
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
 function headerView(headers: IncomingHttpHeaders, hidden: ReadonlySet<string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
@@ -205,7 +207,10 @@ export class AuthPolicyRuntime {
         path: request.path,
         client: request.client,
         timeMs: this.#deps.now(),
-        headers: headerView(request.headers, this.#deps.identityHeaders),
+        // Only rules on headers or with `when` conditions read them: no copy otherwise.
+        headers: this.#rules.readsHeaders
+          ? headerView(request.headers, this.#deps.identityHeaders)
+          : NO_HEADERS,
       },
       identity,
     );
@@ -229,6 +234,9 @@ export class AuthPolicyRuntime {
       if (!p.found) continue;
       presented = true;
       if (!p.usable) return { state: "invalid", reason: "malformed" };
+      // Verified by this provider before (so issued by its issuer) and still valid.
+      const cached = provider.cached(p.value);
+      if (cached) return { state: "valid", value: { provider, claims: cached } };
       // The token names its issuer; only providers of that issuer may judge it.
       if (unverifiedIssuer(p.value) !== provider.issuer) continue;
       const outcome = await provider.verify(p.value);

@@ -113,6 +113,21 @@ describe("JWT authentication", () => {
     expect(bodies.size).toBe(1);
   });
 
+  it("a token accepted before is refused by the same policy once it expires; another issuer's never matches", async () => {
+    const clock = { now: NOW_MS };
+    const p = buildAuthRuntime(
+      { authzPolicies: [jwtPolicy()], apiKeys: { hashKeyId: hashKeyId(HASH_KEY), keys: [] } },
+      { hashKey: HASH_KEY, now: () => clock.now },
+    ).policy("shop/p");
+    const token = await sign(rsa, baseClaims({ exp: Math.floor(NOW_MS / 1000) + 60 }));
+    const check = (t: string) => p?.check(req({ authorization: `Bearer ${t}` }));
+    expect((await check(token))?.allowed).toBe(true);
+    expect((await check(token))?.allowed).toBe(true);
+    expect((await check(await sign(rsa, baseClaims({ iss: "https://other/" }))))?.allowed).toBe(false);
+    clock.now += 61_000 + 60_000; // past exp and the default skew
+    expect(await check(token)).toMatchObject({ allowed: false, reason: "jwt:expired" });
+  });
+
   it("a good token gives an identity (roles from a nested claim, scopes from scope and scp) and claim headers", async () => {
     const token = await sign(
       rsa,
@@ -274,6 +289,24 @@ describe("API keys", () => {
     await check("nope-nope-nope-nope", {}, failures);
     expect(failures[0]?.consumer).toBe("acme");
     expect(failures[1]?.consumer).toBeUndefined();
+  });
+
+  it("a key accepted before is still checked for address and expiry on every request", async () => {
+    const clock = { now: Date.parse("2029-12-30T23:59:59.000Z") };
+    const rt = buildAuthRuntime(
+      { authzPolicies: [keyPolicy()], apiKeys: { hashKeyId: hashKeyId(HASH_KEY), keys: KEYS } },
+      { hashKey: HASH_KEY, now: () => clock.now },
+    );
+    const p = rt.policy("shop/keys");
+    const office = (client: string) => p?.check(req({ "x-api-key": KEY_OFFICE }, { client }));
+    expect((await office("192.168.1.20"))?.allowed).toBe(true);
+    expect(await office("10.0.0.1")).toMatchObject({ allowed: false, reason: "apiKey:addressNotAllowed" });
+    expect((await p?.check(req({ "x-api-key": KEY_EXPIRED })))?.allowed).toBe(true);
+    clock.now += 1000;
+    expect(await p?.check(req({ "x-api-key": KEY_EXPIRED }))).toMatchObject({
+      allowed: false,
+      reason: "apiKey:expired",
+    });
   });
 
   it("a disabled key is left out of the snapshot by compile, so it is unknown", async () => {

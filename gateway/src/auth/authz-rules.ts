@@ -35,6 +35,8 @@ const PRINCIPAL_FIELDS = new Set(["roles", "scopes", "consumers", "tenants", "so
 interface CompiledRule {
   label: string;
   action: Action;
+  /** Looks at request headers (a header match or a `when` condition). */
+  readsHeaders: boolean;
   test(request: AuthzRequest, identity: Identity | undefined): boolean;
 }
 
@@ -94,13 +96,20 @@ function compileRule(rule: SnapshotAuthzPolicy["rules"][number], index: number):
       });
     });
   }
-  return { label, action: rule.action, test: (r, id) => checks.every((c) => c(r, id)) };
+  return {
+    label,
+    action: rule.action,
+    readsHeaders: req.headers !== undefined || conditions.length > 0,
+    test: (r, id) => checks.every((c) => c(r, id)),
+  };
 }
 
 export class AuthzRules {
   readonly #deny: CompiledRule[];
   readonly #allow: CompiledRule[];
   readonly #defaultAction: Action;
+  /** Some rule reads request headers; when none does, callers need not pass them. */
+  readonly readsHeaders: boolean;
 
   /** Throws when a rule cannot be compiled (compile refuses such policies first). */
   constructor(policy: Pick<SnapshotAuthzPolicy, "rules" | "defaultAction">) {
@@ -108,6 +117,7 @@ export class AuthzRules {
     this.#deny = rules.filter((r) => r.action === "Deny");
     this.#allow = rules.filter((r) => r.action === "Allow");
     this.#defaultAction = policy.defaultAction;
+    this.readsHeaders = rules.some((r) => r.readsHeaders);
   }
 
   decide(request: AuthzRequest, identity: Identity | undefined): AuthzVerdict {

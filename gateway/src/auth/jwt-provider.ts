@@ -127,6 +127,17 @@ export class JwtProvider {
     }
   }
 
+  /**
+   * The claims of a token this provider verified recently and that is still within its
+   * validity now, else undefined: lets a repeat caller skip even decoding the token.
+   */
+  cached(token: string): JWTPayload | undefined {
+    const hit = this.#verified.get(token);
+    if (!hit) return undefined;
+    const now = this.#now();
+    return now >= hit.from && now < hit.until ? hit.claims : undefined;
+  }
+
   async verify(token: string): Promise<JwtOutcome> {
     const now = this.#now();
     const hit = this.#verified.get(token);

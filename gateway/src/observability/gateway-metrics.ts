@@ -122,6 +122,11 @@ export class GatewayMetrics {
     labelNames: ["kind"] as const,
     registers: [this.registry],
   });
+  readonly #accessLogDropped = new Counter({
+    name: "sluice_access_log_dropped_bytes_total",
+    help: "Access-log bytes dropped because stdout could not keep up (more than 16 MiB waiting).",
+    registers: [this.registry],
+  });
   readonly #requestSlots = new Map<
     string,
     ({ count: CounterSeries; duration: HistogramSeries } | undefined)[]
@@ -239,6 +244,10 @@ export class GatewayMetrics {
 
   snapshotRejected() {
     this.#reloads.labels("rejected").inc();
+  }
+
+  accessLogDropped(bytes: number) {
+    this.#accessLogDropped.inc(bytes);
   }
 
   redisCall(seconds: number, error?: string) {

@@ -1,12 +1,17 @@
 -- Sluice rate limiter: one call checks every rule of a request atomically (two-phase: all
 -- rules are evaluated, and state is written only if all passed). Mirrors algorithm.ts and
 -- the four algorithm files line by line; change both together.
+-- One call may carry several requests with the same keys (the gateway coalesces concurrent
+-- requests of one client): they are checked one after the other, each seeing the state the
+-- previous one wrote, exactly as separate calls in that order would.
 --
 -- KEYS: per rule i, KEYS[2i-1] = state hash, KEYS[2i] = block key.
 -- ARGV[1] = "1" for a dry run (admin inspect: nothing is written).
 -- ARGV[2] = "" to use the server clock (TIME), or a clock in ms (tests only).
--- ARGV[3..]: per rule, 6 values: algorithm code, limit, burst, period ms, cost, block ms.
--- Returns per rule, 5 integers: allowed (1/0), remaining, reset ms, retry-after ms, blocked (1/0).
+-- ARGV[3] = how many requests this call checks (at least 1).
+-- ARGV[4..]: per rule, 6 values: algorithm code, limit, burst, period ms, cost, block ms.
+-- Returns per request, per rule, 5 integers: allowed (1/0), remaining, reset ms,
+-- retry-after ms, blocked (1/0).
 
 local function num(x)
   -- %.17g round-trips every double; tostring's %.14g would drift the token bucket.
@@ -107,62 +112,70 @@ else
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 end
+local repeats = tonumber(ARGV[3])
 
 local n = #KEYS / 2
-local out, writes, blocks = {}, {}, {}
-local all_allowed = true
-for i = 1, n do
-  local a = 2 + (i - 1) * 6
-  local algorithm = ARGV[a + 1]
-  local limit, burst, period = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
-  local cost, block_ms = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
-  local state, block = KEYS[2 * i - 1], KEYS[2 * i]
+local out = {}
 
-  -- The block key holds the block's end on the script's clock; PX only cleans it up.
-  local blocked_for = 0
-  if block_ms > 0 then blocked_for = math.max(0, (tonumber(redis.call('GET', block)) or now) - now) end
+-- One request: every rule evaluated, then state written only if all passed.
+local function check_request()
+  local writes, blocks = {}, {}
+  local all_allowed = true
+  for i = 1, n do
+    local a = 3 + (i - 1) * 6
+    local algorithm = ARGV[a + 1]
+    local limit, burst, period = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+    local cost, block_ms = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
+    local state, block = KEYS[2 * i - 1], KEYS[2 * i]
 
-  local allowed, remaining, reset, retry, next_state, ttl
-  local blocked = false
-  if blocked_for > 0 then
-    allowed, remaining, reset, retry, blocked = false, 0, blocked_for, blocked_for, true
-  else
-    if limit == 0 then
-      allowed, remaining, reset, retry = false, 0, period, period
+    -- The block key holds the block's end on the script's clock; PX only cleans it up.
+    local blocked_for = 0
+    if block_ms > 0 then blocked_for = math.max(0, (tonumber(redis.call('GET', block)) or now) - now) end
+
+    local allowed, remaining, reset, retry, next_state, ttl
+    local blocked = false
+    if blocked_for > 0 then
+      allowed, remaining, reset, retry, blocked = false, 0, blocked_for, blocked_for, true
     else
-      allowed, remaining, reset, retry, next_state, ttl = ALGORITHMS[algorithm](state, now, limit, burst, period, cost)
+      if limit == 0 then
+        allowed, remaining, reset, retry = false, 0, period, period
+      else
+        allowed, remaining, reset, retry, next_state, ttl = ALGORITHMS[algorithm](state, now, limit, burst, period, cost)
+      end
+      retry = finite(retry, period)
+      reset = finite(reset, period)
+      if not allowed and block_ms > 0 then
+        retry = math.max(retry, block_ms)
+        reset = math.max(reset, block_ms)
+        blocked = true
+        blocks[#blocks + 1] = { block, now + block_ms, block_ms }
+      end
     end
-    retry = finite(retry, period)
-    reset = finite(reset, period)
-    if not allowed and block_ms > 0 then
-      retry = math.max(retry, block_ms)
-      reset = math.max(reset, block_ms)
-      blocked = true
-      blocks[#blocks + 1] = { block, now + block_ms, block_ms }
-    end
+
+    if not allowed then all_allowed = false end
+    if allowed and next_state then writes[#writes + 1] = { state, next_state, math.max(1, math.ceil(ttl)) } end
+
+    local retry_ms = 0
+    if not allowed then retry_ms = math.max(1, math.ceil(retry)) end
+    out[#out + 1] = allowed and 1 or 0
+    out[#out + 1] = math.floor(math.max(0, remaining))
+    out[#out + 1] = math.ceil(math.max(0, reset))
+    out[#out + 1] = retry_ms
+    out[#out + 1] = blocked and 1 or 0
   end
 
-  if not allowed then all_allowed = false end
-  if allowed and next_state then writes[#writes + 1] = { state, next_state, math.max(1, math.ceil(ttl)) } end
-
-  local retry_ms = 0
-  if not allowed then retry_ms = math.max(1, math.ceil(retry)) end
-  out[#out + 1] = allowed and 1 or 0
-  out[#out + 1] = math.floor(math.max(0, remaining))
-  out[#out + 1] = math.ceil(math.max(0, reset))
-  out[#out + 1] = retry_ms
-  out[#out + 1] = blocked and 1 or 0
+  if not dry then
+    if all_allowed then
+      for _, w in ipairs(writes) do
+        redis.call('HSET', w[1], unpack(w[2]))
+        redis.call('PEXPIRE', w[1], w[3] + ttl_slack)
+      end
+    end
+    for _, b in ipairs(blocks) do
+      redis.call('SET', b[1], num(b[2]), 'PX', math.ceil(b[3]) + ttl_slack)
+    end
+  end
 end
 
-if not dry then
-  if all_allowed then
-    for _, w in ipairs(writes) do
-      redis.call('HSET', w[1], unpack(w[2]))
-      redis.call('PEXPIRE', w[1], w[3] + ttl_slack)
-    end
-  end
-  for _, b in ipairs(blocks) do
-    redis.call('SET', b[1], num(b[2]), 'PX', math.ceil(b[3]) + ttl_slack)
-  end
-end
+for _ = 1, repeats do check_request() end
 return out

@@ -1,5 +1,6 @@
-// The limiter shared by all gateway replicas. One EVALSHA per request checks every rule
-// atomically on standalone Redis and Sentinel; on Cluster, each rule's keys live in their
+// The limiter shared by all gateway replicas. One EVALSHA checks every rule of a request
+// atomically on standalone Redis and Sentinel — and concurrent requests with the same keys
+// share that call (see #enqueue); on Cluster, each rule's keys live in their
 // own slot, so each rule is one call (sent in parallel, pipelined per node by ioredis) and is
 // consumed on its own — see docs/rate-limiting.md for what that changes.
 // Every call is bounded by `timeoutMs`; a failed or late store shows up as `storeFailed` in
@@ -36,6 +37,26 @@ type ScriptClient = {
   [COMMAND_ONE_RULE](...args: (string | number)[]): Promise<number[]>;
 };
 
+/** Most requests one script call checks: bounds how long one call holds Redis. */
+const MAX_BATCH = 200;
+
+interface ScriptCall {
+  keys: string[];
+  /** Per rule: algorithm, limit, burst, period, cost, block. */
+  args: (string | number)[];
+  dryRun: boolean;
+  clock: string;
+}
+
+type Waiter = (outcomes: RuleOutcome[]) => void;
+
+/** Requests waiting for the same script call. */
+interface Batch {
+  checks: readonly LimitCheck[];
+  call: ScriptCall;
+  waiters: Waiter[];
+}
+
 export interface RedisLimiterOptions {
   /** Upper bound for one check, in ms (default 50). */
   timeoutMs?: number;
@@ -53,6 +74,8 @@ export class RedisLimiter implements Limiter {
   readonly #onError: (error: Error) => void;
   readonly #ownsClient: boolean;
   readonly #clock: (() => number) | undefined;
+  readonly #pending = new Map<string, Batch>();
+  #flushScheduled = false;
 
   constructor(client: Redis | Cluster, options: RedisLimiterOptions = {}) {
     const { timeoutMs = 50, onError = () => {}, ownsClient = false, clock } = options;
@@ -88,31 +111,77 @@ export class RedisLimiter implements Limiter {
     });
   }
 
-  async check(checks: readonly LimitCheck[]): Promise<LimitDecision> {
-    if (checks.length === 0) return decide([]);
+  check(checks: readonly LimitCheck[]): Promise<LimitDecision> {
+    if (checks.length === 0) return Promise.resolve(decide([]));
     // Standalone and Sentinel: any keys can share a script call. Cluster: a script may only
     // touch one slot, and each rule has its own hash tag.
-    const groups = this.#client.isCluster ? checks.map((c) => [c]) : [checks];
-    const outcomes = await Promise.all(groups.map((g) => this.#checkGroup(g)));
-    return decide(outcomes.flat());
+    if (!this.#client.isCluster) return this.#enqueue(checks).then(decide);
+    return Promise.all(checks.map((c) => this.#enqueue([c]))).then((outcomes) => decide(outcomes.flat()));
   }
 
-  async #checkGroup(checks: readonly LimitCheck[]): Promise<RuleOutcome[]> {
-    try {
-      return await withTimeout(this.#run(checks, false), this.#timeoutMs);
-    } catch (error) {
-      const failure: StoreFailure =
-        error instanceof StoreTimeoutError || /timed out/i.test((error as Error).message)
-          ? "timeout"
-          : "unavailable";
-      this.#onError(error as Error);
-      return checks.map((check) => failed(check, failure));
+  /**
+   * Concurrent requests of one client ask the same question of the same keys. They wait for
+   * the end of this turn of the event loop (setImmediate: every request read in this turn
+   * is in) and go to Redis as one script call that checks them one after the other — the
+   * same answers, in the same order, as one call each, for a fraction of the work on both
+   * sides.
+   */
+  #enqueue(checks: readonly LimitCheck[]): Promise<RuleOutcome[]> {
+    const call = this.#call(checks, false);
+    const signature = `${call.keys.join("\n")}\n${call.args.join(",")}`;
+    let batch = this.#pending.get(signature);
+    if (!batch) {
+      batch = { checks, call, waiters: [] };
+      this.#pending.set(signature, batch);
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(this.#flush);
+      }
     }
+    const { promise, resolve } = Promise.withResolvers<RuleOutcome[]>();
+    batch.waiters.push(resolve);
+    if (batch.waiters.length >= MAX_BATCH) {
+      this.#pending.delete(signature);
+      this.#send(batch);
+    }
+    return promise;
   }
 
-  async #run(checks: readonly LimitCheck[], dryRun: boolean): Promise<RuleOutcome[]> {
+  readonly #flush = () => {
+    this.#flushScheduled = false;
+    const batches = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const batch of batches) this.#send(batch);
+  };
+
+  #send(batch: Batch): void {
+    const { checks, call, waiters } = batch;
+    let reply: Promise<number[]>;
+    try {
+      reply = this.#exec(call, waiters.length);
+    } catch (error) {
+      reply = Promise.reject(error);
+    }
+    withTimeout(reply, this.#timeoutMs).then(
+      (reply) => {
+        const perRequest = checks.length * REPLY_PER_RULE;
+        for (let i = 0; i < waiters.length; i++)
+          (waiters[i] as Waiter)(outcomesOf(checks, reply, i * perRequest));
+      },
+      (error: Error) => {
+        const failure: StoreFailure =
+          error instanceof StoreTimeoutError || /timed out/i.test(error.message) ? "timeout" : "unavailable";
+        this.#onError(error);
+        const outcomes = checks.map((check) => failed(check, failure));
+        for (const resolve of waiters) resolve(outcomes);
+      },
+    );
+  }
+
+  /** Keys and arguments of a script call for one request's checks (repeat count set at send). */
+  #call(checks: readonly LimitCheck[], dryRun: boolean): ScriptCall {
     const keys: string[] = [];
-    const args: (string | number)[] = [dryRun ? "1" : "0", this.#clock ? String(this.#clock()) : ""];
+    const args: (string | number)[] = [];
     for (const check of checks) {
       const k = ruleKeys(check);
       const quota = quotaFor(check.rule, check.key);
@@ -126,29 +195,24 @@ export class RedisLimiter implements Limiter {
         check.rule.blockMs ?? 0,
       );
     }
-    if (args.length !== 2 + checks.length * ARGS_PER_RULE) throw new Error("argument layout mismatch");
+    if (args.length !== checks.length * ARGS_PER_RULE) throw new Error("argument layout mismatch");
+    return { keys, args, dryRun, clock: this.#clock ? String(this.#clock()) : "" };
+  }
+
+  #exec(call: ScriptCall, repeats: number): Promise<number[]> {
     const client = this.#client as unknown as ScriptClient;
-    const reply =
-      checks.length === 1
-        ? await client[COMMAND_ONE_RULE](...keys, ...args)
-        : await client[COMMAND](keys.length, ...keys, ...args);
-    return checks.map((check, i) => {
-      const r = reply.slice(i * REPLY_PER_RULE, (i + 1) * REPLY_PER_RULE);
-      return toOutcome(check, {
-        allowed: r[0] === 1,
-        remaining: r[1] ?? 0,
-        resetMs: r[2] ?? 0,
-        retryAfterMs: r[3] ?? 0,
-        blocked: r[4] === 1,
-      });
-    });
+    const head = [call.dryRun ? "1" : "0", call.clock, repeats];
+    return call.keys.length === 2
+      ? client[COMMAND_ONE_RULE](...call.keys, ...head, ...call.args)
+      : client[COMMAND](call.keys.length, ...call.keys, ...head, ...call.args);
   }
 
   async inspect(check: LimitCheck): Promise<KeyInspection> {
     const keys = ruleKeys(check);
-    const [outcomes, raw, pttl] = await withTimeout(
+    const probe = [{ ...check, cost: 0 }];
+    const [reply, raw, pttl] = await withTimeout(
       Promise.all([
-        this.#run([{ ...check, cost: 0 }], true),
+        this.#exec(this.#call(probe, true), 1),
         this.#client.hgetall(keys.state),
         this.#client.pttl(keys.block),
       ]),
@@ -156,7 +220,7 @@ export class RedisLimiter implements Limiter {
     );
     const state: Record<string, number> = {};
     for (const [field, value] of Object.entries(raw)) state[field] = Number(value);
-    return { outcome: outcomes[0] as RuleOutcome, state, blockedForMs: Math.max(0, pttl) };
+    return { outcome: outcomesOf(probe, reply, 0)[0] as RuleOutcome, state, blockedForMs: Math.max(0, pttl) };
   }
 
   async reset(check: LimitCheck): Promise<void> {
@@ -167,6 +231,20 @@ export class RedisLimiter implements Limiter {
   async close(): Promise<void> {
     if (this.#ownsClient) await this.#client.quit().catch(() => this.#client.disconnect());
   }
+}
+
+/** One request's outcomes from a reply that may hold several requests' answers. */
+function outcomesOf(checks: readonly LimitCheck[], reply: number[], from: number): RuleOutcome[] {
+  return checks.map((check, i) => {
+    const at = from + i * REPLY_PER_RULE;
+    return toOutcome(check, {
+      allowed: reply[at] === 1,
+      remaining: reply[at + 1] ?? 0,
+      resetMs: reply[at + 2] ?? 0,
+      retryAfterMs: reply[at + 3] ?? 0,
+      blocked: reply[at + 4] === 1,
+    });
+  });
 }
 
 function failed(check: LimitCheck, failure: StoreFailure): RuleOutcome {
