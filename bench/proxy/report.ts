@@ -66,9 +66,17 @@ export function section(setup: Setup, rows: Row[]): string {
     const x = get(a)?.sat;
     const y = get(b)?.sat;
     if (!x || !y) return [];
-    return [
-      `${a}/${b}: req/s ×${(x.rps / y.rps).toFixed(2)}, p50 ×${(x.p50 / y.p50).toFixed(2)}, p99 ×${(x.p99 / y.p99).toFixed(2)}`,
-    ];
+    // Rounds are interleaved, so the two runs of one round saw the same minute of the
+    // machine: the median of per-round ratios cancels a slow minute that the ratio of the
+    // two medians (each possibly from a different round) would not.
+    const ra = get(a)?.runs ?? [];
+    const rb = get(b)?.runs ?? [];
+    const perRound = ra.length > 1 && ra.length === rb.length ? ra.map((v, i) => v / (rb[i] as number)) : [];
+    const rps =
+      perRound.length > 0
+        ? `×${median(perRound).toFixed(2)} (median of rounds: ${perRound.map((v) => v.toFixed(2)).join(" / ")}; of medians ×${(x.rps / y.rps).toFixed(2)})`
+        : `×${(x.rps / y.rps).toFixed(2)}`;
+    return [`${a}/${b}: req/s ${rps}, p50 ×${(x.p50 / y.p50).toFixed(2)}, p99 ×${(x.p99 / y.p99).toFixed(2)}`];
   };
   const ratios = [
     ...ratio("sluice", "fastify"),
@@ -92,6 +100,12 @@ export function section(setup: Setup, rows: Row[]): string {
   if (notes.length) out.push("Notes:", "", ...notes.map((n) => `- ${n}`), "");
   out.push("Targets:", "", ...rows.map((r) => `- ${r.target}: ${r.about}`), "");
   return out.join("\n");
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((p, q) => p - q);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 function table(header: string[], body: string[][]): string[] {

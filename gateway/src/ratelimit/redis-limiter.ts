@@ -5,7 +5,7 @@
 // consumed on its own — see docs/rate-limiting.md for what that changes.
 // Every call is bounded by `timeoutMs`; a failed or late store shows up as `storeFailed` in
 // the decision, never as a rejection or a stall.
-import type { Cluster, Redis } from "ioredis";
+import type { ChainableCommander, Cluster, Redis } from "ioredis";
 import { ALGORITHM_CODE } from "./algorithm.ts";
 import { toOutcome } from "./check-rules.ts";
 import { decide } from "./decision.ts";
@@ -32,10 +32,13 @@ const COMMAND = "sluiceRateLimitCheck";
  */
 const COMMAND_ONE_RULE = "sluiceRateLimitCheckOne";
 
+type Callback = (error: Error | null, reply?: number[]) => void;
 type ScriptClient = {
-  [COMMAND](numKeys: number, ...args: (string | number)[]): Promise<number[]>;
-  [COMMAND_ONE_RULE](...args: (string | number)[]): Promise<number[]>;
+  [COMMAND](numKeys: number, ...args: (string | number | Callback)[]): Promise<number[]>;
+  [COMMAND_ONE_RULE](...args: (string | number | Callback)[]): Promise<number[]>;
 };
+/** Where a script call goes: the client itself, or a pipeline of this turn's calls. */
+type ScriptTarget = Redis | Cluster | ChainableCommander;
 
 /** Most requests one script call checks: bounds how long one call holds Redis. */
 const MAX_BATCH = 200;
@@ -142,7 +145,7 @@ export class RedisLimiter implements Limiter {
     batch.waiters.push(resolve);
     if (batch.waiters.length >= MAX_BATCH) {
       this.#pending.delete(signature);
-      this.#send(batch);
+      this.#send(batch, this.#client);
     }
     return promise;
   }
@@ -151,14 +154,23 @@ export class RedisLimiter implements Limiter {
     this.#flushScheduled = false;
     const batches = [...this.#pending.values()];
     this.#pending.clear();
-    for (const batch of batches) this.#send(batch);
+    // Cluster: ioredis's auto-pipelining groups calls per node. Otherwise the calls of this
+    // turn go out in one write now — auto-pipelining would wait for one more turn of the
+    // loop (its own setImmediate), and every request in the batch would wait with it.
+    if (this.#client.isCluster || batches.length === 1) {
+      for (const batch of batches) this.#send(batch, this.#client);
+      return;
+    }
+    const pipeline = this.#client.pipeline();
+    for (const batch of batches) this.#send(batch, pipeline);
+    pipeline.exec().catch(() => {}); // each call hears its own error
   };
 
-  #send(batch: Batch): void {
+  #send(batch: Batch, via: ScriptTarget): void {
     const { checks, call, waiters } = batch;
     let reply: Promise<number[]>;
     try {
-      reply = this.#exec(call, waiters.length);
+      reply = this.#exec(call, waiters.length, via);
     } catch (error) {
       reply = Promise.reject(error);
     }
@@ -199,12 +211,19 @@ export class RedisLimiter implements Limiter {
     return { keys, args, dryRun, clock: this.#clock ? String(this.#clock()) : "" };
   }
 
-  #exec(call: ScriptCall, repeats: number): Promise<number[]> {
-    const client = this.#client as unknown as ScriptClient;
-    const head = [call.dryRun ? "1" : "0", call.clock, repeats];
-    return call.keys.length === 2
-      ? client[COMMAND_ONE_RULE](...call.keys, ...head, ...call.args)
-      : client[COMMAND](call.keys.length, ...call.keys, ...head, ...call.args);
+  #exec(call: ScriptCall, repeats: number, via: ScriptTarget = this.#client): Promise<number[]> {
+    const target = via as unknown as ScriptClient;
+    const args = [...call.keys, call.dryRun ? "1" : "0", call.clock, repeats, ...call.args];
+    if (via === this.#client)
+      return call.keys.length === 2
+        ? target[COMMAND_ONE_RULE](...args)
+        : target[COMMAND](call.keys.length, ...args);
+    // On a pipeline a command returns the pipeline; its reply comes to a callback.
+    return new Promise((resolve, reject) => {
+      const done = (error: Error | null, reply?: number[]) => (error ? reject(error) : resolve(reply ?? []));
+      if (call.keys.length === 2) target[COMMAND_ONE_RULE](...args, done);
+      else target[COMMAND](call.keys.length, ...args, done);
+    });
   }
 
   async inspect(check: LimitCheck): Promise<KeyInspection> {
