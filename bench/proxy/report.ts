@@ -76,7 +76,9 @@ export function section(setup: Setup, rows: Row[]): string {
       perRound.length > 0
         ? `×${median(perRound).toFixed(2)} (median of rounds: ${perRound.map((v) => v.toFixed(2)).join(" / ")}; of medians ×${(x.rps / y.rps).toFixed(2)})`
         : `×${(x.rps / y.rps).toFixed(2)}`;
-    return [`${a}/${b}: req/s ${rps}, p50 ×${(x.p50 / y.p50).toFixed(2)}, p99 ×${(x.p99 / y.p99).toFixed(2)}`];
+    return [
+      `${a}/${b}: req/s ${rps}, p50 ×${(x.p50 / y.p50).toFixed(2)}, p99 ×${(x.p99 / y.p99).toFixed(2)}`,
+    ];
   };
   const ratios = [
     ...ratio("sluice", "fastify"),
@@ -105,7 +107,9 @@ export function section(setup: Setup, rows: Row[]): string {
 function median(values: number[]): number {
   const sorted = [...values].sort((p, q) => p - q);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 function table(header: string[], body: string[][]): string[] {
