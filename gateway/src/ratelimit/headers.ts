@@ -28,6 +28,19 @@ export function quotaPolicyName(outcome: Pick<RuleOutcome, "policyId" | "rule">)
   return `${outcome.policyId}/${outcome.rule}`;
 }
 
+/** Names come from the snapshot (a bounded set): each is quoted once, not per response. */
+const quotedNames = new Map<string, string>();
+function quotedName(outcome: Pick<RuleOutcome, "policyId" | "rule">): string {
+  const name = quotaPolicyName(outcome);
+  let quoted = quotedNames.get(name);
+  if (quoted === undefined) {
+    quoted = sfString(name);
+    if (quotedNames.size >= 10_000) quotedNames.clear();
+    quotedNames.set(name, quoted);
+  }
+  return quoted;
+}
+
 /** sf-integers are at most 15 digits; seconds are whole. */
 function seconds(ms: number): number {
   return Math.min(999_999_999_999_999, Math.ceil(ms / 1000));
@@ -38,7 +51,7 @@ export function rateLimitHeaders(
   mode: ResponseHeadersMode,
 ): Record<string, string> {
   if (!outcome || mode === "None" || outcome.status === "failed") return {};
-  const name = sfString(quotaPolicyName(outcome));
+  const name = quotedName(outcome);
   const q = outcome.limit;
   // Token and leaky buckets can hold more than the per-period quota (burst); clients read r
   // against q, so r is capped at q.

@@ -23,15 +23,21 @@ export type RateLimitOutcome =
       failedOpen: RuleOutcome[];
     };
 
+/** Shared by every passing request: frozen, so no caller can add to it. */
+const NONE = Object.freeze([]) as unknown as RuleOutcome[];
+
 type PolicyLookup = (
   id: string,
 ) => Pick<SnapshotRateLimitPolicy, "failureMode" | "responseHeaders"> | undefined;
 
 export function rateLimitOutcome(decision: LimitDecision, policyOf: PolicyLookup): RateLimitOutcome {
+  const mode = (o: RuleOutcome) => policyOf(o.policyId)?.responseHeaders ?? "Draft";
+  // The common case, every rule answered and passed: no failure lists to build.
+  if (decision.allowed && !decision.storeFailed)
+    return { action: "pass", headers: headersForPass(decision.rules, mode), failedOpen: NONE };
   const failed = decision.rules.filter((r) => r.status === "failed");
   const failedClosed = failed.filter((r) => policyOf(r.policyId)?.failureMode === "Closed");
   const failedOpen = failed.filter((r) => policyOf(r.policyId)?.failureMode !== "Closed");
-  const mode = (o: RuleOutcome) => policyOf(o.policyId)?.responseHeaders ?? "Draft";
 
   if (!decision.allowed) {
     const refused = decision.mostRestrictive as RuleOutcome;
