@@ -17,7 +17,9 @@
 // - Every target is started and checked (it answers with the upstream's body) first, then
 //   warmed up (JIT, connection pools); then BENCH_REPEAT rounds, each one saturation run of
 //   every target in turn (interleaved, so a slow minute of the machine hits all targets,
-//   not one; the median run by req/s is reported), then a half-load run of each at half
+//   not one; the median run by req/s is reported; ratios between targets are given as the
+//   median of per-round ratios, the ratio of medians and the ratio of best runs — see
+//   report.ts for why), then a half-load run of each at half
 //   its rate; then all stop.
 // - Half load: wrk2 -R when installed, else wrk with pace.lua (each connection paced so the
 //   total is half the saturation rate). Not "fewer connections": with -c 4, fastify and
