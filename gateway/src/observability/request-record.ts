@@ -104,20 +104,23 @@ export class Observability {
 /**
  * One access-log line in pino's format (level 30, ISO time), written out field by field:
  * a generic serializer walking an object per request cost most of the logging's share of
- * the proxy's CPU. Strings that may come from clients (path, request id, consumer) go
- * through JSON.stringify; absent fields are left out.
+ * the proxy's CPU. Strings that may come from clients (path, client address, consumer,
+ * tenant) go through JSON.stringify; the rest cannot hold a quote, a backslash or a control
+ * character — route and pool names are Kubernetes names, the method passed Node's parser,
+ * the request id matched request-id.ts's SANE pattern, the endpoint is an address and port
+ * — and are written as they are. Absent fields are left out.
  */
 function accessLine(r: RequestRecord, status: number, ms: number, traceId: string | undefined): string {
-  let line = `{"level":30,"time":"${isoNow()}","msg":"access","requestId":${JSON.stringify(r.requestId)}`;
+  let line = `{"level":30,"time":"${isoNow()}","msg":"access","requestId":"${r.requestId}"`;
   if (traceId !== undefined) line += `,"traceId":"${traceId}"`;
-  line += `,"route":${JSON.stringify(r.route)},"method":${JSON.stringify(r.method)},"path":${JSON.stringify(r.path)}`;
+  line += `,"route":"${r.route}","method":"${r.method}","path":${JSON.stringify(r.path)}`;
   line += `,"status":${status},"durationMs":${msText(ms)}`;
   if (r.attempts > 0) line += `,"upstreamMs":${msText(r.upstreamMs)}`;
   line += `,"attempts":${r.attempts}`;
   if (r.bytesIn !== undefined && Number.isFinite(r.bytesIn)) line += `,"bytesIn":${r.bytesIn}`;
   line += `,"bytesOut":${r.bytesOut}`;
-  if (r.endpoint !== undefined) line += `,"upstream":${JSON.stringify(r.endpoint)}`;
-  if (r.pool !== undefined) line += `,"pool":${JSON.stringify(r.pool)}`;
+  if (r.endpoint !== undefined) line += `,"upstream":"${r.endpoint}"`;
+  if (r.pool !== undefined) line += `,"pool":"${r.pool}"`;
   line += `,"client":${JSON.stringify(r.client)}`;
   if (r.consumer !== undefined) line += `,"consumer":${JSON.stringify(r.consumer)}`;
   if (r.tenant !== undefined) line += `,"tenant":${JSON.stringify(r.tenant)}`;
