@@ -3,6 +3,7 @@
 // nothing about it, and the key is never stored, logged or echoed — only the ApiKey's id
 // travels further. Unknown, expired, other-namespace and wrong-address keys all fail
 // the same way to the client; the reason is for logs and metrics.
+import { BoundedCache } from "../bounded-cache.ts";
 import { apiKeyDigest } from "../snapshot/api-key-hash.ts";
 import type { SnapshotApiKey } from "../snapshot/schema.ts";
 import { CidrSet } from "./cidr.ts";
@@ -24,9 +25,6 @@ export type ApiKeyOutcome =
   /** `consumer`: known when the key exists but was refused (expired, wrong address). */
   | { ok: false; reason: ApiKeyFailureReason; consumer?: string };
 
-/** Most presented keys remembered with their record (see #known). */
-const KNOWN_MAX = 10_000;
-
 export class ApiKeyStore {
   readonly #hashKey: string;
   readonly #byDigest = new Map<string, ApiKeyRecord>();
@@ -36,7 +34,7 @@ export class ApiKeyStore {
    * faster answer for a real key tells nothing to someone who does not already hold it);
    * it belongs to this snapshot's store, so a removed or rotated key is gone at the reload.
    */
-  readonly #known = new Map<string, ApiKeyRecord>();
+  readonly #known = new BoundedCache<ApiKeyRecord>(10_000);
 
   constructor(hashKey: string, keys: readonly SnapshotApiKey[]) {
     this.#hashKey = hashKey;
@@ -57,7 +55,7 @@ export class ApiKeyStore {
 
   /** Checks `presented` for a policy in `namespace`, from `client`, at `nowMs`. */
   check(presented: string, namespace: string, client: string, nowMs: number): ApiKeyOutcome {
-    const key = this.#known.get(presented) ?? this.#lookUp(presented);
+    const key = this.#known.peek(presented) ?? this.#lookUp(presented);
     if (!key) return { ok: false, reason: "unknown" };
     // Keys of another namespace look unknown: which namespaces hold keys is nobody's business.
     if (key.namespace !== namespace) return { ok: false, reason: "wrongNamespace" };
@@ -70,10 +68,7 @@ export class ApiKeyStore {
 
   #lookUp(presented: string): ApiKeyRecord | undefined {
     const key = this.#byDigest.get(apiKeyDigest(this.#hashKey, presented));
-    if (key) {
-      this.#known.set(presented, key);
-      if (this.#known.size > KNOWN_MAX) this.#known.delete(this.#known.keys().next().value as string);
-    }
+    if (key) this.#known.set(presented, key);
     return key;
   }
 }

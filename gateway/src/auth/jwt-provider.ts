@@ -5,6 +5,7 @@
 // client always gets the same answer.
 import { type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
 import { JWT_ASYMMETRIC_ALGORITHMS, JWT_HMAC_ALGORITHMS } from "../../../operator/src/api/authz-policy.ts";
+import { BoundedCache } from "../bounded-cache.ts";
 import { GatewayError } from "../errors.ts";
 import type { SnapshotAuthzPolicy } from "../snapshot/schema.ts";
 import { AmbiguousKeyError, type KeySet, keySetFrom } from "./key-set.ts";
@@ -96,7 +97,7 @@ export class JwtProvider {
   readonly #key: Uint8Array | JWTVerifyGetKey;
   readonly #now: () => number;
   /** token → its claims and the window (epoch ms, skew applied) in which it is good; oldest first. */
-  readonly #verified = new Map<string, { claims: JWTPayload; from: number; until: number }>();
+  readonly #verified = new BoundedCache<{ claims: JWTPayload; from: number; until: number }>(VERIFIED_MAX);
 
   constructor(config: SnapshotJwtProvider, deps: JwtProviderDeps) {
     this.name = config.name;
@@ -132,20 +133,18 @@ export class JwtProvider {
    * validity now, else undefined: lets a repeat caller skip even decoding the token.
    */
   cached(token: string): JWTPayload | undefined {
-    const hit = this.#verified.get(token);
+    const hit = this.#verified.peek(token);
     if (!hit) return undefined;
     const now = this.#now();
     return now >= hit.from && now < hit.until ? hit.claims : undefined;
   }
 
   async verify(token: string): Promise<JwtOutcome> {
+    const claims = this.cached(token);
+    if (claims) return { ok: true, claims };
+    // Never seen, or expired (or the check is too old): verify, for the precise reason.
+    this.#verified.delete(token);
     const now = this.#now();
-    const hit = this.#verified.get(token);
-    if (hit) {
-      if (now >= hit.from && now < hit.until) return { ok: true, claims: hit.claims };
-      // Expired (or the check is too old): verify again, for the precise reason.
-      this.#verified.delete(token);
-    }
     const outcome = await this.#verify(token, now);
     if (outcome.ok) this.#remember(token, outcome.claims, now);
     return outcome;
@@ -156,8 +155,6 @@ export class JwtProvider {
     const exp = typeof claims.exp === "number" ? claims.exp * 1000 + skew : now;
     const nbf = typeof claims.nbf === "number" ? claims.nbf * 1000 - skew : now;
     this.#verified.set(token, { claims, from: nbf, until: Math.min(exp, now + VERIFIED_TTL_MS) });
-    if (this.#verified.size > VERIFIED_MAX)
-      this.#verified.delete(this.#verified.keys().next().value as string);
   }
 
   async #verify(token: string, now: number): Promise<JwtOutcome> {

@@ -4,6 +4,7 @@
 // Both are Structured Field lists (RFC 9651) with one item: the most restrictive rule among
 // those whose policy reports headers. Legacy X-RateLimit-Limit/Remaining/Reset (Reset in
 // delta seconds) are added for DraftAndLegacy. Retry-After is set on every refusal.
+import { BoundedCache } from "../bounded-cache.ts";
 import type { RuleOutcome } from "./types.ts";
 
 export type ResponseHeadersMode = "Draft" | "DraftAndLegacy" | "None";
@@ -29,17 +30,11 @@ export function quotaPolicyName(outcome: Pick<RuleOutcome, "policyId" | "rule">)
 }
 
 /** Names come from the snapshot (a bounded set): each is quoted once, not per response. */
-const quotedNames = new Map<string, string>();
-function quotedName(outcome: Pick<RuleOutcome, "policyId" | "rule">): string {
+const quotedNames = new BoundedCache<string>(10_000);
+const quotedName = (outcome: Pick<RuleOutcome, "policyId" | "rule">) => {
   const name = quotaPolicyName(outcome);
-  let quoted = quotedNames.get(name);
-  if (quoted === undefined) {
-    quoted = sfString(name);
-    if (quotedNames.size >= 10_000) quotedNames.clear();
-    quotedNames.set(name, quoted);
-  }
-  return quoted;
-}
+  return quotedNames.get(name, () => sfString(name));
+};
 
 /** sf-integers are at most 15 digits; seconds are whole. */
 function seconds(ms: number): number {

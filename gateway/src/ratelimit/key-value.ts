@@ -4,7 +4,7 @@
 // without a value in one shared "missing" bucket per rule (see the CRD field description),
 // so leaving out a header cannot escape a limit, and cannot throw either.
 import ipaddr from "ipaddr.js";
-import { BoundedCache } from "./memo.ts";
+import { BoundedCache } from "../bounded-cache.ts";
 import type { RateLimitRule } from "./types.ts";
 
 export interface KeySources {

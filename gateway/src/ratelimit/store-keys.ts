@@ -3,8 +3,8 @@
 // touch both. Key values are hashed: a client-chosen header can be megabytes long and an API
 // key id or consumer must never appear in Redis in clear.
 import { createHash } from "node:crypto";
+import { BoundedCache } from "../bounded-cache.ts";
 import { ALGORITHM_CODE, isAlgorithm } from "./algorithm.ts";
-import { BoundedCache } from "./memo.ts";
 import type { Algorithm, LimitCheck } from "./types.ts";
 
 const PREFIX = "sluice:rl:";
