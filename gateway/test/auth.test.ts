@@ -2,7 +2,7 @@
 // an IdP that is down, slow or oversized, and a flood of unknown kids.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { AuthFailure, AuthRequest } from "../src/auth/auth-policy.ts";
-import { buildAuthRuntime } from "../src/auth/auth-runtime.ts";
+import { type AuthRuntime, type AuthRuntimeOptions, buildAuthRuntime } from "../src/auth/auth-runtime.ts";
 import type { RemoteJwksOptions } from "../src/auth/remote-jwks.ts";
 import { ISSUER, makeKey, provider, sign, type TestKey } from "../src/auth/test-tokens.ts";
 import type { SnapshotAuthzPolicy } from "../src/snapshot/schema.ts";
@@ -30,27 +30,22 @@ const claims = () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function setup(jwks: Partial<RemoteJwksOptions> = {}) {
-  const idp = await startIdp([k1.publicJwk]);
-  idps.push(idp);
+/** One policy whose JWT provider takes its keys from `uri`. */
+function runtimeFor(uri: string, options: Omit<AuthRuntimeOptions, "hashKey">, previous?: AuthRuntime) {
   const policy: SnapshotAuthzPolicy = {
     id: "shop/p",
-    authentication: { require: "Any", jwt: [provider({ keys: { jwksUri: idp.uri } })] },
+    authentication: { require: "Any", jwt: [provider({ keys: { jwksUri: uri } })] },
     rules: [],
     defaultAction: "Allow",
   };
-  const failures: AuthFailure[] = [];
   const runtime = buildAuthRuntime(
     { authzPolicies: [policy], apiKeys: { hashKeyId: "", keys: [] } },
-    {
-      hashKey: "h",
-      onFailure: (f) => failures.push(f),
-      jwks: { cooldownMs: 100, refreshIntervalMs: 60_000, timeoutMs: 1_000, ...jwks },
-    },
+    { hashKey: "h", ...options },
+    previous,
   );
   const policyRuntime = runtime.policy("shop/p");
   if (!policyRuntime) throw new Error("policy missing");
-  const check = async (token: string) => {
+  const check = (token: string) => {
     const request: AuthRequest = {
       method: "GET",
       path: "/",
@@ -60,6 +55,19 @@ async function setup(jwks: Partial<RemoteJwksOptions> = {}) {
     };
     return policyRuntime.check(request);
   };
+  return { runtime, check };
+}
+
+const JWKS: Partial<RemoteJwksOptions> = { cooldownMs: 100, refreshIntervalMs: 60_000, timeoutMs: 1_000 };
+
+async function setup(jwks: Partial<RemoteJwksOptions> = {}) {
+  const idp = await startIdp([k1.publicJwk]);
+  idps.push(idp);
+  const failures: AuthFailure[] = [];
+  const { runtime, check } = runtimeFor(idp.uri, {
+    onFailure: (f) => failures.push(f),
+    jwks: { ...JWKS, ...jwks },
+  });
   return { idp, runtime, check, failures };
 }
 
@@ -125,28 +133,12 @@ describe("auth against a real JWKS endpoint", () => {
     idp.mode = "slow";
     idp.slowMs = 10_000;
     const failures: AuthFailure[] = [];
-    const runtime = buildAuthRuntime(
-      {
-        authzPolicies: [
-          {
-            id: "shop/p",
-            authentication: { require: "Any", jwt: [provider({ keys: { jwksUri: idp.uri } })] },
-            rules: [],
-            defaultAction: "Allow",
-          },
-        ],
-        apiKeys: { hashKeyId: "", keys: [] },
-      },
-      { hashKey: "h", onFailure: (f) => failures.push(f), jwks: { timeoutMs: 300, cooldownMs: 0 } },
-    );
-    const started = Date.now();
-    const d = await runtime.policy("shop/p")?.check({
-      method: "GET",
-      path: "/",
-      query: "",
-      headers: { authorization: `Bearer ${await sign(k1, claims())}` },
-      client: "127.0.0.1",
+    const { runtime, check } = runtimeFor(idp.uri, {
+      onFailure: (f) => failures.push(f),
+      jwks: { timeoutMs: 300, cooldownMs: 0 },
     });
+    const started = Date.now();
+    const d = await check(await sign(k1, claims()));
     const elapsed = Date.now() - started;
     expect(d).toMatchObject({
       allowed: false,
@@ -163,27 +155,8 @@ describe("auth against a real JWKS endpoint", () => {
     const idp = await startIdp([k1.publicJwk]);
     idps.push(idp);
     idp.padding = 300_000;
-    const runtime = buildAuthRuntime(
-      {
-        authzPolicies: [
-          {
-            id: "shop/p",
-            authentication: { require: "Any", jwt: [provider({ keys: { jwksUri: idp.uri } })] },
-            rules: [],
-            defaultAction: "Allow",
-          },
-        ],
-        apiKeys: { hashKeyId: "", keys: [] },
-      },
-      { hashKey: "h", jwks: { maxBytes: 64 * 1024, cooldownMs: 0 } },
-    );
-    const d = await runtime.policy("shop/p")?.check({
-      method: "GET",
-      path: "/",
-      query: "",
-      headers: { authorization: `Bearer ${await sign(k1, claims())}` },
-      client: "127.0.0.1",
-    });
+    const { runtime, check } = runtimeFor(idp.uri, { jwks: { maxBytes: 64 * 1024, cooldownMs: 0 } });
+    const d = await check(await sign(k1, claims()));
     expect(d).toMatchObject({ allowed: false, reason: "jwt:keysUnavailable" });
     expect(runtime.remoteJwks.get(idp.uri)?.lastError).toMatch(/larger than/);
   });
@@ -192,29 +165,9 @@ describe("auth against a real JWKS endpoint", () => {
     const { idp, runtime, check } = await setup();
     expect((await check(await sign(k1, claims()))).allowed).toBe(true);
     idp.mode = "error";
-    const next = buildAuthRuntime(
-      {
-        authzPolicies: [
-          {
-            id: "shop/p",
-            authentication: { require: "Any", jwt: [provider({ keys: { jwksUri: idp.uri } })] },
-            rules: [],
-            defaultAction: "Allow",
-          },
-        ],
-        apiKeys: { hashKeyId: "", keys: [] },
-      },
-      { hashKey: "h", jwks: { cooldownMs: 100, refreshIntervalMs: 60_000, timeoutMs: 1_000 } },
-      runtime,
-    );
-    expect(next.remoteJwks.get(idp.uri)).toBe(runtime.remoteJwks.get(idp.uri));
-    const d = await next.policy("shop/p")?.check({
-      method: "GET",
-      path: "/",
-      query: "",
-      headers: { authorization: `Bearer ${await sign(k1, claims())}` },
-      client: "127.0.0.1",
-    });
+    const next = runtimeFor(idp.uri, { jwks: JWKS }, runtime);
+    expect(next.runtime.remoteJwks.get(idp.uri)).toBe(runtime.remoteJwks.get(idp.uri));
+    const d = await next.check(await sign(k1, claims()));
     expect(d?.allowed).toBe(true);
     expect(idp.requests).toBe(1);
   });

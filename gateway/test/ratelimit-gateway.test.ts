@@ -41,6 +41,18 @@ async function statuses(
   return out;
 }
 
+/** API-key authentication from x-api-key on the `api` route, everyone allowed. */
+const API_KEY_AUTH = {
+  apiVersion: "sluice.dev/v1alpha1",
+  kind: "AuthzPolicy",
+  metadata: { name: "keys", namespace: "test" },
+  spec: {
+    targetRefs: [{ kind: "GatewayRoute", name: "api" }],
+    authentication: { apiKey: { from: [{ header: "x-api-key" }] } },
+    defaultAction: "Allow",
+  },
+};
+
 describe("rate limits in memory (standalone)", () => {
   it("passes the limit with RateLimit headers, then answers 429 naming the policy, with Retry-After", async () => {
     const { gw, up } = await gatewayWith([policy("limits", { rules: [rule()] })]);
@@ -81,16 +93,7 @@ describe("rate limits in memory (standalone)", () => {
     const { gw } = await gatewayWith([
       ...key("gold", "gold-co", "key-gold-0123456789"),
       ...key("basic", "basic-co", "key-basic-0123456789"),
-      {
-        apiVersion: "sluice.dev/v1alpha1",
-        kind: "AuthzPolicy",
-        metadata: { name: "keys", namespace: "test" },
-        spec: {
-          targetRefs: [{ kind: "GatewayRoute", name: "api" }],
-          authentication: { apiKey: { from: [{ header: "x-api-key" }] } },
-          defaultAction: "Allow",
-        },
-      },
+      API_KEY_AUTH,
       policy("per-consumer", {
         rules: [
           rule({
@@ -174,16 +177,7 @@ describe("rate limits in memory (standalone)", () => {
           metadata: { name: "k", namespace: "test" },
           spec: { consumer: "c", secretRef: { name: "k", key: "key" } },
         },
-        {
-          apiVersion: "sluice.dev/v1alpha1",
-          kind: "AuthzPolicy",
-          metadata: { name: "keys", namespace: "test" },
-          spec: {
-            targetRefs: [{ kind: "GatewayRoute", name: "api" }],
-            authentication: { apiKey: { from: [{ header: "x-api-key" }] } },
-            defaultAction: "Allow",
-          },
-        },
+        API_KEY_AUTH,
       ],
       { authFailureLimit: 3, authFailureWindowMs: 60_000, authFailureBlockMs: 120_000 },
     );
