@@ -69,3 +69,8 @@ export function foreignCores(a: CpuSample, b: CpuSample): number {
   // Counters are read at slightly different instants: clamp the small negative noise.
   return perCore > 0 ? Math.max(0, (b.tasks - a.tasks - (b.ours - a.ours)) / perCore) : 0;
 }
+
+export function cpuModel(): string {
+  const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
+  return m?.[1]?.trim() ?? "unknown CPU";
+}

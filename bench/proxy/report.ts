@@ -108,7 +108,7 @@ export function section(setup: Setup, rows: Row[]): string {
   return out.join("\n");
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((p, q) => p - q);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2
@@ -126,9 +126,9 @@ function table(header: string[], body: string[][]): string[] {
 
 const TITLE = `# Proxy benchmarks
 
-Written by \`node bench/proxy/run.ts\` (method in its header comment and in each section
-below); newest first. Numbers from different machines or days are not comparable: compare
-targets within one section.
+Written by \`node bench/proxy/run.ts\` and \`node bench/proxy/paired.ts\` (method in their
+header comments and in each section below); newest first. Numbers from different machines or
+days are not comparable: compare targets within one section.
 `;
 
 /** Puts the section below the title, above earlier sections. */

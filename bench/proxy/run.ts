@@ -39,13 +39,12 @@
 //      BENCH_SLUICE_CLI=gateway/src/cli.ts (the Sluice entry point to run)
 //      BENCH_LOADER=autocannon (use the fallback load generator even when wrk is installed)
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { busyPercent, foreignCores, sampleCpu } from "./cpu.ts";
+import { startBackdrop } from "./backdrop.ts";
+import { busyPercent, cpuModel, foreignCores, sampleCpu } from "./cpu.ts";
 import { LOAD_CPU, type LoadResult, pickLoader } from "./load.ts";
 import {
   cpusAllowed,
@@ -60,7 +59,7 @@ import {
   waitUntilAnswers,
 } from "./procs.ts";
 import { type Row, section, writeMarkdown } from "./report.ts";
-import { TARGETS, type TargetContext, UPSTREAMS } from "./targets.ts";
+import { TARGETS, type TargetContext } from "./targets.ts";
 import { BODY } from "./upstream.ts";
 
 const PROXY_CPU = "0";
@@ -112,65 +111,23 @@ try {
 async function main() {
   const unknown = cfg.targets.filter((t) => !TARGETS.some((x) => x.name === t));
   if (unknown.length) throw new Error(`unknown target(s) ${unknown}; known: ${TARGETS.map((t) => t.name)}`);
-  const startUpstream = UPSTREAMS[cfg.upstream];
-  if (!startUpstream) throw new Error(`BENCH_UPSTREAM=${cfg.upstream}: use one of ${Object.keys(UPSTREAMS)}`);
   const notes: string[] = [];
   if (!hasTaskset)
     notes.push("taskset not found: nothing was pinned, so these numbers mix proxy and load CPU");
   const idleBusy = await waitForQuiet("the run", notes);
 
   const loader = pickLoader(root, scratch);
-  const upPort = await freePort();
-  const upstream = { host: "127.0.0.1", port: upPort, url: `http://127.0.0.1:${upPort}` };
-  const upCtx = {
+  const backdrop = await startBackdrop({
     root,
-    dir: join(scratch, "upstream"),
-    upstream,
-    port: upPort,
-    adminPort: 0,
-    otlpEndpoint: "",
-    redisUrl: "",
-  };
-  mkdirSync(upCtx.dir, { recursive: true });
-  const up = startProc("upstream", startUpstream(upCtx), upCtx.dir, LOAD_CPU);
-  await waitUntilAnswers(`${upstream.url}/`, up);
-  const upCpus = cpusAllowed(up.child.pid);
+    scratch,
+    upstream: cfg.upstream,
+    redis: cfg.targets.some((t) => TARGETS.find((x) => x.name === t)?.redis),
+  });
+  const { upstream, otlpEndpoint, redis } = backdrop;
+  const upCpus = backdrop.upstreamCpus;
   console.error(
     `upstream (${cfg.upstream}) on ${upstream.url}, pinned to CPUs ${upCpus}; load: ${loader.name}`,
   );
-
-  // The OTLP receiver for sluice-traced: here, not on the proxy's core; it only drains bodies.
-  let spansReceived = 0;
-  const otlp = createServer((req, res) => {
-    req.on("data", () => {});
-    req.on("end", () => {
-      spansReceived++;
-      res.writeHead(200, { "content-type": "application/x-protobuf" });
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => otlp.listen(0, "127.0.0.1", resolve));
-  otlp.unref();
-  const otlpEndpoint = `http://127.0.0.1:${(otlp.address() as AddressInfo).port}`;
-
-  // Redis for the targets that limit in it: on the load core, like the upstream.
-  let redis: { url: string; cli: (...args: string[]) => string } | undefined;
-  if (cfg.targets.some((t) => TARGETS.find((x) => x.name === t)?.redis)) {
-    const port = await freePort();
-    const dir = join(scratch, "redis");
-    mkdirSync(dir, { recursive: true });
-    const proc = startProc(
-      "redis",
-      ["redis-server", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir],
-      dir,
-      LOAD_CPU,
-    );
-    const cli = (...args: string[]) =>
-      spawnSync("redis-cli", ["-p", String(port), ...args], { encoding: "utf8" }).stdout ?? "";
-    for (let i = 0; i < 50 && !cli("PING").includes("PONG"); i++) await sleep(100);
-    if (proc.done) throw new Error("redis-server did not start (is it installed? make system-packages)");
-    redis = { url: `redis://127.0.0.1:${port}`, cli };
-  }
   /** EVALSHA calls and socket reads Redis counted so far (INFO commandstats / stats). */
   const redisCounters = () => {
     const text = `${redis?.cli("INFO", "commandstats")}\n${redis?.cli("INFO", "stats")}`;
@@ -280,7 +237,7 @@ async function main() {
   for (const l of live) if (l.proc) await stopProc(l.proc);
 
   if (cfg.targets.includes("sluice-traced"))
-    notes.push(`sluice-traced: the OTLP receiver got ${spansReceived} export requests`);
+    notes.push(`sluice-traced: the OTLP receiver got ${backdrop.spansReceived()} export requests`);
 
   // The ceiling check the method depends on: direct must stay well above every proxy.
   const direct = rows.find((r) => r.target === "direct")?.sat?.rps;
@@ -374,11 +331,6 @@ function firstLine(s: string): string {
   const [head = "", ...log] = s.split("\n");
   const why = log.find((l) => /error/i.test(l)) ?? log.at(-1) ?? "";
   return `${head} ${why.trim()}`.slice(0, 300);
-}
-
-function cpuModel(): string {
-  const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
-  return m?.[1]?.trim() ?? "unknown CPU";
 }
 
 function nginxVersion(): string {

@@ -17,7 +17,7 @@ import { type GatewayConfig, rateLimitStore, splitAddress } from "./config.ts";
 import { createDataPlane } from "./data-plane.ts";
 import { GatewayError } from "./errors.ts";
 import { isLoopback } from "./filters/forwarded.ts";
-import { AccessLogWriter, accessLogDestination } from "./observability/access-log-writer.ts";
+import { AccessLogStream, AccessLogWriter, accessLogDestination } from "./observability/access-log-writer.ts";
 import { GatewayMetrics } from "./observability/gateway-metrics.ts";
 import { Observability } from "./observability/request-record.ts";
 import { startTracing } from "./observability/tracing.ts";
@@ -140,7 +140,11 @@ export async function startGateway(
     config.accessLog && !options.accessLogStream
       ? new AccessLogWriter(accessLogDestination((bytes) => metrics?.accessLogDropped(bytes)))
       : undefined;
-  const accessLog = config.accessLog ? (options.accessLogStream ?? accessLogFile) : undefined;
+  const accessLog = !config.accessLog
+    ? undefined
+    : options.accessLogStream
+      ? new AccessLogStream(options.accessLogStream)
+      : accessLogFile;
   const accessLogFlush = accessLogFile ? setInterval(() => accessLogFile.flush(), 250) : undefined;
   accessLogFlush?.unref();
   const observability = new Observability({ metrics, accessLog, tracer: tracing?.tracer });

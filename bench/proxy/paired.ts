@@ -1,0 +1,303 @@
+// Paired proxy benchmark: what a feature costs, measured with and without it at the same
+// moment on the same core.
+//
+//   node bench/proxy/paired.ts
+//
+// Why a second method: on a shared machine the core's speed itself moves. A fixed loop on
+// core 0, idle otherwise, ran from 46k to 91k iterations per half second within one minute
+// (2026-11-22), and a Sluice target's saturation req/s moved as much between runs a minute
+// apart. run.ts interleaves its rounds, but two runs 10 s apart still see different
+// machines, so its ratios swing by ±30 % per round. Here the two targets of a pair run at
+// once, both pinned to core 0, each saturated by its own wrk on core 1; whatever slows the
+// core slows both alike. Each target's CPU time (every thread, from
+// /proc/PID/task/*/schedstat, in ns) divided by the requests it answered is its cost per
+// request; the ratio of the two costs is the throughput the measured target keeps relative
+// to its baseline when each has a core to itself (at saturation, req/s = 1 / CPU per
+// request). The req/s ratio under the kernel's fair sharing of the core is shown too; the
+// two agree when both targets keep the core busy.
+// - Each round starts both targets afresh (a process's JIT and heap layout shift its speed
+//   by a few percent; fresh pairs spread that over the rounds), swaps which one starts
+//   first and which port it gets, warms both up together, then measures one window.
+// - A/A pairs (BENCH_PAIRS=sluice/sluice) show the method's own spread: the median stays
+//   within a percent or two of 1.00 while single rounds scatter by about ±5 %.
+//
+// Env: BENCH_PAIRS=sluice/sluice-quiet,sluice-full/sluice,... (measured/baseline, names from
+//        targets.ts; default: every pair with a target in the issues)
+//      BENCH_ROUNDS=10  BENCH_DURATION=5 (s per measured window)  BENCH_WARMUP=3 (s)
+//      BENCH_CONNECTIONS=50 (per target)  BENCH_UPSTREAM=nginx|node
+//      BENCH_BASELINE_CLI=<other checkout>/gateway/src/cli.ts (the baseline side runs it: with
+//        BENCH_PAIRS=sluice/sluice, what a change did)
+//      BENCH_OUT=docs/benchmarks.md ("-": stdout only)  BENCH_KEEP=1
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpus, release, tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Backdrop, startBackdrop } from "./backdrop.ts";
+import { busyPercent, cpuModel, foreignCores, sampleCpu } from "./cpu.ts";
+import { LOAD_CPU, type Loader, type LoadResult, pickLoader } from "./load.ts";
+import {
+  freePort,
+  groups,
+  httpGet,
+  interrupted,
+  type Proc,
+  startProc,
+  stopAll,
+  stopProc,
+  waitUntilAnswers,
+} from "./procs.ts";
+import { median, writeMarkdown } from "./report.ts";
+import { TARGETS, type Target, type TargetContext } from "./targets.ts";
+import { BODY } from "./upstream.ts";
+
+const PROXY_CPU = "0";
+const env = process.env;
+const cfg = {
+  pairs: (
+    env.BENCH_PAIRS ?? "sluice/sluice-quiet,sluice-limited/sluice,sluice-apikey/sluice,sluice-full/sluice"
+  )
+    .split(",")
+    .map((p) => p.trim().split("/") as [string, string]),
+  rounds: Number(env.BENCH_ROUNDS ?? 10),
+  seconds: Number(env.BENCH_DURATION ?? 5),
+  warmup: Number(env.BENCH_WARMUP ?? 3),
+  conns: Number(env.BENCH_CONNECTIONS ?? 50),
+  upstream: env.BENCH_UPSTREAM ?? "nginx",
+  out: env.BENCH_OUT ?? "docs/benchmarks.md",
+};
+
+/** The bar each pair is held to, from the issues; absent: reported only. */
+const TARGET_RATIO: Record<string, number> = {
+  "sluice/sluice-quiet": 0.9,
+  "sluice-limited/sluice": 0.75,
+  "sluice-full/sluice": 0.75,
+};
+
+const root = join(import.meta.dirname, "../..");
+process.chdir(root);
+const scratch = mkdtempSync(join(tmpdir(), "sluice-paired-bench-"));
+let failed = false;
+process.on("exit", () => {
+  if (failed || env.BENCH_KEEP === "1") console.error(`configs and logs kept in ${scratch}`);
+  else rmSync(scratch, { recursive: true, force: true });
+});
+
+interface Side {
+  name: string;
+  target: Target;
+  cpuNs: number;
+  load: LoadResult;
+}
+
+interface Round {
+  measured: Side;
+  baseline: Side;
+  /** CPU µs per request of baseline / of measured: the throughput kept, alone on a core. */
+  costRatio: number;
+  /** req/s of measured / of baseline while sharing the core. */
+  rpsRatio: number;
+  busy: string;
+  foreign: number;
+}
+
+try {
+  await main();
+} catch (err) {
+  if (!interrupted) {
+    failed = true;
+    console.error(`paired bench failed: ${(err as Error).stack ?? err}`);
+    process.exitCode = 1;
+  }
+} finally {
+  await stopAll();
+}
+
+async function main() {
+  const find = (name: string) => {
+    const t = TARGETS.find((x) => x.name === name);
+    if (!t?.path) throw new Error(`BENCH_PAIRS: ${name} is not a Sluice target of targets.ts`);
+    return t;
+  };
+  const pairs = cfg.pairs.map(([m, b]) => ({ key: `${m}/${b}`, measured: find(m), baseline: find(b) }));
+  // One loader per side: each writes its output to its own directory.
+  const loaders = [0, 1].map((i) => {
+    const dir = join(scratch, `load-${i}`);
+    mkdirSync(dir, { recursive: true });
+    return pickLoader(root, dir);
+  }) as [Loader, Loader];
+  if (!loaders[0].name.startsWith("wrk"))
+    throw new Error("the paired bench needs wrk (bash bench/proxy/install.sh)");
+  const backdrop = await startBackdrop({
+    root,
+    scratch,
+    upstream: cfg.upstream,
+    redis: pairs.some((p) => p.measured.redis || p.baseline.redis),
+  });
+  const results = new Map<string, Round[]>(pairs.map((p) => [p.key, []]));
+  for (let round = 0; round < cfg.rounds; round++) {
+    for (const pair of pairs) {
+      const r = await measurePair(pair.measured, pair.baseline, round, backdrop, loaders);
+      results.get(pair.key)?.push(r);
+      console.error(
+        `round ${round + 1} ${pair.key}: cost ×${r.costRatio.toFixed(3)} (${us(r.baseline)} / ${us(r.measured)} µs/req), ` +
+          `req/s ×${r.rpsRatio.toFixed(3)} (${Math.round(r.measured.load.rps)} / ${Math.round(r.baseline.load.rps)}), ` +
+          `CPU0/CPU1 ${r.busy} %, other ${r.foreign.toFixed(2)} cores`,
+      );
+    }
+  }
+  const text = report(results, loaders[0].name);
+  console.log(`\n${text}`);
+  if (cfg.out !== "-") {
+    writeMarkdown(cfg.out, text);
+    console.error(`written to ${cfg.out}`);
+  }
+}
+
+/** CPU µs per request of one side of a round. */
+function us(s: Side): string {
+  return (s.cpuNs / 1000 / Math.max(1, s.load.requests)).toFixed(1);
+}
+
+async function measurePair(
+  measured: Target,
+  baseline: Target,
+  round: number,
+  backdrop: Backdrop,
+  loaders: [Loader, Loader],
+): Promise<Round> {
+  // Odd rounds start the baseline first (and give it the first port).
+  const baselineFirst = round % 2 === 1;
+  const order = baselineFirst ? [baseline, measured] : [measured, baseline];
+  const started: { target: Target; proc: Proc; url: string }[] = [];
+  for (const [i, target] of order.entries()) {
+    const isBaseline = (i === 0) === baselineFirst;
+    const name = `${target.name}-${round}-${i}`;
+    const ctx: TargetContext = {
+      root,
+      dir: join(scratch, name),
+      upstream: backdrop.upstream,
+      port: await freePort(),
+      adminPort: await freePort(),
+      otlpEndpoint: backdrop.otlpEndpoint,
+      redisUrl: backdrop.redis?.url ?? "",
+    };
+    mkdirSync(ctx.dir, { recursive: true });
+    const argv = commandOf(target, ctx, isBaseline);
+    if (!argv) throw new Error(`${target.name} starts no process`);
+    const proc = startProc(name, argv, ctx.dir, PROXY_CPU);
+    const url = `http://127.0.0.1:${ctx.port}${target.path}`;
+    started.push({ target, proc, url });
+  }
+  try {
+    for (const s of started) {
+      await waitUntilAnswers(s.url, s.proc, 15_000, s.target.headers);
+      const res = await httpGet(s.url, 1000, s.target.headers);
+      if (res.body.toString() !== BODY)
+        throw new Error(`${s.target.name} answered HTTP ${res.status} without the upstream's body`);
+    }
+    const both = (seconds: number) =>
+      Promise.all(
+        started.map((s, i) =>
+          loaders[i as 0 | 1].run(s.url, cfg.conns, seconds, undefined, s.target.headers),
+        ),
+      );
+    await both(cfg.warmup);
+    const pids = started.map((s) => s.proc.child.pid ?? 0);
+    const cpu0 = pids.map(threadsCpuNs);
+    const sys0 = sampleCpu(groups());
+    const loads = await both(cfg.seconds);
+    const sys1 = sampleCpu(groups());
+    const cpu1 = pids.map(threadsCpuNs);
+    const sides = started.map(
+      (s, i): Side => ({
+        name: s.target.name,
+        target: s.target,
+        cpuNs: (cpu1[i] ?? 0) - (cpu0[i] ?? 0),
+        load: loads[i] as LoadResult,
+      }),
+    );
+    for (const s of sides) {
+      if (s.load.errors > 0)
+        throw new Error(`${s.name}: ${s.load.errors} errors (socket or non-2xx) in round ${round + 1}`);
+    }
+    const [m, b] = (baselineFirst ? [sides[1], sides[0]] : [sides[0], sides[1]]) as [Side, Side];
+    const perReq = (s: Side) => s.cpuNs / s.load.requests;
+    return {
+      measured: m,
+      baseline: b,
+      costRatio: perReq(b) / perReq(m),
+      rpsRatio: m.load.rps / b.load.rps,
+      busy: busyPercent(sys0, sys1, [PROXY_CPU, LOAD_CPU]),
+      foreign: foreignCores(sys0, sys1),
+    };
+  } finally {
+    for (const s of started) await stopProc(s.proc);
+  }
+}
+
+/**
+ * The target's command; the baseline side of a pair runs BENCH_BASELINE_CLI when set, so a
+ * pair like sluice/sluice compares this checkout with another one (e.g. a worktree of the
+ * previous commit): what a change did to the cost per request.
+ */
+function commandOf(target: Target, ctx: TargetContext, isBaseline: boolean): string[] | null {
+  const other = env.BENCH_BASELINE_CLI;
+  if (!isBaseline || !other) return target.command(ctx);
+  const own = env.BENCH_SLUICE_CLI;
+  env.BENCH_SLUICE_CLI = other;
+  try {
+    return target.command(ctx);
+  } finally {
+    if (own === undefined) delete env.BENCH_SLUICE_CLI;
+    else env.BENCH_SLUICE_CLI = own;
+  }
+}
+
+/** CPU time of every thread of a process, in ns (first field of each task's schedstat). */
+function threadsCpuNs(pid: number): number {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return total;
+}
+
+function report(results: Map<string, Round[]>, loaderName: string): string {
+  const when = new Date().toISOString().slice(0, 16).replace("T", " ");
+  const lines = [
+    `## ${when} UTC · paired · ${cpus().length} × ${cpuModel()} · Node ${process.version}`,
+    "",
+    `- Method: bench/proxy/paired.ts. Both targets of a pair run at once on CPU ${PROXY_CPU}, each saturated by its own ${loaderName} (${cfg.conns} connections) on CPU ${LOAD_CPU} with the upstream (${cfg.upstream}); ${cfg.rounds} rounds, each with a fresh pair of processes, ${cfg.warmup} s warm-up, ${cfg.seconds} s measured.`,
+    "- **cost ratio** = baseline's CPU µs per request / measured's: the throughput the measured target keeps, each alone on a core. **req/s ratio**: the same pair's req/s while the kernel shares the core between them.",
+    `- Machine: Linux ${release()}.`,
+    "",
+    "| measured / baseline | cost ratio (median) | rounds: min – max | CPU µs/req (median) | req/s ratio (median) | target | |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+  ];
+  for (const [key, rounds] of results) {
+    if (rounds.length === 0) continue;
+    const cost = rounds.map((r) => r.costRatio);
+    const perReq = (side: "measured" | "baseline") =>
+      median(rounds.map((r) => r[side].cpuNs / 1000 / r[side].load.requests)).toFixed(1);
+    const bar = TARGET_RATIO[key];
+    const verdict = bar === undefined ? "reported" : median(cost) >= bar ? "met" : "missed";
+    lines.push(
+      `| ${key} | ×${median(cost).toFixed(3)} | ${Math.min(...cost).toFixed(2)} – ${Math.max(...cost).toFixed(2)} | ` +
+        `${perReq("measured")} / ${perReq("baseline")} | ×${median(rounds.map((r) => r.rpsRatio)).toFixed(3)} | ` +
+        `${bar === undefined ? "" : `≥ ×${bar.toFixed(2)}`} | ${verdict} |`,
+    );
+  }
+  lines.push("", "Every round (cost ratio):", "");
+  for (const [key, rounds] of results)
+    lines.push(`- ${key}: ${rounds.map((r) => r.costRatio.toFixed(3)).join(" / ")}`);
+  const busy = [...results.values()].flat().filter((r) => r.foreign > 0.1);
+  if (busy.length)
+    lines.push(
+      "",
+      `Note: in ${busy.length} round(s) other processes or steal used more than 0.1 core; both sides of a pair shared that alike.`,
+    );
+  return `${lines.join("\n")}\n`;
+}
