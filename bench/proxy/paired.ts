@@ -18,12 +18,15 @@
 // - Each round starts both targets afresh (a process's JIT and heap layout shift its speed
 //   by a few percent; fresh pairs spread that over the rounds), swaps which one starts
 //   first and which port it gets, warms both up together, then measures one window.
-// - A/A pairs (BENCH_PAIRS=sluice/sluice) show the method's own spread: the median stays
-//   within a percent or two of 1.00 while single rounds scatter by about ±5 %.
+// - The warm-up is long: a fresh gateway sharing a core kept getting faster for over 10 s
+//   (JIT tiers, heap sizing). With 2–6 s of warm-up, A/A rounds ranged from ×0.54 to ×1.5;
+//   with 15 s, from ×0.97 to ×1.06.
+// - A/A pairs (BENCH_PAIRS=sluice/sluice) show the method's own spread: measure one with
+//   every run, as the default pairs do.
 //
 // Env: BENCH_PAIRS=sluice/sluice-quiet,sluice-full/sluice,... (measured/baseline, names from
-//        targets.ts; default: every pair with a target in the issues)
-//      BENCH_ROUNDS=10  BENCH_DURATION=5 (s per measured window)  BENCH_WARMUP=3 (s)
+//        targets.ts; default: the A/A pair, then every cost with a target in the issues)
+//      BENCH_ROUNDS=10  BENCH_DURATION=5 (s per measured window)  BENCH_WARMUP=15 (s)
 //      BENCH_CONNECTIONS=50 (per target)  BENCH_UPSTREAM=nginx|node
 //      BENCH_BASELINE_CLI=<other checkout>/gateway/src/cli.ts (the baseline side runs it: with
 //        BENCH_PAIRS=sluice/sluice, what a change did)
@@ -53,13 +56,14 @@ const PROXY_CPU = "0";
 const env = process.env;
 const cfg = {
   pairs: (
-    env.BENCH_PAIRS ?? "sluice/sluice-quiet,sluice-limited/sluice,sluice-apikey/sluice,sluice-full/sluice"
+    env.BENCH_PAIRS ??
+    "sluice/sluice,sluice/sluice-quiet,sluice-limited/sluice,sluice-apikey/sluice,sluice-full/sluice"
   )
     .split(",")
     .map((p) => p.trim().split("/") as [string, string]),
   rounds: Number(env.BENCH_ROUNDS ?? 10),
   seconds: Number(env.BENCH_DURATION ?? 5),
-  warmup: Number(env.BENCH_WARMUP ?? 3),
+  warmup: Number(env.BENCH_WARMUP ?? 15),
   conns: Number(env.BENCH_CONNECTIONS ?? 50),
   upstream: env.BENCH_UPSTREAM ?? "nginx",
   out: env.BENCH_OUT ?? "docs/benchmarks.md",
@@ -273,6 +277,9 @@ function report(results: Map<string, Round[]>, loaderName: string): string {
     `- Method: bench/proxy/paired.ts. Both targets of a pair run at once on CPU ${PROXY_CPU}, each saturated by its own ${loaderName} (${cfg.conns} connections) on CPU ${LOAD_CPU} with the upstream (${cfg.upstream}); ${cfg.rounds} rounds, each with a fresh pair of processes, ${cfg.warmup} s warm-up, ${cfg.seconds} s measured.`,
     "- **cost ratio** = baseline's CPU µs per request / measured's: the throughput the measured target keeps, each alone on a core. **req/s ratio**: the same pair's req/s while the kernel shares the core between them.",
     `- Machine: Linux ${release()}.`,
+    ...(env.BENCH_BASELINE_CLI
+      ? [`- The baseline side of every pair ran \`${env.BENCH_BASELINE_CLI}\`.`]
+      : []),
     "",
     "| measured / baseline | cost ratio (median) | rounds: min – max | CPU µs/req (median) | req/s ratio (median) | target | |",
     "| --- | ---: | ---: | ---: | ---: | ---: | --- |",

@@ -420,6 +420,7 @@ export async function startGateway(
       for (const socket of upgraded) socket.destroy();
       await Promise.all([admin.close(), loader.close(), sourceClosed, tracing?.shutdown(), limiter.close()]);
       clearInterval(accessLogFlush);
+      observability.flush();
       try {
         accessLogFile?.flushSync();
       } catch {

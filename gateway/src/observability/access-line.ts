@@ -37,15 +37,14 @@ export function lineBound(r: RequestRecord, traceId: string | undefined): number
 }
 
 /**
- * Writes the record's line, newline included, into `buf` from `at`; returns where it ends.
+ * Writes the line of a closed request's record, newline included, into `buf` from `at`;
+ * returns where it ends.
  * `buf` must have lineBound() bytes free from `at`.
  */
 export function encodeLine(
   buf: Uint8Array,
   at: number,
   r: RequestRecord,
-  status: number,
-  ms: number,
   traceId: string | undefined,
 ): number {
   let i = raw(buf, at, '{"level":30,"time":');
@@ -63,9 +62,9 @@ export function encodeLine(
   i = raw(buf, i, ',"path":');
   i = str(buf, i, r.path);
   i = raw(buf, i, ',"status":');
-  i = int(buf, i, status);
+  i = int(buf, i, r.status);
   i = raw(buf, i, ',"durationMs":');
-  i = millis(buf, i, ms);
+  i = millis(buf, i, r.ms);
   if (r.attempts > 0) {
     i = raw(buf, i, ',"upstreamMs":');
     i = millis(buf, i, r.upstreamMs);

@@ -36,7 +36,7 @@ describe("AccessLogWriter", () => {
     const out = collector();
     const writer = new AccessLogWriter(out.dest);
     const paths = Array.from({ length: 5000 }, (_, i) => `/ä/€/😀/${i}/${"x".repeat(i % 97)}`);
-    for (const path of paths) writer.record(withPath(path), 200, 1, undefined);
+    for (const path of paths) writer.record(withPath(path), undefined);
     writer.flush();
     expect(out.chunks.length).toBeGreaterThan(5);
     expect(out.chunks.every((c) => c.length <= 64 * 1024)).toBe(true);
@@ -47,11 +47,11 @@ describe("AccessLogWriter", () => {
   it("holds lines until a flush, and a line longer than a chunk still goes out whole and in order", () => {
     const out = collector();
     const writer = new AccessLogWriter(out.dest);
-    writer.record(withPath("/a"), 200, 1, undefined);
+    writer.record(withPath("/a"), undefined);
     expect(out.text()).toBe("");
     const long = `/${"y".repeat(100_000)}`;
-    writer.record(withPath(long), 200, 1, undefined);
-    writer.record(withPath("/b"), 200, 1, undefined);
+    writer.record(withPath(long), undefined);
+    writer.record(withPath("/b"), undefined);
     writer.flushSync();
     expect(pathsOf(out.text())).toEqual(["/a", long, "/b"]);
   });
@@ -62,7 +62,7 @@ describe("AccessLogWriter", () => {
     await once(dest, "ready");
     const writer = new AccessLogWriter(dest as unknown as BufferDestination);
     const paths = Array.from({ length: 3000 }, (_, i) => `/${i}/✓`);
-    for (const path of paths) writer.record(withPath(path), 200, 1, undefined);
+    for (const path of paths) writer.record(withPath(path), undefined);
     writer.flushSync();
     expect(pathsOf(readFileSync(file, "utf8"))).toEqual(paths);
   });

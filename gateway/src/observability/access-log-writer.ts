@@ -35,7 +35,7 @@ export interface BufferDestination {
 
 /** Where the gateway's access-log lines go. */
 export interface AccessLog {
-  record(r: RequestRecord, status: number, ms: number, traceId: string | undefined): void;
+  record(r: RequestRecord, traceId: string | undefined): void;
 }
 
 /** Lines encoded into 64 KiB chunks handed to a buffer destination (stdout in production). */
@@ -48,16 +48,16 @@ export class AccessLogWriter implements AccessLog {
     this.#dest = dest;
   }
 
-  record(r: RequestRecord, status: number, ms: number, traceId: string | undefined): void {
+  record(r: RequestRecord, traceId: string | undefined): void {
     // A line that may not fit is not tried: its bound counts every character at its widest.
     const most = lineBound(r, traceId);
     if (this.#used + most > CHUNK) this.#handOver();
     if (most > CHUNK) {
       const own = Buffer.allocUnsafe(most);
-      this.#dest.write(own.subarray(0, encodeLine(own, 0, r, status, ms, traceId)));
+      this.#dest.write(own.subarray(0, encodeLine(own, 0, r, traceId)));
       return;
     }
-    this.#used = encodeLine(this.#buffer, this.#used, r, status, ms, traceId);
+    this.#used = encodeLine(this.#buffer, this.#used, r, traceId);
   }
 
   /** Starts writing what has gathered (the gateway calls this every 250 ms). */
@@ -90,9 +90,9 @@ export class AccessLogStream implements AccessLog {
     this.#stream = stream;
   }
 
-  record(r: RequestRecord, status: number, ms: number, traceId: string | undefined): void {
+  record(r: RequestRecord, traceId: string | undefined): void {
     const most = lineBound(r, traceId);
     const buf = most > this.#scratch.length ? Buffer.allocUnsafe(most) : this.#scratch;
-    this.#stream.write(buf.toString("utf8", 0, encodeLine(buf, 0, r, status, ms, traceId)));
+    this.#stream.write(buf.toString("utf8", 0, encodeLine(buf, 0, r, traceId)));
   }
 }

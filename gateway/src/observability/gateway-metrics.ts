@@ -24,13 +24,6 @@ export const statusClass = (status: number) => STATUS_CLASSES[Math.floor(status 
 /** No route matched (404), or the request was refused before routing (400). */
 export const NO_ROUTE = "(none)";
 
-export interface RequestSample {
-  route: string;
-  method: string;
-  status: number;
-  seconds: number;
-}
-
 export class GatewayMetrics {
   readonly registry = new Registry();
   readonly #requests = new HotCounter(
@@ -175,25 +168,26 @@ export class GatewayMetrics {
     });
   }
 
-  request(s: RequestSample) {
+  /** One answered request: `method` is a methodLabel(). */
+  request(route: string, method: string, status: number, seconds: number) {
     // route → one slot per (method, status class): no key string is built per request.
-    let slots = this.#requestSlots.get(s.route);
+    let slots = this.#requestSlots.get(route);
     if (!slots) {
       slots = [];
-      this.#requestSlots.set(s.route, slots);
+      this.#requestSlots.set(route, slots);
     }
-    const classIndex = Math.min(Math.max(Math.floor(s.status / 100) - 1, 0), 5);
-    const slot = (METHOD_INDEX.get(s.method) ?? METHOD_LIST.length) * 6 + classIndex;
+    const classIndex = Math.min(Math.max(Math.floor(status / 100) - 1, 0), 5);
+    const slot = (METHOD_INDEX.get(method) ?? METHOD_LIST.length) * 6 + classIndex;
     let child = slots[slot];
     if (!child) {
       child = {
-        count: this.#requests.child(s.route, s.method, statusClass(s.status)),
-        duration: this.#duration.child(s.route),
+        count: this.#requests.child(route, method, statusClass(status)),
+        duration: this.#duration.child(route),
       };
       slots[slot] = child;
     }
     child.count.value++;
-    this.#duration.observe(child.duration, s.seconds);
+    this.#duration.observe(child.duration, seconds);
   }
 
   upstreamAttempt(pool: string, seconds: number) {
