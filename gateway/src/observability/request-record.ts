@@ -1,6 +1,6 @@
-// What one request did, filled in as it goes through the pipeline and read once when its
-// response closes: the Prometheus samples, the access-log line and the end of its span
-// all come from this one record, so they cannot disagree.
+// What one request did, filled in as it goes through the pipeline and closed with its
+// response: the end of its span at once, its Prometheus samples and access-log line at the
+// end of that event-loop turn. All come from this one record, so they cannot disagree.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Span, Tracer } from "@opentelemetry/api";
 import type { AccessLog } from "./access-log-writer.ts";
