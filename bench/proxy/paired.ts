@@ -31,20 +31,19 @@
 //      BENCH_BASELINE_CLI=<other checkout>/gateway/src/cli.ts (the baseline side runs it: with
 //        BENCH_PAIRS=sluice/sluice, what a change did)
 //      BENCH_OUT=docs/benchmarks.md ("-": stdout only)  BENCH_KEEP=1
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { cpus, release, tmpdir } from "node:os";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { cpus, release } from "node:os";
 import { join } from "node:path";
 import { type Backdrop, startBackdrop } from "./backdrop.ts";
 import { busyPercent, cpuModel, foreignCores, sampleCpu } from "./cpu.ts";
 import { LOAD_CPU, type Loader, type LoadResult, pickLoader } from "./load.ts";
 import {
+  benchWorkspace,
   freePort,
   groups,
   httpGet,
-  interrupted,
   type Proc,
   startProc,
-  stopAll,
   stopProc,
   waitUntilAnswers,
 } from "./procs.ts";
@@ -76,14 +75,7 @@ const TARGET_RATIO: Record<string, number> = {
   "sluice-full/sluice": 0.75,
 };
 
-const root = join(import.meta.dirname, "../..");
-process.chdir(root);
-const scratch = mkdtempSync(join(tmpdir(), "sluice-paired-bench-"));
-let failed = false;
-process.on("exit", () => {
-  if (failed || env.BENCH_KEEP === "1") console.error(`configs and logs kept in ${scratch}`);
-  else rmSync(scratch, { recursive: true, force: true });
-});
+const { root, scratch, run } = benchWorkspace("paired-bench");
 
 interface Side {
   name: string;
@@ -103,17 +95,7 @@ interface Round {
   foreign: number;
 }
 
-try {
-  await main();
-} catch (err) {
-  if (!interrupted) {
-    failed = true;
-    console.error(`paired bench failed: ${(err as Error).stack ?? err}`);
-    process.exitCode = 1;
-  }
-} finally {
-  await stopAll();
-}
+await run(main);
 
 async function main() {
   const find = (name: string) => {

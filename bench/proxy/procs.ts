@@ -3,9 +3,10 @@
 // running is stopped on normal exit, on failure and on SIGINT/SIGTERM: a benchmark that
 // leaves an nginx or a wrk behind skews the next run on a 2-core machine.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -176,4 +177,36 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
     });
   });
+}
+
+/**
+ * A bench's workspace: the repository root, made the working directory (target commands are
+ * relative to it), and a scratch directory for configs and logs, removed at exit unless the
+ * run failed or BENCH_KEEP=1. `run(main)` runs the bench and stops every child process
+ * however it ends.
+ */
+export function benchWorkspace(what: string) {
+  const root = join(import.meta.dirname, "../..");
+  process.chdir(root);
+  const scratch = mkdtempSync(join(tmpdir(), `sluice-${what}-`));
+  let failed = false;
+  // Also on SIGINT, whose handler (above) exits without coming back to run().
+  process.on("exit", () => {
+    if (failed || process.env.BENCH_KEEP === "1") console.error(`configs and logs kept in ${scratch}`);
+    else rmSync(scratch, { recursive: true, force: true });
+  });
+  const run = async (main: () => Promise<void>) => {
+    try {
+      await main();
+    } catch (err) {
+      if (!interrupted) {
+        failed = true;
+        console.error(`${what} failed: ${(err as Error).stack ?? err}`);
+        process.exitCode = 1;
+      }
+    } finally {
+      await stopAll();
+    }
+  };
+  return { root, scratch, run };
 }

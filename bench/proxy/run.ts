@@ -39,22 +39,21 @@
 //      BENCH_SLUICE_CLI=gateway/src/cli.ts (the Sluice entry point to run)
 //      BENCH_LOADER=autocannon (use the fallback load generator even when wrk is installed)
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { cpus, release, tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
+import { cpus, release } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startBackdrop } from "./backdrop.ts";
 import { busyPercent, cpuModel, foreignCores, sampleCpu } from "./cpu.ts";
 import { LOAD_CPU, type LoadResult, pickLoader } from "./load.ts";
 import {
+  benchWorkspace,
   cpusAllowed,
   freePort,
   groups,
   hasTaskset,
   httpGet,
-  interrupted,
   startProc,
-  stopAll,
   stopProc,
   waitUntilAnswers,
 } from "./procs.ts";
@@ -86,27 +85,9 @@ const cfg = {
   retries: Number(env.BENCH_RETRIES ?? 2),
 };
 
-const root = join(import.meta.dirname, "../..");
-process.chdir(root); // target commands are relative to the repository root
-const scratch = mkdtempSync(join(tmpdir(), "sluice-proxy-bench-"));
-let failed = false;
-// Also on SIGINT, whose handler (procs.ts) exits without coming back here.
-process.on("exit", () => {
-  if (failed || env.BENCH_KEEP === "1") console.error(`configs and logs kept in ${scratch}`);
-  else rmSync(scratch, { recursive: true, force: true });
-});
+const { root, scratch, run } = benchWorkspace("proxy-bench");
 
-try {
-  await main();
-} catch (err) {
-  if (!interrupted) {
-    failed = true;
-    console.error(`proxy bench failed: ${(err as Error).stack ?? err}`);
-    process.exitCode = 1;
-  }
-} finally {
-  await stopAll();
-}
+await run(main);
 
 async function main() {
   const unknown = cfg.targets.filter((t) => !TARGETS.some((x) => x.name === t));

@@ -1,13 +1,16 @@
 // Runs deploy/argocd/health.lua with Debian's lua5.4 the way Argo CD runs a health check:
 // the object as the global `obj`, the script's returned table as the verdict.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll } from "vitest";
 import { ROOT } from "../harness/install.ts";
 
 export const HEALTH_SCRIPT = join(ROOT, "deploy/argocd/health.lua");
 const dir = mkdtempSync(join(tmpdir(), "sluice-argocd-lua-"));
+// Each test file that uses this made one of these and left it behind.
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 
 /** A JSON value as a Lua table constructor (arrays 1-based, as Argo CD converts them). */
