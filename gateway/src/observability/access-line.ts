@@ -47,65 +47,34 @@ export function encodeLine(
   r: RequestRecord,
   traceId: string | undefined,
 ): number {
-  let i = raw(buf, at, '{"level":30,"time":');
-  i = str(buf, i, isoTime(Date.now()));
-  i = raw(buf, i, ',"msg":"access","requestId":');
-  i = str(buf, i, r.requestId);
-  if (traceId !== undefined) {
-    i = raw(buf, i, ',"traceId":');
-    i = str(buf, i, traceId);
-  }
-  i = raw(buf, i, ',"route":');
-  i = str(buf, i, r.route);
-  i = raw(buf, i, ',"method":');
-  i = str(buf, i, r.method);
-  i = raw(buf, i, ',"path":');
-  i = str(buf, i, r.path);
-  i = raw(buf, i, ',"status":');
-  i = int(buf, i, r.status);
-  i = raw(buf, i, ',"durationMs":');
-  i = millis(buf, i, r.ms);
-  if (r.attempts > 0) {
-    i = raw(buf, i, ',"upstreamMs":');
-    i = millis(buf, i, r.upstreamMs);
-  }
-  i = raw(buf, i, ',"attempts":');
-  i = int(buf, i, r.attempts);
-  if (r.bytesIn !== undefined && Number.isSafeInteger(r.bytesIn) && r.bytesIn >= 0) {
-    i = raw(buf, i, ',"bytesIn":');
-    i = int(buf, i, r.bytesIn);
-  }
-  i = raw(buf, i, ',"bytesOut":');
-  i = int(buf, i, r.bytesOut);
-  if (r.endpoint !== undefined) {
-    i = raw(buf, i, ',"upstream":');
-    i = str(buf, i, r.endpoint);
-  }
-  if (r.pool !== undefined) {
-    i = raw(buf, i, ',"pool":');
-    i = str(buf, i, r.pool);
-  }
-  i = raw(buf, i, ',"client":');
-  i = str(buf, i, r.client);
-  if (r.consumer !== undefined) {
-    i = raw(buf, i, ',"consumer":');
-    i = str(buf, i, r.consumer);
-  }
-  if (r.tenant !== undefined) {
-    i = raw(buf, i, ',"tenant":');
-    i = str(buf, i, r.tenant);
-  }
-  if (r.rateLimit !== undefined) {
-    i = raw(buf, i, ',"rateLimit":');
-    i = str(buf, i, r.rateLimit);
-  }
-  if (r.auth !== undefined) {
-    i = raw(buf, i, ',"auth":');
-    i = str(buf, i, r.auth);
-  }
+  let i = strField(buf, at, '{"level":30,"time":', isoTime(Date.now()));
+  i = strField(buf, i, ',"msg":"access","requestId":', r.requestId);
+  i = strField(buf, i, ',"traceId":', traceId);
+  i = strField(buf, i, ',"route":', r.route);
+  i = strField(buf, i, ',"method":', r.method);
+  i = strField(buf, i, ',"path":', r.path);
+  i = int(buf, raw(buf, i, ',"status":'), r.status);
+  i = millis(buf, raw(buf, i, ',"durationMs":'), r.ms);
+  if (r.attempts > 0) i = millis(buf, raw(buf, i, ',"upstreamMs":'), r.upstreamMs);
+  i = int(buf, raw(buf, i, ',"attempts":'), r.attempts);
+  if (r.bytesIn !== undefined && Number.isSafeInteger(r.bytesIn) && r.bytesIn >= 0)
+    i = int(buf, raw(buf, i, ',"bytesIn":'), r.bytesIn);
+  i = int(buf, raw(buf, i, ',"bytesOut":'), r.bytesOut);
+  i = strField(buf, i, ',"upstream":', r.endpoint);
+  i = strField(buf, i, ',"pool":', r.pool);
+  i = strField(buf, i, ',"client":', r.client);
+  i = strField(buf, i, ',"consumer":', r.consumer);
+  i = strField(buf, i, ',"tenant":', r.tenant);
+  i = strField(buf, i, ',"rateLimit":', r.rateLimit);
+  i = strField(buf, i, ',"auth":', r.auth);
   buf[i++] = 0x7d; // }
   buf[i++] = 0x0a; // \n
   return i;
+}
+
+/** `key` (ours, written as it is) and `value` as a JSON string; nothing when value is absent. */
+function strField(buf: Uint8Array, at: number, key: string, value: string | undefined): number {
+  return value === undefined ? at : str(buf, raw(buf, at, key), value);
 }
 
 /** Our own ASCII punctuation and keys, as they are. */
