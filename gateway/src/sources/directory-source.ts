@@ -2,7 +2,7 @@
 // in-process by the same compileSnapshot the operator uses, and watched: changes are
 // debounced and recompiled. A file that does not parse keeps the last good snapshot
 // (dropping its objects would silently delete routes).
-import { type FSWatcher, readdirSync, readFileSync, statSync, watch } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { compileSnapshot } from "../../../operator/src/compile/compile.ts";
@@ -56,21 +56,5 @@ export function compileDirectory(dir: string, apiKeyHashKey: string): DirectoryC
   return compileSnapshot(objects, { apiKeyHashKey });
 }
 
-export interface DirectoryWatch {
-  close(): void;
-}
-
-/** Calls `onChange` (debounced) whenever something in the directory changes. */
-export function watchDirectory(dir: string, onChange: () => void, debounceMs = 200): DirectoryWatch {
-  let timer: NodeJS.Timeout | undefined;
-  const watcher: FSWatcher = watch(dir, { recursive: true }, () => {
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(onChange, debounceMs);
-  });
-  return {
-    close() {
-      if (timer) clearTimeout(timer);
-      watcher.close();
-    },
-  };
-}
+// The watch lives in its own file; re-exported here for the callers that import it from here.
+export { type DirectoryWatch, watchDirectory } from "./directory-watch.ts";
