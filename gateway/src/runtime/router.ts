@@ -1,7 +1,8 @@
 // The router: from (host, normalised path, method, headers, query) to a rule. Built once
 // per snapshot; a lookup costs a hash lookup per host candidate plus a walk down the path's
 // segments, whatever the number of routes. Only RegularExpression paths are tried one by
-// one (they cannot be indexed), and only on hosts that have them.
+// one (they cannot be indexed), and only on hosts that have them. Every user pattern runs
+// in linear time (linear-regex.ts), so no path, header or query value can stall the loop.
 //
 // Precedence is the snapshot's order (compile sorted each host's matches the Gateway API
 // way: Exact, then RegularExpression, then the longest PathPrefix; then method, headers,
@@ -9,6 +10,7 @@
 // indexes in the same order, so the first hit is the one precedence picks.
 import type { IncomingHttpHeaders } from "node:http";
 import type { SnapshotRouteMatch } from "../snapshot/schema.ts";
+import { compileLinearRegex } from "./linear-regex.ts";
 
 interface ValueMatcher {
   name: string;
@@ -53,7 +55,7 @@ export interface RouteRequest {
 
 function valueMatcher(m: SnapshotRouteMatch["headers"][number]): ValueMatcher {
   if (m.type === "Exact") return { name: m.name, test: (v) => v === m.value };
-  const re = new RegExp(`^(?:${m.value})$`, "u");
+  const re = compileLinearRegex(m.value);
   return { name: m.name, test: (v) => re.test(v) };
 }
 
@@ -133,7 +135,7 @@ export class Router<R> {
           list.push(entry);
           table.exact.set(m.path.value, list);
         } else if (m.path.type === "RegularExpression") {
-          entry.regex = new RegExp(`^(?:${m.path.value})$`, "u");
+          entry.regex = compileLinearRegex(m.path.value);
           table.regex.push(entry);
         } else {
           let node = table.prefix;
