@@ -23,7 +23,7 @@ import { type RouteHit, routeHost } from "./runtime/router.ts";
 import type { RuleRuntime } from "./runtime/rule-runtime.ts";
 import { hashKeyOf } from "./upstream/hash-key.ts";
 import { forward } from "./upstream/proxy.ts";
-import { proxyUpgrade } from "./upstream/upgrade.ts";
+import { proxyUpgrade, refuseUpgrade, upgradeProblem } from "./upstream/upgrade.ts";
 
 const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=]+)(?::[0-9]{1,5})?$/;
 
@@ -334,6 +334,9 @@ export function createDataPlane(options: DataPlaneOptions) {
   }
 
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
+    // Before routing: admission must judge the method and protocol that will be relayed.
+    const refused = upgradeProblem(req);
+    if (refused) return refuseUpgrade(socket, Problem.BadRequest, refused);
     const routed = route(req, undefined);
     if (!routed || routed.hit.rule.redirect) {
       socket.end("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
