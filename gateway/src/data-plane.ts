@@ -7,11 +7,14 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Duplex, pipeline, Transform } from "node:stream";
 import type { BruteForceGuard } from "./auth/brute-force.ts";
 import type { Identity } from "./auth/identity.ts";
+import { watchBodyIdle } from "./filters/body-idle.ts";
+import { ClientConcurrency } from "./filters/client-concurrency.ts";
 import { isPreflight, preflightHeaders } from "./filters/cors.ts";
 import { clientAddress, peerAddress, setForwardedHeaders } from "./filters/forwarded.ts";
-import { applyHeaderOps, endToEnd } from "./filters/headers.ts";
+import { applyHeaderOps, endToEnd, underscoredHeader } from "./filters/headers.ts";
 import { requestId } from "./filters/request-id.ts";
 import { redirectLocation, rewritePath } from "./filters/rewrite.ts";
+import { type SecurityHeaders, setSecurityHeaders } from "./filters/security-headers.ts";
 import type { Observability, RequestRecord } from "./observability/request-record.ts";
 import { Problem, type ProblemKind, sendProblem } from "./problem.ts";
 import { checksForRequest } from "./ratelimit/checks-for-request.ts";
@@ -41,6 +44,14 @@ export interface DataPlaneOptions {
   bruteForce?: BruteForceGuard;
   /** Rules whose store failed under failureMode Open: the request went on unlimited. */
   onFailedOpen?: (outcome: RuleOutcome) => void;
+  /** Longest pause in a request body before a 408 (--body-idle-timeout-ms); 0 or unset: none. */
+  bodyIdleTimeoutMs?: number;
+  /** Most requests in flight per client address (--max-requests-per-client); 0 or unset: none. */
+  maxRequestsPerClient?: number;
+  /** Header names with '_' (--headers-with-underscores); unset: allow. */
+  headersWithUnderscores?: "drop" | "reject" | "allow";
+  /** Added to every response (--security-headers and the values it names). */
+  securityHeaders?: SecurityHeaders;
 }
 
 /** Why admission refused a request: the problem, its headers and (for 429/503) a detail. */
@@ -91,6 +102,12 @@ function limitBody(req: IncomingMessage, max: number) {
 
 export function createDataPlane(options: DataPlaneOptions) {
   const proto = options.tls ? "https" : "http";
+  const perClient = options.maxRequestsPerClient
+    ? new ClientConcurrency(options.maxRequestsPerClient)
+    : undefined;
+  const underscores = options.headersWithUnderscores ?? "allow";
+  const bodyIdleMs = options.bodyIdleTimeoutMs ?? 0;
+  const security = options.securityHeaders ?? [];
 
   /** Routes a request; answers it (and returns undefined) when it cannot be routed. */
   function route(
@@ -125,6 +142,15 @@ export function createDataPlane(options: DataPlaneOptions) {
       query: target.query,
     });
     if (!hit) return fail(Problem.RouteNotFound, `${method} ${target.path} on host "${host}"`);
+    // Fail closed: a policy meant to protect this rule is invalid and has no good version
+    // to keep. The route is never served with less protection than its owner asked for.
+    if (hit.rule.refused) {
+      if (record) record.route = hit.rule.route;
+      return fail(
+        Problem.PolicyInvalid,
+        "the route's configuration is invalid; its owner can read why in the policy's status",
+      );
+    }
     const peer = peerAddress(req.socket.remoteAddress);
     const client = clientAddress(peer, req.headers["x-forwarded-for"], options.trustedHops);
     const rule = hit.rule;
@@ -132,7 +158,12 @@ export function createDataPlane(options: DataPlaneOptions) {
       record.route = rule.route;
       record.client = client;
     }
-    const headers = endToEnd(req.headers, rule.dropHeaders);
+    if (underscores === "reject") {
+      const name = underscoredHeader(req.headers);
+      if (name !== undefined)
+        return fail(Problem.BadRequest, `header names with '_' are refused (${name}); use '-'`);
+    }
+    const headers = endToEnd(req.headers, rule.dropHeaders, underscores === "drop");
     headers.host = rule.rewrite?.hostname ?? hostHeader ?? host;
     setForwardedHeaders(headers, req.headers, peer, proto, hostHeader, options.trustedHops > 0);
     headers["x-request-id"] = id;
@@ -150,9 +181,24 @@ export function createDataPlane(options: DataPlaneOptions) {
 
   function handleRequest(req: IncomingMessage, res: ServerResponse) {
     const record = options.observability?.begin(req, res);
+    setSecurityHeaders(res, security);
     const routed = route(req, res, record);
     if (!routed) return;
     const rule = routed.hit.rule;
+    // Before admission and the upstream: a client over its share holds nothing.
+    if (perClient && !perClient.enter(routed.client, res)) {
+      sendProblem(
+        res,
+        Problem.ClientConcurrency,
+        `at most ${perClient.limit} requests in flight per client`,
+        {
+          "retry-after": "1",
+          connection: "close",
+          "x-request-id": routed.requestId,
+        },
+      );
+      return;
+    }
     // A CORS preflight carries no credentials (browsers never send them): answered before
     // authentication, or no cross-origin call to a protected route could ever start.
     if (rule.cors && isPreflight(req.method ?? "", req.headers)) {
@@ -197,8 +243,13 @@ export function createDataPlane(options: DataPlaneOptions) {
     let identity: Identity | undefined;
     const policy = rule.auth;
     if (policy) {
-      const blocked = bruteForceRefusal("client", routed.client, policy.id, record);
-      if (blocked) return blocked;
+      // A blocked address, or a blocked credential presented to this policy: refused before
+      // any credential is verified. Never by consumer (brute-force.ts says why).
+      const wait =
+        options.bruteForce?.retryAfter(routed.client, policy.id, () =>
+          policy.presentedDigests({ headers: req.headers, query: routed.query }),
+        ) ?? 0;
+      if (wait > 0) return bruteForceRefusal(wait, policy.id, record);
       const decision = await policy.check({
         method: req.method ?? "GET",
         path: routed.path,
@@ -212,8 +263,6 @@ export function createDataPlane(options: DataPlaneOptions) {
         return { problem: decision.problem, headers: decision.headers };
       }
       identity = decision.identity;
-      const consumerBlocked = bruteForceRefusal("consumer", identity?.consumer, policy.id, record);
-      if (consumerBlocked) return consumerBlocked;
       if (record && identity) {
         record.auth = identity.methods.join("+");
         record.consumer = identity.consumer ?? identity.subject;
@@ -265,15 +314,8 @@ export function createDataPlane(options: DataPlaneOptions) {
     return undefined;
   }
 
-  /** A 429 for a client (or consumer) blocked after too many refused credentials. */
-  function bruteForceRefusal(
-    kind: "client" | "consumer",
-    value: string | undefined,
-    policyId: string,
-    record: RequestRecord | undefined,
-  ): Refusal | undefined {
-    const wait = options.bruteForce?.retryAfter(kind, value) ?? 0;
-    if (wait === 0) return undefined;
+  /** A 429 for an address or credential blocked after too many refused credentials. */
+  function bruteForceRefusal(wait: number, policyId: string, record: RequestRecord | undefined): Refusal {
     record?.metrics?.authFailure(policyId, "blocked");
     if (record) record.auth = "blocked";
     return {
@@ -318,6 +360,7 @@ export function createDataPlane(options: DataPlaneOptions) {
     // A chunked body has no announced length: count it on the way through.
     const limited =
       hasBody && chunked && options.maxBodyBytes > 0 ? limitBody(req, options.maxBodyBytes) : undefined;
+    if (hasBody) watchBodyIdle(req, res, bodyIdleMs, id);
     forward({
       req,
       res,

@@ -9,8 +9,18 @@ export const Problem = {
   Unauthorized: { status: 401, type: `${BASE}unauthorized`, title: "Authentication required" },
   Forbidden: { status: 403, type: `${BASE}forbidden`, title: "Access denied" },
   RouteNotFound: { status: 404, type: `${BASE}route-not-found`, title: "No route matches the request" },
+  RequestBodyTimeout: {
+    status: 408,
+    type: `${BASE}request-body-timeout`,
+    title: "The request body stopped arriving",
+  },
   PayloadTooLarge: { status: 413, type: `${BASE}payload-too-large`, title: "Request body too large" },
   QuotaExceeded: { status: 429, type: `${BASE}quota-exceeded`, title: "Rate limit exceeded" },
+  ClientConcurrency: {
+    status: 429,
+    type: `${BASE}client-concurrency-exceeded`,
+    title: "Too many requests in flight from this client",
+  },
   NoBackend: {
     status: 500,
     type: `${BASE}backend-not-resolved`,
@@ -20,6 +30,11 @@ export const Problem = {
   NoHealthyEndpoint: { status: 503, type: `${BASE}no-healthy-endpoint`, title: "No healthy endpoint" },
   CircuitOpen: { status: 503, type: `${BASE}circuit-open`, title: "The backend is at capacity" },
   NotReady: { status: 503, type: `${BASE}not-ready`, title: "No configuration is loaded yet" },
+  PolicyInvalid: {
+    status: 503,
+    type: `${BASE}policy-invalid`,
+    title: "A policy protecting this route is invalid",
+  },
   LimiterUnavailable: {
     status: 503,
     type: `${BASE}rate-limit-unavailable`,

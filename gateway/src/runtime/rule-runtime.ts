@@ -38,6 +38,8 @@ export interface RuleRuntime {
   auth: AuthPolicyRuntime | undefined;
   /** Every RateLimitPolicy that targets the rule (all must pass); empty when none. */
   rateLimits: readonly SnapshotRateLimitPolicy[];
+  /** Fail closed: policies meant to protect the rule are invalid with nothing to keep; the rule only refuses. */
+  refused: boolean;
 }
 
 export const GATEWAY_HEADERS: ReadonlySet<string> = new Set([
@@ -90,5 +92,6 @@ export function buildRule(
     dropHeaders,
     auth: rule.authzPolicy === undefined ? undefined : auth?.(rule.authzPolicy),
     rateLimits: rule.rateLimitPolicies.flatMap((id) => rateLimits.get(id) ?? []),
+    refused: rule.refuse !== undefined,
   };
 }

@@ -103,6 +103,17 @@ export const SnapshotRule = Type.Object({
   ),
   rateLimitPolicies: Type.Array(Id, { description: "Every policy applies; all must pass." }),
   authzPolicy: opt(Id),
+  refuse: opt(
+    Type.Object(
+      {
+        policies: Type.Array(Id, { minItems: 1 }),
+      },
+      {
+        description:
+          "Fail closed: a policy targeting this rule is invalid (or its references do not resolve) and has no valid version to keep, so the rule answers 503 policy-invalid and never forwards.",
+      },
+    ),
+  ),
 });
 
 export const SnapshotPool = Type.Object({
@@ -149,6 +160,12 @@ export const SnapshotPool = Type.Object({
     maxRequests: Type.Integer(),
   }),
   connection: Type.Object({ connectTimeoutMs: Ms, idleTimeoutMs: Ms, http2: Type.Boolean() }),
+  tls: opt(
+    Type.Object({
+      serverName: Type.String({ description: "SNI, and the name endpoint certificates must carry." }),
+      ca: opt(Type.String({ description: "PEM CA certificates; absent: the system's trusted CAs." })),
+    }),
+  ),
 });
 
 export const SnapshotRateLimitPolicy = Type.Object({
@@ -253,6 +270,12 @@ export const SnapshotBody = Type.Object({
   pools: Type.Array(SnapshotPool),
   rateLimitPolicies: Type.Array(SnapshotRateLimitPolicy),
   authzPolicies: Type.Array(SnapshotAuthzPolicy),
+  generations: opt(
+    Type.Record(Type.String(), Type.Integer({ minimum: 0 }), {
+      description:
+        "Kind/namespace/name → the metadata.generation of each object this snapshot serves; an object kept at its last valid generation shows that one (how a restarted operator knows what is served).",
+    }),
+  ),
   apiKeys: Type.Object({
     hashKeyId: Type.String({
       description: "First 16 hex digits of SHA-256 of the hash key, to detect a mismatch.",

@@ -2,10 +2,11 @@
 // HMAC-SHA256(hashKey, key) enters the snapshot: a leaked snapshot does not leak keys,
 // and without the installation's hash key the digests cannot even be brute-forced.
 import ipaddr from "ipaddr.js";
-import { apiKeyDigest } from "../../../gateway/src/snapshot/api-key-hash.ts";
+import { apiKeyDigest, hashKeyId } from "../../../gateway/src/snapshot/api-key-hash.ts";
 import type { SnapshotApiKey } from "../../../gateway/src/snapshot/schema.ts";
 import type { ApiKeySpec } from "../api/api-key.ts";
 import type { KubeObject } from "../api/common.ts";
+import type { LastGood } from "./last-good.ts";
 import { type ObjectIndex, olderFirst } from "./object-index.ts";
 import { Reason } from "./reasons.ts";
 import { secretValue } from "./secrets.ts";
@@ -16,8 +17,28 @@ function normalCidr(cidr: string): string {
   return `${address.toString()}/${bits}`;
 }
 
-export function compileApiKeys(index: ObjectIndex, status: StatusBook, hashKey: string): SnapshotApiKey[] {
+/** `disabled` in a spec that failed its schema: anything but false reads as "disable it". */
+function asksToDisable(spec: unknown): boolean {
+  const disabled = (spec as { disabled?: unknown } | undefined)?.disabled;
+  return disabled !== undefined && disabled !== false;
+}
+
+export function compileApiKeys(
+  index: ObjectIndex,
+  status: StatusBook,
+  hashKey: string,
+  lastGood: LastGood,
+): SnapshotApiKey[] {
   const byDigest = new Map<string, { entry: SnapshotApiKey; obj: KubeObject }>();
+  // An invalid edit keeps the key's last good version — unless the edit tries to disable
+  // it: an owner reaching for `disabled` must never find the key still working.
+  const keepLastGood = (obj: KubeObject) => {
+    const namespace = namespaceOf(obj);
+    const kept = lastGood.apiKey(`${namespace}/${obj.metadata.name}`, hashKeyId(hashKey));
+    if (!kept || asksToDisable(obj.spec) || byDigest.has(kept.digest)) return;
+    byDigest.set(kept.digest, { entry: kept, obj });
+    status.servingLastGood(obj, lastGood.generation(obj.kind, namespace, obj.metadata.name));
+  };
   // Oldest first: when two ApiKeys hold the same key material, the older one keeps it.
   for (const obj of index.list<ApiKeySpec>("ApiKey").sort(olderFirst)) {
     const spec = obj.spec as ApiKeySpec;
@@ -28,6 +49,7 @@ export function compileApiKeys(index: ObjectIndex, status: StatusBook, hashKey: 
         obj,
         `spec.allowedCIDRs[${badCidr}]: "${spec.allowedCIDRs?.[badCidr]}" is not a CIDR range`,
       );
+      keepLastGood(obj);
       continue;
     }
     const value = secretValue(index, namespace, spec.secretRef);
@@ -58,6 +80,7 @@ export function compileApiKeys(index: ObjectIndex, status: StatusBook, hashKey: 
       continue;
     }
     status.set(obj, "Accepted", true, Reason.Accepted, "The key is valid.");
+    status.served(obj);
     if (spec.disabled) {
       status.set(
         obj,
@@ -83,5 +106,6 @@ export function compileApiKeys(index: ObjectIndex, status: StatusBook, hashKey: 
       },
     });
   }
+  for (const obj of index.rejected("ApiKey")) keepLastGood(obj);
   return [...byDigest.values()].map((v) => v.entry).sort((a, b) => (a.digest < b.digest ? -1 : 1));
 }

@@ -5,7 +5,9 @@ import type { SnapshotPool } from "../../../gateway/src/snapshot/schema.ts";
 import type { BackendPoolSpec } from "../api/backend-pool.ts";
 import type { KubeObject } from "../api/common.ts";
 import { durationMs } from "./durations.ts";
+import type { LastGood } from "./last-good.ts";
 import type { ObjectIndex } from "./object-index.ts";
+import { poolTls } from "./pool-tls.ts";
 import { Reason } from "./reasons.ts";
 import { cmp, namespaceOf, type StatusBook } from "./status-book.ts";
 
@@ -122,8 +124,30 @@ function toPool(
 }
 
 /** Compiles every accepted BackendPool; returns them by id ("namespace/name"). */
-export function compileBackendPools(index: ObjectIndex, status: StatusBook): Map<string, SnapshotPool> {
+/**
+ * An invalid pool that was served before keeps its last good version (endpoints as they
+ * were then), so the routes that use it keep working instead of answering 500.
+ */
+function keepLastGood(
+  obj: KubeObject,
+  status: StatusBook,
+  lastGood: LastGood,
+  pools: Map<string, SnapshotPool>,
+) {
+  const namespace = namespaceOf(obj);
+  const kept = lastGood.pool(`${namespace}/${obj.metadata.name}`);
+  if (!kept) return;
+  pools.set(kept.id, kept);
+  status.servingLastGood(obj, lastGood.generation(obj.kind, namespace, obj.metadata.name));
+}
+
+export function compileBackendPools(
+  index: ObjectIndex,
+  status: StatusBook,
+  lastGood: LastGood,
+): Map<string, SnapshotPool> {
   const pools = new Map<string, SnapshotPool>();
+  for (const obj of index.rejected("BackendPool")) keepLastGood(obj, status, lastGood, pools);
   for (const obj of index.list<BackendPoolSpec>("BackendPool")) {
     const spec = obj.spec as Parameters<typeof toPool>[1];
     const namespace = namespaceOf(obj);
@@ -134,6 +158,7 @@ export function compileBackendPools(index: ObjectIndex, status: StatusBook): Map
         obj,
         `spec.endpoints[${invalid}].address: "${spec.endpoints?.[invalid]?.address}" is not an IP address`,
       );
+      keepLastGood(obj, status, lastGood, pools);
       continue;
     }
     const resolution: Resolution = spec.service
@@ -146,10 +171,14 @@ export function compileBackendPools(index: ObjectIndex, status: StatusBook): Map
           })),
         };
     status.set(obj, "Accepted", true, Reason.Accepted, "The pool is valid.");
-    accept(obj, status, resolution);
-    const endpoints = "endpoints" in resolution ? resolution.endpoints : [];
+    status.served(obj);
+    // A pool whose CA cannot be read gets no endpoints: its traffic fails, never in cleartext.
+    const tls = poolTls(index, namespace, spec.tls);
+    const resolved = "problem" in tls ? tls : resolution;
+    accept(obj, status, resolved);
+    const endpoints = "endpoints" in resolved ? resolved.endpoints : [];
     status.setReadyEndpoints(obj, endpoints.length);
-    pools.set(id, toPool(id, spec, endpoints));
+    pools.set(id, { ...toPool(id, spec, endpoints), ...("problem" in tls ? {} : tls) });
   }
   return pools;
 }

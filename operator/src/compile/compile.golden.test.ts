@@ -1,6 +1,8 @@
 // Golden tests: testdata/<case>.in.yaml (objects) → <case>.out.yaml (snapshot + statuses).
+// A case with a <case>.before.yaml compiles that world first and passes its snapshot as
+// the previous one (what was served before an edit: last known good).
 // UPDATE_GOLDEN=1 rewrites the .out.yaml files; review the diff before committing it.
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -15,8 +17,8 @@ const cases = readdirSync(dir)
   .sort();
 const GOLDEN_HASH_KEY = "golden-test-hash-key";
 
-function load(name: string): unknown[] {
-  return parseAllDocuments(readFileSync(join(dir, `${name}.in.yaml`), "utf8"))
+function load(name: string, suffix = "in"): unknown[] {
+  return parseAllDocuments(readFileSync(join(dir, `${name}.${suffix}.yaml`), "utf8"))
     .map((d) => d.toJS())
     .filter((o) => o !== null);
 }
@@ -27,7 +29,13 @@ describe("compileSnapshot golden files", () => {
   });
 
   it.each(cases)("%s", (name) => {
-    const result = compileSnapshot(load(name), { apiKeyHashKey: GOLDEN_HASH_KEY });
+    const previous = existsSync(join(dir, `${name}.before.yaml`))
+      ? compileSnapshot(load(name, "before"), { apiKeyHashKey: GOLDEN_HASH_KEY }).snapshot
+      : undefined;
+    const result = compileSnapshot(load(name), {
+      apiKeyHashKey: GOLDEN_HASH_KEY,
+      ...(previous ? { previous } : {}),
+    });
     expect(snapshotProblems(result.snapshot)).toEqual([]);
     const actual = stringify(result, { lineWidth: 0 });
     const outFile = join(dir, `${name}.out.yaml`);

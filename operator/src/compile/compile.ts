@@ -11,6 +11,7 @@ import { SNAPSHOT_API_VERSION, type Snapshot } from "../../../gateway/src/snapsh
 import { withVersion } from "../../../gateway/src/snapshot/version.ts";
 import { compileApiKeys } from "./api-keys.ts";
 import { compileBackendPools } from "./backend-pools.ts";
+import { LastGood } from "./last-good.ts";
 import { ObjectIndex } from "./object-index.ts";
 import { attachAuthzPolicies, attachRateLimitPolicies } from "./policies.ts";
 import { compileRoutes } from "./routes.ts";
@@ -20,6 +21,8 @@ import { buildVirtualHosts } from "./virtual-hosts.ts";
 export interface CompileOptions {
   /** The installation's secret for hashing API keys (HMAC-SHA256); gateways hash presented keys with it. */
   apiKeyHashKey: string;
+  /** The snapshot served until now: where an object that became invalid finds its last good version. */
+  previous?: Snapshot;
 }
 
 export interface CompileResult {
@@ -34,13 +37,15 @@ export interface CompileResult {
 export function compileSnapshot(objects: readonly unknown[], options: CompileOptions): CompileResult {
   const status = new StatusBook();
   const index = new ObjectIndex(objects, status);
+  const lastGood = new LastGood(options.previous);
 
-  const pools = compileBackendPools(index, status);
-  const routes = compileRoutes(index, status, pools);
+  const pools = compileBackendPools(index, status, lastGood);
+  const routes = compileRoutes(index, status, pools, lastGood);
   const { virtualHosts } = buildVirtualHosts(routes.matches, status);
-  const rateLimitPolicies = attachRateLimitPolicies(index, status, routes.routes, routes.rules);
-  const authzPolicies = attachAuthzPolicies(index, status, routes.routes, routes.rules);
-  const apiKeys = compileApiKeys(index, status, options.apiKeyHashKey);
+  const rateLimitPolicies = attachRateLimitPolicies(index, status, routes.routes, routes.rules, lastGood);
+  const authzPolicies = attachAuthzPolicies(index, status, routes.routes, routes.rules, lastGood);
+  const apiKeys = compileApiKeys(index, status, options.apiKeyHashKey, lastGood);
+  const generations = status.generations();
 
   // Only rules some host still routes to are served; fully shadowed ones are left out.
   const served = new Set(virtualHosts.flatMap((v) => v.routes.map((r) => r.rule)));
@@ -51,6 +56,7 @@ export function compileSnapshot(objects: readonly unknown[], options: CompileOpt
     pools: [...pools.values()],
     rateLimitPolicies,
     authzPolicies,
+    ...(Object.keys(generations).length > 0 ? { generations } : {}),
     apiKeys: { hashKeyId: hashKeyId(options.apiKeyHashKey), keys: apiKeys },
   });
   return { snapshot, statuses: status.list() };

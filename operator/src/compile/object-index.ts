@@ -4,6 +4,7 @@
 import { canonicalJson } from "../../../gateway/src/snapshot/version.ts";
 import { API_VERSION, type KubeObject } from "../api/common.ts";
 import { validatorFor } from "../api/validate.ts";
+import { Reason } from "./reasons.ts";
 import { cmp, namespaceOf, type StatusBook } from "./status-book.ts";
 
 const MAX_ISSUES_IN_MESSAGE = 5;
@@ -35,10 +36,12 @@ export function olderFirst(a: KubeObject, b: KubeObject): number {
 
 export class ObjectIndex {
   #byKind = new Map<string, Map<string, KubeObject>>();
+  #rejected = new Map<string, KubeObject[]>();
 
   /**
    * Indexes objects. Sluice kinds are validated against their schema (defaults applied to a
-   * copy); an invalid one is reported in `status` and left out. Objects without a kind or
+   * copy); an invalid one is reported in `status` and kept apart (`rejected`), so later
+   * stages can serve its last good version or refuse what it was meant to protect. Objects without a kind or
    * name cannot be addressed and are skipped (the API server never returns such objects;
    * the standalone loader reports them itself). When the same object appears twice, the
    * copy whose canonical JSON sorts first is kept, so input order never matters.
@@ -55,7 +58,17 @@ export class ObjectIndex {
       const validate = validatorFor(raw.kind);
       let obj = raw;
       if (validate) {
-        if (raw.apiVersion !== API_VERSION) continue;
+        if (raw.apiVersion !== API_VERSION) {
+          status.set(
+            raw,
+            "Accepted",
+            false,
+            Reason.UnsupportedApiVersion,
+            `apiVersion: "${raw.apiVersion}" is not supported for ${raw.kind}; use "${API_VERSION}"`,
+          );
+          this.#reject(raw);
+          continue;
+        }
         // Validation applies defaults to spec in place: work on a copy of spec, the input is
         // the caller's. Status is the operator's own output and is not judged.
         const { status: _status, ...rest } = raw;
@@ -66,6 +79,7 @@ export class ObjectIndex {
           if (issues.length > MAX_ISSUES_IN_MESSAGE)
             shown.push(`and ${issues.length - MAX_ISSUES_IN_MESSAGE} more`);
           status.invalid(raw, shown.join("; "));
+          this.#reject(raw);
           continue;
         }
       }
@@ -73,6 +87,19 @@ export class ObjectIndex {
       this.#byKind.set(obj.kind, kind);
       kind.set(`${namespaceOf(obj)}/${obj.metadata.name}`, obj);
     }
+  }
+
+  #reject(obj: KubeObject) {
+    const list = this.#rejected.get(obj.kind);
+    if (list) list.push(obj);
+    else this.#rejected.set(obj.kind, [obj]);
+  }
+
+  /** Objects of a kind that failed their schema (as given, unchecked), by namespace then name. */
+  rejected(kind: string): KubeObject<unknown>[] {
+    return [...(this.#rejected.get(kind) ?? [])].sort(
+      (a, b) => cmp(namespaceOf(a), namespaceOf(b)) || cmp(a.metadata.name, b.metadata.name),
+    );
   }
 
   get<T = unknown>(kind: string, namespace: string, name: string): KubeObject<T> | undefined {

@@ -12,28 +12,54 @@ import type {
 import type { AuthzPolicySpec } from "../api/authz-policy.ts";
 import { JWT_ASYMMETRIC_ALGORITHMS } from "../api/authz-policy.ts";
 import type { KubeObject, PolicyTargetReference, SecretKeySelector } from "../api/common.ts";
-import type { GatewayRouteSpec } from "../api/gateway-route.ts";
 import type { RateLimitPolicySpec } from "../api/rate-limit-policy.ts";
 import { durationMs } from "./durations.ts";
+import type { LastGood, LastGoodPolicy } from "./last-good.ts";
 import { type ObjectIndex, olderFirst } from "./object-index.ts";
 import { Reason } from "./reasons.ts";
-import { ruleId } from "./routes.ts";
+import type { TargetableRoute } from "./routes.ts";
 import { secretValue } from "./secrets.ts";
 import { namespaceOf, type StatusBook } from "./status-book.ts";
 
-interface Targets {
-  /** Rule ids each targetRef resolved to, with whether it named a section. */
-  resolved: { ruleIds: string[]; section: boolean; field: string }[];
-  missing: string[];
+interface Target {
+  ruleIds: string[];
+  /** The ref named a rule (sectionName): it outranks a policy for the whole route. */
+  section: boolean;
+  field: string;
 }
 
-function resolveTargets(
-  policy: KubeObject<{ targetRefs: PolicyTargetReference[] }>,
-  routes: Map<string, KubeObject<GatewayRouteSpec>>,
-): Targets {
-  const namespace = namespaceOf(policy);
-  const out: Targets = { resolved: [], missing: [] };
-  for (const [i, ref] of (policy.spec?.targetRefs ?? []).entries()) {
+interface Targets {
+  resolved: Target[];
+  /** Refs to routes that do not exist (or are not served): nothing of theirs to protect. */
+  missing: string[];
+  /** Refs naming a rule its route does not have: the policy is invalid, and these are the route's rules. */
+  badSections: { message: string; ruleIds: string[] }[];
+}
+
+type Routes = Map<string, TargetableRoute>;
+
+/** The targetRefs of a policy that may have failed its schema; undefined when they cannot be read. */
+function readTargetRefs(spec: unknown): PolicyTargetReference[] | undefined {
+  const refs = (spec as { targetRefs?: unknown } | undefined)?.targetRefs;
+  if (!Array.isArray(refs)) return undefined;
+  const out: PolicyTargetReference[] = [];
+  for (const ref of refs) {
+    if (typeof ref !== "object" || ref === null) return undefined;
+    const { kind, name, sectionName } = ref as Record<string, unknown>;
+    if (typeof name !== "string" || (kind !== undefined && typeof kind !== "string")) return undefined;
+    if (kind !== undefined && kind !== "GatewayRoute") continue;
+    out.push({
+      kind: "GatewayRoute",
+      name,
+      ...(typeof sectionName === "string" ? { sectionName } : {}),
+    } as PolicyTargetReference);
+  }
+  return out;
+}
+
+function resolveTargets(namespace: string, refs: readonly PolicyTargetReference[], routes: Routes): Targets {
+  const out: Targets = { resolved: [], missing: [], badSections: [] };
+  for (const [i, ref] of refs.entries()) {
     const field = `spec.targetRefs[${i}]`;
     const route = routes.get(`${namespace}/${ref.name}`);
     if (!route) {
@@ -42,25 +68,68 @@ function resolveTargets(
       );
       continue;
     }
-    const rules = (route.spec as GatewayRouteSpec).rules;
     if (ref.sectionName) {
-      const r = rules.findIndex((x) => x.name === ref.sectionName);
-      if (r < 0) {
-        out.missing.push(
-          `${field}.sectionName: GatewayRoute "${ref.name}" has no rule named "${ref.sectionName}"`,
-        );
+      const rule = route.rules.find((x) => x.name === ref.sectionName);
+      if (!rule) {
+        out.badSections.push({
+          message: `${field}.sectionName: GatewayRoute "${ref.name}" has no rule named "${ref.sectionName}"`,
+          ruleIds: route.rules.map((r) => r.id),
+        });
         continue;
       }
-      out.resolved.push({ ruleIds: [ruleId(namespace, ref.name, r)], section: true, field });
+      out.resolved.push({ ruleIds: [rule.id], section: true, field });
     } else {
-      out.resolved.push({
-        ruleIds: rules.map((_, r) => ruleId(namespace, ref.name, r)),
-        section: false,
-        field,
-      });
+      out.resolved.push({ ruleIds: route.rules.map((r) => r.id), section: false, field });
     }
   }
   return out;
+}
+
+/**
+ * The rules an invalid policy was meant to protect: what its targetRefs resolve to (a
+ * misspelled sectionName counts as the whole route), or — when not even the targetRefs
+ * can be read — every rule of its namespace.
+ */
+function intendedRules(policy: KubeObject, routes: Routes): string[] {
+  const namespace = namespaceOf(policy);
+  const refs = readTargetRefs(policy.spec);
+  if (!refs) {
+    return [...routes.entries()]
+      .filter(([key]) => key.startsWith(`${namespace}/`))
+      .flatMap(([, r]) => r.rules.map((x) => x.id));
+  }
+  const t = resolveTargets(namespace, refs, routes);
+  return [...t.resolved.flatMap((x) => x.ruleIds), ...t.badSections.flatMap((x) => x.ruleIds)];
+}
+
+/**
+ * A policy that is not accepted never leaves its rules less protected than its owner
+ * asked: its last good version keeps serving (on the rules it had and the rules it targets
+ * now), or, with none, every rule it targets refuses traffic (503 policy-invalid).
+ * Returns the last good version to serve and its rules, or undefined when failing closed.
+ */
+function fallBack<P>(
+  policy: KubeObject,
+  status: StatusBook,
+  rules: Map<string, SnapshotRule>,
+  routes: Routes,
+  lastGood: { kept: LastGoodPolicy<P> | undefined; generation: number | undefined } | undefined,
+  why?: string,
+): { policy: P; ruleIds: string[] } | undefined {
+  const intended = intendedRules(policy, routes).filter((r) => rules.has(r));
+  if (lastGood?.kept) {
+    status.servingLastGood(policy, lastGood.generation);
+    const ruleIds = [...new Set([...lastGood.kept.ruleIds, ...intended])].filter((r) => rules.has(r)).sort();
+    return { policy: lastGood.kept.policy, ruleIds };
+  }
+  const id = `${namespaceOf(policy)}/${policy.metadata.name}`;
+  const refused = [...new Set(intended)].sort();
+  for (const r of refused) {
+    const rule = rules.get(r) as SnapshotRule;
+    rule.refuse = { policies: [...new Set([...(rule.refuse?.policies ?? []), id])].sort() };
+  }
+  status.failedClosed(policy, refused, why);
+  return undefined;
 }
 
 function reportTargets(policy: KubeObject, status: StatusBook, targets: Targets): boolean {
@@ -71,57 +140,79 @@ function reportTargets(policy: KubeObject, status: StatusBook, targets: Targets)
   return true;
 }
 
+function compileRateLimitPolicy(policy: KubeObject<RateLimitPolicySpec>): SnapshotRateLimitPolicy {
+  const spec = policy.spec as RateLimitPolicySpec;
+  return {
+    id: `${namespaceOf(policy)}/${policy.metadata.name}`,
+    failureMode: spec.failureMode,
+    responseHeaders: spec.responseHeaders,
+    rules: spec.rules.map((r) => ({
+      name: r.name,
+      key: {
+        type: r.key.type,
+        ...(r.key.claim ? { claim: r.key.claim } : {}),
+        ...(r.key.header ? { header: r.key.header.toLowerCase() } : {}),
+      },
+      algorithm: r.algorithm,
+      requests: r.limit.requests,
+      periodMs: durationMs(r.limit.per),
+      ...(r.limit.burst !== undefined ? { burst: r.limit.burst } : {}),
+      overrides: [...(r.overrides ?? [])].sort((a, b) =>
+        a.match < b.match ? -1 : a.match > b.match ? 1 : 0,
+      ),
+      ...(r.blockDuration ? { blockMs: durationMs(r.blockDuration) } : {}),
+    })),
+  };
+}
+
 export function attachRateLimitPolicies(
   index: ObjectIndex,
   status: StatusBook,
-  routes: Map<string, KubeObject<GatewayRouteSpec>>,
+  routes: Routes,
   rules: Map<string, SnapshotRule>,
+  lastGood: LastGood,
 ): SnapshotRateLimitPolicy[] {
   const out: SnapshotRateLimitPolicy[] = [];
+  const attach = (id: string, ruleIds: string[]) => {
+    for (const r of ruleIds) {
+      const rule = rules.get(r);
+      if (rule && !rule.rateLimitPolicies.includes(id)) rule.rateLimitPolicies.push(id);
+    }
+  };
+  const notAccepted = (policy: KubeObject) => {
+    const namespace = namespaceOf(policy);
+    const id = `${namespace}/${policy.metadata.name}`;
+    const kept = fallBack(policy, status, rules, routes, {
+      kept: lastGood.rateLimitPolicy(id),
+      generation: lastGood.generation(policy.kind, namespace, policy.metadata.name),
+    });
+    if (!kept) return;
+    attach(id, kept.ruleIds);
+    out.push(kept.policy);
+  };
+  for (const policy of index.rejected("RateLimitPolicy")) notAccepted(policy);
   for (const policy of index.list<RateLimitPolicySpec>("RateLimitPolicy")) {
     const spec = policy.spec as RateLimitPolicySpec;
     status.setTargets(policy, spec.targetRefs);
-    const targets = resolveTargets(policy, routes);
-    if (!reportTargets(policy, status, targets)) continue;
-    const id = `${namespaceOf(policy)}/${policy.metadata.name}`;
-    for (const t of targets.resolved) {
-      for (const r of t.ruleIds) {
-        const rule = rules.get(r);
-        if (rule && !rule.rateLimitPolicies.includes(id)) rule.rateLimitPolicies.push(id);
-      }
+    const targets = resolveTargets(namespaceOf(policy), spec.targetRefs, routes);
+    if (targets.badSections.length > 0) {
+      status.invalid(policy, targets.badSections.map((b) => b.message).join("; "));
+      notAccepted(policy);
+      continue;
     }
+    if (!reportTargets(policy, status, targets)) continue;
+    const compiled = compileRateLimitPolicy(policy);
+    attach(
+      compiled.id,
+      targets.resolved.flatMap((t) => t.ruleIds),
+    );
     status.set(policy, "Accepted", true, Reason.Accepted, "The policy is valid and attached.");
+    status.served(policy);
     targetsCondition(policy, status, targets.missing);
-    out.push({
-      id,
-      failureMode: spec.failureMode,
-      responseHeaders: spec.responseHeaders,
-      rules: spec.rules.map((r) => ({
-        name: r.name,
-        key: {
-          type: r.key.type,
-          ...(r.key.claim ? { claim: r.key.claim } : {}),
-          ...(r.key.header ? { header: r.key.header.toLowerCase() } : {}),
-        },
-        algorithm: r.algorithm,
-        requests: r.limit.requests,
-        periodMs: durationMs(r.limit.per),
-        ...(r.limit.burst !== undefined ? { burst: r.limit.burst } : {}),
-        overrides: [...(r.overrides ?? [])].sort((a, b) =>
-          a.match < b.match ? -1 : a.match > b.match ? 1 : 0,
-        ),
-        ...(r.blockDuration ? { blockMs: durationMs(r.blockDuration) } : {}),
-      })),
-    });
+    out.push(compiled);
   }
   for (const rule of rules.values()) rule.rateLimitPolicies.sort();
-  return out;
-}
-
-function targetsCondition(policy: KubeObject, status: StatusBook, missing: string[]) {
-  if (missing.length > 0)
-    status.set(policy, "ResolvedRefs", false, Reason.TargetNotFound, missing.join("; "));
-  else status.set(policy, "ResolvedRefs", true, Reason.ResolvedRefs, "All targets resolved.");
+  return out.sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
 /** Checks what the schema cannot: CIDRs, CEL syntax, inline JWKS. Returns the first problem. */
@@ -253,51 +344,107 @@ function compileAuthentication(index: ObjectIndex, namespace: string, authn: Aut
   return { compiled, problems };
 }
 
+interface AuthzCandidate {
+  policy: KubeObject;
+  compiled: SnapshotAuthzPolicy;
+  targets: Target[];
+  missing: string[];
+  /** Served at its last good version: no Accepted/ResolvedRefs of its own to report. */
+  lastGood: boolean;
+}
+
 export function attachAuthzPolicies(
   index: ObjectIndex,
   status: StatusBook,
-  routes: Map<string, KubeObject<GatewayRouteSpec>>,
+  routes: Routes,
   rules: Map<string, SnapshotRule>,
+  lastGood: LastGood,
 ): SnapshotAuthzPolicy[] {
-  const out: SnapshotAuthzPolicy[] = [];
-  // Oldest first, so the first policy to claim a (rule, level) keeps it.
-  const policies = index.list<AuthzPolicySpec>("AuthzPolicy").sort(olderFirst);
-  const claims = new Map<string, { policy: KubeObject; section: boolean }>();
-  for (const policy of policies) {
+  const candidates: AuthzCandidate[] = [];
+  const notAccepted = (policy: KubeObject) => {
+    const namespace = namespaceOf(policy);
+    const id = `${namespace}/${policy.metadata.name}`;
+    const kept = fallBack(policy, status, rules, routes, {
+      kept: lastGood.authzPolicy(id),
+      generation: lastGood.generation(policy.kind, namespace, policy.metadata.name),
+    });
+    if (kept) {
+      candidates.push({
+        policy,
+        compiled: kept.policy,
+        targets: [{ ruleIds: kept.ruleIds, section: true, field: "(last good version)" }],
+        missing: [],
+        lastGood: true,
+      });
+    }
+  };
+  // Secrets that do not resolve fail closed even when a last good version exists: deleting
+  // or breaking a key Secret must never leave the old key material trusted.
+  const unresolved = (policy: KubeObject) => {
+    fallBack(
+      policy,
+      status,
+      rules,
+      routes,
+      undefined,
+      "Its Secrets do not resolve (old key material is never kept)",
+    );
+  };
+  for (const policy of index.rejected("AuthzPolicy")) notAccepted(policy);
+  for (const policy of index.list<AuthzPolicySpec>("AuthzPolicy")) {
     const spec = policy.spec as AuthzPolicySpec;
     status.setTargets(policy, spec.targetRefs);
     const problem = authzProblem(spec);
     if (problem) {
       status.invalid(policy, problem);
+      notAccepted(policy);
       continue;
     }
     const namespace = namespaceOf(policy);
-    const id = `${namespace}/${policy.metadata.name}`;
     const authn = spec.authentication && compileAuthentication(index, namespace, spec.authentication);
     if (authn && authn.problems.length > 0) {
-      status.set(
-        policy,
-        "Accepted",
-        false,
-        authn.problems[0]?.reason ?? Reason.InvalidSecret,
-        authn.problems.map((p) => p.message).join("; "),
-      );
-      const first = authn.problems[0];
-      if (first)
-        status.set(
-          policy,
-          "ResolvedRefs",
-          false,
-          first.reason,
-          authn.problems.map((p) => p.message).join("; "),
-        );
+      const first = authn.problems[0] as { reason: Reason; message: string };
+      const message = authn.problems.map((p) => p.message).join("; ");
+      status.set(policy, "Accepted", false, first.reason, message);
+      status.set(policy, "ResolvedRefs", false, first.reason, message);
+      unresolved(policy);
       continue;
     }
-    const targets = resolveTargets(policy, routes);
+    const targets = resolveTargets(namespace, spec.targetRefs, routes);
+    if (targets.badSections.length > 0) {
+      status.invalid(policy, targets.badSections.map((b) => b.message).join("; "));
+      notAccepted(policy);
+      continue;
+    }
     if (!reportTargets(policy, status, targets)) continue;
+    candidates.push({
+      policy,
+      compiled: {
+        id: `${namespace}/${policy.metadata.name}`,
+        ...(authn ? { authentication: authn.compiled } : {}),
+        rules: (spec.rules ?? []).map((r) => ({
+          ...(r.name ? { name: r.name } : {}),
+          action: r.action,
+          ...(r.principals ? { principals: r.principals } : {}),
+          ...(r.request ? { request: r.request } : {}),
+          when: r.when ?? [],
+        })),
+        defaultAction: spec.defaultAction,
+      },
+      targets: targets.resolved,
+      missing: targets.missing,
+      lastGood: false,
+    });
+  }
+  // Oldest first, so the first policy to claim a (rule, level) keeps it.
+  candidates.sort((a, b) => olderFirst(a.policy, b.policy));
+  const out: SnapshotAuthzPolicy[] = [];
+  const claims = new Map<string, { policy: KubeObject; section: boolean }>();
+  for (const c of candidates) {
+    const { policy } = c;
     const conflicts: string[] = [];
     let attached = 0;
-    for (const t of targets.resolved) {
+    for (const t of c.targets) {
       for (const r of t.ruleIds) {
         const claimKey = `${r}|${t.section}`;
         const holder = claims.get(claimKey);
@@ -311,26 +458,20 @@ export function attachAuthzPolicies(
         attached++;
       }
     }
+    if (c.lastGood) {
+      if (attached > 0) out.push(c.compiled);
+      continue;
+    }
     if (attached === 0) {
       status.set(policy, "Accepted", false, Reason.Conflicted, conflicts.join("; "));
       continue;
     }
     status.set(policy, "Accepted", true, Reason.Accepted, "The policy is valid and attached.");
-    targetsCondition(policy, status, targets.missing);
+    status.served(policy);
+    targetsCondition(policy, status, c.missing);
     if (conflicts.length > 0)
       status.set(policy, "Conflicted", true, Reason.TargetConflict, conflicts.join("; "));
-    out.push({
-      id,
-      ...(authn ? { authentication: authn.compiled } : {}),
-      rules: (spec.rules ?? []).map((r) => ({
-        ...(r.name ? { name: r.name } : {}),
-        action: r.action,
-        ...(r.principals ? { principals: r.principals } : {}),
-        ...(r.request ? { request: r.request } : {}),
-        when: r.when ?? [],
-      })),
-      defaultAction: spec.defaultAction,
-    });
+    out.push(c.compiled);
   }
   // A policy naming the rule (section) beats one for the whole route.
   for (const [key, { policy, section }] of claims) {
@@ -340,4 +481,10 @@ export function attachAuthzPolicies(
     rule.authzPolicy = `${namespaceOf(policy)}/${policy.metadata.name}`;
   }
   return out.sort((a, b) => (a.id < b.id ? -1 : 1));
+}
+
+function targetsCondition(policy: KubeObject, status: StatusBook, missing: string[]) {
+  if (missing.length > 0)
+    status.set(policy, "ResolvedRefs", false, Reason.TargetNotFound, missing.join("; "));
+  else status.set(policy, "ResolvedRefs", true, Reason.ResolvedRefs, "All targets resolved.");
 }

@@ -5,6 +5,7 @@ export const ConditionType = {
   ResolvedRefs: "ResolvedRefs",
   Conflicted: "Conflicted",
   Active: "Active",
+  Fallback: "Fallback",
 } as const;
 
 export const Reason = {
@@ -24,6 +25,10 @@ export const Reason = {
   // Conflicted
   MatchConflict: "MatchConflict",
   TargetConflict: "TargetConflict",
+  UnsupportedApiVersion: "UnsupportedApiVersion",
+  // Fallback: what is served instead of an object that is not accepted
+  LastGoodServed: "LastGoodServed",
+  FailClosed: "FailClosed",
   // Active (ApiKey)
   Active: "Active",
   Disabled: "Disabled",

@@ -10,6 +10,7 @@ import type {
 import type { KubeObject } from "../api/common.ts";
 import type { GatewayRouteFilter, GatewayRouteMatch, GatewayRouteSpec } from "../api/gateway-route.ts";
 import { durationMs } from "./durations.ts";
+import type { LastGood } from "./last-good.ts";
 import type { ObjectIndex } from "./object-index.ts";
 import { Reason } from "./reasons.ts";
 import { namespaceOf, type StatusBook } from "./status-book.ts";
@@ -24,11 +25,18 @@ export interface HostMatch {
   index: number;
 }
 
+/** A route policies can target: accepted, or served at its last good version. */
+export interface TargetableRoute {
+  object: KubeObject;
+  /** Every served rule's id, and its name (for targetRefs with a sectionName). */
+  rules: { id: string; name: string | undefined }[];
+}
+
 export interface CompiledRoutes {
   rules: Map<string, SnapshotRule>;
   matches: HostMatch[];
-  /** Route objects by "namespace/name", for policy attachment. */
-  routes: Map<string, KubeObject<GatewayRouteSpec>>;
+  /** Routes by "namespace/name", for policy attachment. */
+  routes: Map<string, TargetableRoute>;
 }
 
 /** A regular expression the gateway will accept (ECMAScript, unicode mode). */
@@ -124,22 +132,78 @@ export function ruleId(namespace: string, route: string, index: number): string 
   return `${namespace}/${route}/${index}`;
 }
 
-/** Compiles every valid GatewayRoute; unresolvable backendRefs stay as pool: null (their share gets 500). */
+/**
+ * An invalid route that was served before keeps its last good rules and matches, so its
+ * paths never fall through to a less specific route. Policies attach to it as to any
+ * route; its backends follow the pools as they are now.
+ */
+function keepLastGood(
+  route: KubeObject,
+  status: StatusBook,
+  pools: Map<string, SnapshotPool>,
+  lastGood: LastGood,
+  out: CompiledRoutes,
+) {
+  const namespace = namespaceOf(route);
+  const kept = lastGood.route(namespace, route.metadata.name);
+  if (!kept) return;
+  for (const rule of kept.rules) {
+    const { authzPolicy: _a, refuse: _r, ...rest } = rule;
+    out.rules.set(rule.id, {
+      ...rest,
+      backends: rule.backends.map((b) => ({
+        pool: b.pool && pools.has(b.pool) ? b.pool : null,
+        weight: b.weight,
+      })),
+      rateLimitPolicies: [],
+    });
+  }
+  const indexOf = new Map(kept.rules.map((r) => [r.id, r.index]));
+  const seen = new Map<string, number>();
+  for (const { hostname, match } of kept.matches) {
+    const n = seen.get(`${hostname} ${match.rule}`) ?? 0;
+    seen.set(`${hostname} ${match.rule}`, n + 1);
+    out.matches.push({
+      hostname,
+      match,
+      route: route as KubeObject<GatewayRouteSpec>,
+      rule: indexOf.get(match.rule) ?? 0,
+      index: n,
+    });
+  }
+  out.routes.set(`${namespace}/${route.metadata.name}`, {
+    object: route,
+    rules: kept.rules.map((r) => ({ id: r.id, name: r.name })),
+  });
+  status.servingLastGood(route, lastGood.generation(route.kind, namespace, route.metadata.name));
+}
+
+/**
+ * Compiles every valid GatewayRoute; unresolvable backendRefs stay as pool: null (their
+ * share gets 500). An invalid route keeps its last good version when it has one.
+ */
 export function compileRoutes(
   index: ObjectIndex,
   status: StatusBook,
   pools: Map<string, SnapshotPool>,
+  lastGood: LastGood,
 ): CompiledRoutes {
   const out: CompiledRoutes = { rules: new Map(), matches: [], routes: new Map() };
+  for (const route of index.rejected("GatewayRoute")) keepLastGood(route, status, pools, lastGood, out);
   for (const route of index.list<GatewayRouteSpec>("GatewayRoute")) {
     const spec = route.spec as GatewayRouteSpec;
     const problem = invalidRegex(spec);
     if (problem) {
       status.invalid(route, problem);
+      keepLastGood(route, status, pools, lastGood, out);
       continue;
     }
     const namespace = namespaceOf(route);
-    out.routes.set(`${namespace}/${route.metadata.name}`, route);
+    out.routes.set(`${namespace}/${route.metadata.name}`, {
+      object: route,
+      rules: spec.rules.map((r, i) => ({ id: ruleId(namespace, route.metadata.name, i), name: r.name })),
+    });
+    status.served(route);
     const unresolved: string[] = [];
     let reason: Reason = Reason.ResolvedRefs;
     for (const [r, rule] of spec.rules.entries()) {

@@ -32,9 +32,12 @@ export function namespaceOf(obj: KubeObject): string {
   return obj.metadata.namespace || "default";
 }
 
+const isGeneration = (g: unknown): g is number => Number.isSafeInteger(g) && (g as number) >= 0;
+const keyOf = (obj: KubeObject) => `${obj.kind}/${namespaceOf(obj)}/${obj.metadata.name}`;
+
 export class StatusBook {
   #entries = new Map<string, ObjectStatus>();
-  #generations = new Map<string, number | undefined>();
+  #served = new Map<string, number>();
 
   #entry(obj: KubeObject): ObjectStatus {
     const key = `${obj.kind}/${namespaceOf(obj)}/${obj.metadata.name}`;
@@ -48,7 +51,6 @@ export class StatusBook {
         conditions: [],
       };
       this.#entries.set(key, e);
-      this.#generations.set(key, obj.metadata.generation);
     }
     return e;
   }
@@ -74,6 +76,43 @@ export class StatusBook {
     this.set(obj, "Accepted", false, Reason.Invalid, message);
   }
 
+  /** Message of the Accepted condition (why an object was not accepted), for other conditions to cite. */
+  acceptedMessage(obj: KubeObject): string {
+    return this.#entry(obj).conditions.find((c) => c.type === "Accepted")?.message ?? "";
+  }
+
+  /** The object is not accepted, and its last valid version keeps serving in its place. */
+  servingLastGood(obj: KubeObject, generation: number | undefined) {
+    const current = obj.metadata.generation;
+    const which =
+      generation === undefined
+        ? "The last valid version of this object is still served"
+        : `Generation ${generation}, the last valid one, is still served`;
+    const now = current === undefined ? "this version is not" : `generation ${current} is not`;
+    this.set(obj, "Fallback", true, Reason.LastGoodServed, `${which}; ${now} (see Accepted).`);
+    if (isGeneration(generation)) this.#served.set(keyOf(obj), generation);
+  }
+
+  /** The object is not accepted and has no valid version to keep: what it protects refuses traffic. */
+  failedClosed(obj: KubeObject, ruleIds: readonly string[], why = "No valid version to keep") {
+    const message =
+      ruleIds.length === 0
+        ? `${why}, and no served rule is targeted: nothing is refused.`
+        : `${why}: rules ${ruleIds.join(", ")} answer 503 policy-invalid until this object is fixed (see Accepted).`;
+    this.set(obj, "Fallback", true, Reason.FailClosed, message);
+  }
+
+  /** Records that the object is served at its current generation (when it has one). */
+  served(obj: KubeObject) {
+    const generation = obj.metadata.generation;
+    if (isGeneration(generation)) this.#served.set(keyOf(obj), generation);
+  }
+
+  /** Kind/namespace/name → generation served, for the snapshot. */
+  generations(): Record<string, number> {
+    return Object.fromEntries([...this.#served].sort(([a], [b]) => cmp(a, b)));
+  }
+
   setReadyEndpoints(obj: KubeObject, n: number) {
     this.#entry(obj).readyEndpoints = n;
   }
@@ -90,7 +129,7 @@ export class StatusBook {
   }
 
   list(): ObjectStatus[] {
-    const order = ["Accepted", "ResolvedRefs", "Conflicted", "Active"];
+    const order = ["Accepted", "Fallback", "ResolvedRefs", "Conflicted", "Active"];
     return [...this.#entries.values()]
       .map((e) => ({
         ...e,
