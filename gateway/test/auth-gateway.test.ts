@@ -1,7 +1,7 @@
 // Authentication and authorization through the gateway, black box: the same AuthzPolicy a
 // platform team applies, API keys from Secrets, JWTs from a real JWKS endpoint on
 // 127.0.0.1, and what the client and the upstream each see.
-import { request } from "undici";
+import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeKey, sign, type TestKey } from "../src/auth/test-tokens.ts";
 import { type FakeIdp, startIdp } from "./auth-idp.ts";
@@ -245,5 +245,75 @@ describe("AuthzPolicy through the gateway", () => {
     );
     expect(refused.status).toBe(401);
     expect(refused.headers["www-authenticate"]).toBe("Bearer, ApiKey");
+  });
+});
+
+describe("brute-force protection", () => {
+  const OLD_KEY = "sk_acme_old_0123456789abcdef";
+  /** The gateway as seen from `address` (127.0.0.0/8 is all loopback on Linux). */
+  const from = (address: string) => {
+    const agent = new Agent({ localAddress: address });
+    t.defer(() => agent.close());
+    return agent;
+  };
+  async function rotated() {
+    const up = await t.upstream("orders");
+    const gw = await t.gateway([
+      ...resources(up.port),
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "acme-old-key", namespace: "test" },
+        stringData: { key: OLD_KEY },
+      },
+      {
+        apiVersion: "sluice.dev/v1alpha1",
+        kind: "ApiKey",
+        metadata: { name: "acme-old", namespace: "test" },
+        spec: {
+          secretRef: { name: "acme-old-key", key: "key" },
+          consumer: "acme",
+          tenant: "t-acme",
+          scopes: ["orders:read"],
+          expiresAt: "2020-01-01T00:00:00Z",
+        },
+      },
+    ]);
+    const get = async (address: string, apiKey: string) => {
+      const res = await request(`${gw.url}/orders/1`, {
+        headers: { "x-api-key": apiKey },
+        dispatcher: from(address),
+      });
+      await res.body.dump();
+      return { status: res.statusCode, retryAfter: res.headers["retry-after"] };
+    };
+    return { gw, up, get };
+  }
+
+  it("eleven refusals of a consumer's expired key lock out neither its current key nor other addresses", async () => {
+    const { up, get } = await rotated();
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) statuses.push((await get("127.0.0.2", OLD_KEY)).status);
+    expect(statuses).toEqual([...Array(11).fill(401)]);
+    await new Promise((r) => setTimeout(r, 50)); // failures are counted asynchronously
+    // The consumer's current key, from another address: served (it was 429 Retry-After 300).
+    expect(await get("127.0.0.3", API_KEY)).toEqual({ status: 200, retryAfter: undefined });
+    // The address that kept failing is blocked, whatever it presents: guessing stops there.
+    const blocked = await get("127.0.0.2", API_KEY);
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.retryAfter)).toBeGreaterThan(60);
+    // The refused credential itself is blocked from every address; the current key is not.
+    expect((await get("127.0.0.4", OLD_KEY)).status).toBe(429);
+    expect((await get("127.0.0.4", API_KEY)).status).toBe(200);
+    expect(up.requests).toHaveLength(2);
+  });
+
+  it("keys a stranger guesses from many addresses never lock out the consumer", async () => {
+    const { get } = await rotated();
+    for (let i = 0; i < 22; i++)
+      expect((await get(`127.0.1.${i % 2 === 0 ? 1 : 2}`, `sk_acme_guess_${i}_0123456789`)).status).toBe(401);
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await get("127.0.0.5", API_KEY)).status).toBe(200);
+    expect((await get("127.0.1.1", API_KEY)).status).toBe(429);
   });
 });

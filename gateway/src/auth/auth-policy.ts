@@ -8,7 +8,7 @@ import type { ApiKeyUsage } from "./api-key-usage.ts";
 import { AuthProblem, type AuthProblemKind, challengeHeader } from "./auth-responses.ts";
 import { AuthzRules, type AuthzVerdict } from "./authz-rules.ts";
 import { rolesOf, scopesOf } from "./claims.ts";
-import { presentedCredential } from "./credentials.ts";
+import { type CredentialSource, credentialDigest, presentedCredential } from "./credentials.ts";
 import { type AuthMethod, claimHeaders, type Identity } from "./identity.ts";
 import type { JwtOutcome, JwtProvider } from "./jwt-provider.ts";
 
@@ -32,8 +32,12 @@ export interface AuthFailure {
   method: AuthMethod;
   /** Why, for logs and metrics (never sent to the client, never the credential). */
   reason: string;
-  /** The ApiKey's consumer or the token's sub, when the credential was genuine but refused. */
-  consumer?: string;
+  /**
+   * The presented credential's digest (credentialDigest), when the credential itself was
+   * refused; absent when it was malformed or refused only because of the client address.
+   * Never a consumer or subject: failures must not count against a consumer's other keys.
+   */
+  credential?: string;
 }
 
 export type AuthDecision =
@@ -62,7 +66,7 @@ type Authn = NonNullable<SnapshotAuthzPolicy["authentication"]>;
 
 type CredentialState<T> =
   | { state: "absent" }
-  | { state: "invalid"; reason: string; consumer?: string; quiet?: boolean }
+  | { state: "invalid"; reason: string; credential?: string; quiet?: boolean }
   | { state: "valid"; value: T };
 
 interface JwtValid {
@@ -142,7 +146,7 @@ export class AuthPolicyRuntime {
           client: request.client,
           method,
           reason: c.reason,
-          ...(c.consumer !== undefined ? { consumer: c.consumer } : {}),
+          ...(c.credential !== undefined ? { credential: c.credential } : {}),
         });
       }
     }
@@ -226,14 +230,29 @@ export class AuthPolicyRuntime {
     };
   }
 
+  /**
+   * Digests of the credentials this policy would look at in a request, for brute-force
+   * blocks on one credential (checked before authentication; called only while one exists).
+   */
+  presentedDigests(request: Pick<AuthRequest, "headers" | "query">): string[] {
+    const out: string[] = [];
+    const add = (from: readonly CredentialSource[], bearer: boolean) => {
+      const p = presentedCredential(from, request.headers, request.query, bearer);
+      if (p.found && p.usable) out.push(credentialDigest(p.value));
+    };
+    for (const provider of this.#deps.providers) add(provider.config.from, true);
+    if (this.#authn?.apiKey) add(this.#authn.apiKey.from, false);
+    return out;
+  }
+
   async #jwt(request: AuthRequest): Promise<CredentialState<JwtValid>> {
-    let presented = false;
+    let presented: string | undefined;
     let first: JwtOutcome | undefined;
     for (const provider of this.#deps.providers) {
       const p = presentedCredential(provider.config.from, request.headers, request.query, true);
       if (!p.found) continue;
-      presented = true;
       if (!p.usable) return { state: "invalid", reason: "malformed" };
+      presented ??= p.value;
       // Verified by this provider before (so issued by its issuer) and still valid.
       const cached = provider.cached(p.value);
       if (cached) return { state: "valid", value: { provider, claims: cached } };
@@ -243,13 +262,14 @@ export class AuthPolicyRuntime {
       if (outcome.ok) return { state: "valid", value: { provider, claims: outcome.claims } };
       first ??= outcome;
     }
-    if (!presented) return { state: "absent" };
-    if (!first) return { state: "invalid", reason: "issuer" };
+    if (presented === undefined) return { state: "absent" };
+    const credential = credentialDigest(presented);
+    if (!first) return { state: "invalid", reason: "issuer", credential };
     if (first.ok) throw new Error("unreachable");
     return {
       state: "invalid",
       reason: first.reason,
-      ...(first.subject !== undefined ? { consumer: first.subject } : {}),
+      credential,
       // The IdP being unreachable is not the client's doing: do not count it against them.
       ...(first.reason === "keysUnavailable" ? { quiet: true } : {}),
     };
@@ -272,7 +292,8 @@ export class AuthPolicyRuntime {
       return {
         state: "invalid",
         reason: outcome.reason,
-        ...(outcome.consumer !== undefined ? { consumer: outcome.consumer } : {}),
+        // The key is good from its allowed addresses: count this against the address only.
+        ...(outcome.reason === "addressNotAllowed" ? {} : { credential: credentialDigest(p.value) }),
       };
     return { state: "valid", value: outcome.key };
   }

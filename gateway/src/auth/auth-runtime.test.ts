@@ -5,6 +5,7 @@ import type { SnapshotApiKey, SnapshotAuthzPolicy } from "../snapshot/schema.ts"
 import type { AuthFailure, AuthRequest } from "./auth-policy.ts";
 import { problemBody } from "./auth-responses.ts";
 import { buildAuthRuntime } from "./auth-runtime.ts";
+import { credentialDigest } from "./credentials.ts";
 import { baseClaims, makeKey, NOW_MS, provider, sign, type TestKey } from "./test-tokens.ts";
 
 const HASH_KEY = "installation-hash-key";
@@ -126,6 +127,25 @@ describe("JWT authentication", () => {
     expect((await check(await sign(rsa, baseClaims({ iss: "https://other/" }))))?.allowed).toBe(false);
     clock.now += 61_000 + 60_000; // past exp and the default skew
     expect(await check(token)).toMatchObject({ allowed: false, reason: "jwt:expired" });
+  });
+
+  it("a refused token is counted by its digest, never by its subject", async () => {
+    const failures: AuthFailure[] = [];
+    const p = runtime([jwtPolicy()], failures).policy("shop/p");
+    const expired = await sign(rsa, baseClaims({ exp: 1 }));
+    await p?.check(req({ authorization: `Bearer ${expired}` }));
+    expect(failures).toEqual([
+      {
+        policy: "shop/p",
+        client: "10.0.0.1",
+        method: "jwt",
+        reason: "expired",
+        credential: credentialDigest(expired),
+      },
+    ]);
+    expect(p?.presentedDigests({ headers: { authorization: `Bearer ${expired}` }, query: "" })).toEqual([
+      credentialDigest(expired),
+    ]);
   });
 
   it("a good token gives an identity (roles from a nested claim, scopes from scope and scp) and claim headers", async () => {
@@ -283,12 +303,31 @@ describe("API keys", () => {
     expect((await check(KEY_OFFICE, { client: "::ffff:192.168.1.20" }))?.allowed).toBe(true);
   });
 
-  it("expired and wrong-address failures name the consumer for brute-force counting; unknown keys do not", async () => {
-    const failures: AuthFailure[] = [];
-    await check(KEY_EXPIRED, {}, failures);
-    await check("nope-nope-nope-nope", {}, failures);
-    expect(failures[0]?.consumer).toBe("acme");
-    expect(failures[1]?.consumer).toBeUndefined();
+  it.each([
+    ["expired", KEY_EXPIRED, {}, true],
+    ["unknown", "nope-nope-nope-nope", {}, true],
+    ["of another namespace", KEY_OTHER_NS, {}, true],
+    // Good from its own addresses: only the address is counted.
+    ["outside its CIDRs", KEY_OFFICE, { client: "10.0.0.1" }, false],
+  ])(
+    "a key refused as %s is counted by its digest (or not at all), never by consumer",
+    async (_, key, over: Partial<AuthRequest>, counted) => {
+      const failures: AuthFailure[] = [];
+      await check(key, over, failures);
+      expect(failures).toHaveLength(1);
+      expect(failures[0]?.credential).toBe(counted ? credentialDigest(key) : undefined);
+      expect(Object.keys(failures[0] ?? {}).sort()).toEqual(
+        ["client", "method", "policy", "reason", ...(counted ? ["credential"] : [])].sort(),
+      );
+    },
+  );
+
+  it("presentedDigests names the presented key, so a blocked one is refused before it is checked", () => {
+    const p = runtime([keyPolicy()]).policy("shop/keys");
+    expect(p?.presentedDigests({ headers: { "x-api-key": KEY_EXPIRED }, query: "" })).toEqual([
+      credentialDigest(KEY_EXPIRED),
+    ]);
+    expect(p?.presentedDigests({ headers: {}, query: "" })).toEqual([]);
   });
 
   it("a key accepted before is still checked for address and expiry on every request", async () => {

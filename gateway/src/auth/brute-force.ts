@@ -1,9 +1,17 @@
-// Brute-force protection: refused credentials are counted per client address (and per
-// consumer, when the credential was genuine but refused) in the rate limiter — in Redis,
-// so every replica counts towards the same limit — and past the limit the client is
-// refused with 429 for the block duration, before any credential is even looked at.
-// Successful requests cost nothing: the block is remembered here once a failure's count
-// comes back refused; other replicas learn it at the client's next failure there.
+// Brute-force protection: refused credentials are counted in the rate limiter — in Redis,
+// so every replica counts towards the same limit — against two things only:
+//   - the client address (an IPv6 client by its /64): past the limit, everything from that
+//     address is refused with 429 for the block duration, before any credential is looked
+//     at, so a guesser cannot go on by presenting a new guess each time;
+//   - the presented credential's digest, per AuthzPolicy: past the limit, that one
+//     credential is refused from every address (a leaked expired key or token replayed by
+//     many hosts), and nothing else is.
+// Never against a consumer, subject or tenant: a consumer's expired key must not lock out
+// the key that replaced it, and a stranger who knows a consumer's name must not be able
+// to lock that consumer out. Failures that depend on where the request came from
+// (addressNotAllowed) count against the address only: the same key is good elsewhere.
+// Successful requests cost nothing: a block is remembered here once a failure's count
+// comes back refused; other replicas learn it at the next failure there.
 import { clientIpKey } from "../ratelimit/key-value.ts";
 import type { Limiter, RateLimitRule } from "../ratelimit/types.ts";
 import type { AuthFailure } from "./auth-policy.ts";
@@ -23,8 +31,10 @@ export class BruteForceGuard {
   readonly #limiter: Limiter;
   readonly #rule: RateLimitRule;
   readonly #now: () => number;
-  /** "client:<ip /64>" or "consumer:<id>" → blocked until (epoch ms); oldest first. */
-  readonly #blocked = new Map<string, number>();
+  /** "<ip or /64>" → blocked until (epoch ms); oldest first. */
+  readonly #clients = new Map<string, number>();
+  /** "<policy> <credential digest>" → blocked until (epoch ms); oldest first. */
+  readonly #credentials = new Map<string, number>();
 
   constructor(limiter: Limiter, s: BruteForceSettings, now: () => number = Date.now) {
     this.#limiter = limiter;
@@ -40,33 +50,52 @@ export class BruteForceGuard {
     };
   }
 
-  /** Seconds the client (or consumer) must still wait, or 0 when not blocked. */
-  retryAfter(kind: "client" | "consumer", value: string | undefined): number {
-    if (value === undefined) return 0;
-    const key = `${kind}:${kind === "client" ? (clientIpKey(value) ?? value) : value}`;
-    const until = this.#blocked.get(key);
-    if (until === undefined) return 0;
-    const left = until - this.#now();
-    if (left <= 0) {
-      this.#blocked.delete(key);
-      return 0;
-    }
-    return Math.max(1, Math.ceil(left / 1000));
+  /**
+   * Seconds a request must still wait, or 0: its client address is blocked, or a credential
+   * it presents is blocked for this policy. `digests` is called only while some credential
+   * is blocked, so requests pay no hashing when nothing is.
+   */
+  retryAfter(client: string, policy: string, digests: () => readonly string[]): number {
+    let wait = this.#left(this.#clients, clientKey(client));
+    if (this.#credentials.size > 0)
+      for (const d of digests()) wait = Math.max(wait, this.#left(this.#credentials, `${policy} ${d}`));
+    return wait;
   }
 
   /** Counts a refused credential; never rejects (a limiter failure just counts nothing). */
   async failed(f: AuthFailure): Promise<void> {
-    const keys = [`client:${clientIpKey(f.client) ?? f.client}`];
-    if (f.consumer !== undefined) keys.push(`consumer:${f.consumer}`);
+    const counts: [Map<string, number>, string, string][] = [
+      [this.#clients, clientKey(f.client), `client:${clientKey(f.client)}`],
+    ];
+    if (f.credential !== undefined) {
+      const key = `${f.policy} ${f.credential}`;
+      counts.push([this.#credentials, key, `credential:${key}`]);
+    }
     await Promise.all(
-      keys.map(async (key) => {
-        const decision = await this.#limiter.check([{ policyId: BRUTE_FORCE_POLICY, rule: this.#rule, key }]);
+      counts.map(async ([blocked, key, limiterKey]) => {
+        const decision = await this.#limiter.check([
+          { policyId: BRUTE_FORCE_POLICY, rule: this.#rule, key: limiterKey },
+        ]);
         if (decision.allowed || decision.storeFailed) return;
-        this.#blocked.delete(key);
-        this.#blocked.set(key, this.#now() + decision.retryAfterSeconds * 1000);
-        while (this.#blocked.size > MAX_REMEMBERED)
-          this.#blocked.delete(this.#blocked.keys().next().value as string);
+        blocked.delete(key);
+        blocked.set(key, this.#now() + decision.retryAfterSeconds * 1000);
+        while (blocked.size > MAX_REMEMBERED) blocked.delete(blocked.keys().next().value as string);
       }),
     );
   }
+
+  #left(blocked: Map<string, number>, key: string): number {
+    const until = blocked.get(key);
+    if (until === undefined) return 0;
+    const left = until - this.#now();
+    if (left <= 0) {
+      blocked.delete(key);
+      return 0;
+    }
+    return Math.max(1, Math.ceil(left / 1000));
+  }
+}
+
+function clientKey(client: string): string {
+  return clientIpKey(client) ?? client;
 }

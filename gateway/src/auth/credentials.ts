@@ -2,6 +2,7 @@
 // order the policy lists them. The first place that holds something wins and the rest
 // are not looked at, so a client cannot make the gateway weigh two credentials against
 // each other. Oversized values are refused before anything parses or hashes them.
+import { createHash } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 
 export interface CredentialSource {
@@ -82,4 +83,13 @@ export function presentedCredential(
     return { found: true, usable: true, value: raw.trim(), source };
   }
   return { found: false };
+}
+
+/**
+ * What brute-force counting knows of a presented credential: a SHA-256 digest, never the
+ * value. Unkeyed on purpose: it only has to tell presented values apart (the limiter hashes
+ * its keys again before they reach Redis), and every replica must compute the same digest.
+ */
+export function credentialDigest(value: string): string {
+  return createHash("sha256").update(value).digest("base64url").slice(0, 22);
 }
