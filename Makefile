@@ -66,11 +66,12 @@ lint: $(DEPS)
 format: $(DEPS)
 	biome check --write .
 
-## bench: compile benchmark (10,000 routes, 2,000 pools, 10,000 API keys), the proxy
+## bench: compile benchmark (10,000 routes, 2,000 pools, 10,000 API keys), ReDoS cost, the proxy
 ## benchmark against nginx and @fastify/http-proxy, then the paired cost of metrics, logs,
 ## limits and auth (installs nginx and wrk; writes docs/benchmarks.md)
 bench: $(DEPS)
 	node bench/compile.bench.ts
+	node bench/redos.bench.ts
 	bash bench/proxy/install.sh
 	node bench/proxy/run.ts
 	node bench/proxy/paired.ts
