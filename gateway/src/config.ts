@@ -69,6 +69,51 @@ export const GatewayConfigSchema = Type.Object(
       default: 300000,
       description: "Time a client has to send the whole request; 0 for none.",
     }),
+    bodyIdleTimeoutMs: Type.Integer({
+      minimum: 0,
+      default: 10000,
+      description:
+        "Longest pause between bytes of a request body before the gateway answers 408 and closes the connection; 0 for none.",
+    }),
+    maxRequestsPerClient: Type.Integer({
+      minimum: 0,
+      default: 256,
+      description:
+        "Most requests in flight from one client address (after --trusted-hops); beyond it the gateway answers 429; 0 for no limit.",
+    }),
+    headersWithUnderscores: Type.Union(
+      [Type.Literal("drop"), Type.Literal("reject"), Type.Literal("allow")],
+      {
+        default: "drop",
+        description:
+          "Request headers whose names contain '_' (CGI, WSGI and PHP read x_user_id as x-user-id): drop them before forwarding, reject the request (400), or allow them.",
+      },
+    ),
+    securityHeaders: Type.Boolean({
+      default: true,
+      description:
+        "Add the --hsts, --content-type-options, --frame-options, --frame-ancestors and --referrer-policy headers to every response, the gateway's own included.",
+    }),
+    hsts: Type.String({
+      default: "max-age=31536000",
+      description: "Strict-Transport-Security, on a TLS listener only; empty to send none.",
+    }),
+    contentTypeOptions: Type.String({
+      default: "nosniff",
+      description: "X-Content-Type-Options; empty to send none.",
+    }),
+    frameOptions: Type.String({
+      default: "DENY",
+      description: "X-Frame-Options; empty to send none.",
+    }),
+    frameAncestors: Type.String({
+      default: "'none'",
+      description: "Sent as Content-Security-Policy: frame-ancestors VALUE; empty to send none.",
+    }),
+    referrerPolicy: Type.String({
+      default: "no-referrer",
+      description: "Referrer-Policy; empty to send none.",
+    }),
     keepAliveTimeoutMs: Type.Integer({
       minimum: 1,
       default: 5000,
@@ -175,6 +220,15 @@ const FLAGS = {
   "max-body-bytes": { type: "string" },
   "headers-timeout-ms": { type: "string" },
   "request-timeout-ms": { type: "string" },
+  "body-idle-timeout-ms": { type: "string" },
+  "max-requests-per-client": { type: "string" },
+  "headers-with-underscores": { type: "string" },
+  "security-headers": { type: "string" },
+  hsts: { type: "string" },
+  "content-type-options": { type: "string" },
+  "frame-options": { type: "string" },
+  "frame-ancestors": { type: "string" },
+  "referrer-policy": { type: "string" },
   "keep-alive-timeout-ms": { type: "string" },
   "drain-ms": { type: "string" },
   "tls-cert-file": { type: "string" },

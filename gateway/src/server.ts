@@ -17,6 +17,7 @@ import { type GatewayConfig, rateLimitStore, splitAddress } from "./config.ts";
 import { createDataPlane } from "./data-plane.ts";
 import { GatewayError } from "./errors.ts";
 import { isLoopback } from "./filters/forwarded.ts";
+import { compileSecurityHeaders, securityHeaderLines } from "./filters/security-headers.ts";
 import { AccessLogStream, AccessLogWriter, accessLogDestination } from "./observability/access-log-writer.ts";
 import { GatewayMetrics } from "./observability/gateway-metrics.ts";
 import { Observability } from "./observability/request-record.ts";
@@ -230,6 +231,9 @@ export async function startGateway(
   }
 
   let draining = false;
+  const securityHeaders = config.securityHeaders
+    ? compileSecurityHeaders(config, config.tlsCertFile !== undefined)
+    : [];
   const dataPlane = createDataPlane({
     current: () => loader.current,
     trustedHops: config.trustedHops,
@@ -239,6 +243,10 @@ export async function startGateway(
     limiter,
     ...(bruteForce ? { bruteForce } : {}),
     onFailedOpen,
+    bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,
+    maxRequestsPerClient: config.maxRequestsPerClient,
+    headersWithUnderscores: config.headersWithUnderscores,
+    securityHeaders,
   });
   // HTTPS when a certificate is configured: a bad pair at start stops the process (the
   // error names the files); later, a bad pair is refused and the previous one keeps serving.
@@ -284,15 +292,21 @@ export async function startGateway(
     socket.once("close", () => upgraded.delete(socket));
     dataPlane.handleUpgrade(req, socket, head);
   });
+  const rawSecurityHeaders = securityHeaderLines(securityHeaders);
   server.on("clientError", (err: Error & { code?: string }, socket) => {
-    if (!socket.writable) return socket.destroy();
+    // A response already started on this connection (the request timeout passed while the
+    // upstream's answer streams, or a pipelined request was malformed): an answer written
+    // now would land inside it, and the client would read it as that response's bytes.
+    // Cutting the connection is the only honest end (Node's own handler does the same).
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent: boolean } | null })._httpMessage;
+    if (!socket.writable || inFlight?.headersSent) return socket.destroy();
     const status =
       err.code === "HPE_HEADER_OVERFLOW"
         ? "431 Request Header Fields Too Large"
         : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
           ? "408 Request Timeout"
           : "400 Bad Request";
-    socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+    socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\n${rawSecurityHeaders}connection: close\r\n\r\n`);
   });
 
   connections = () => openConnections;

@@ -45,19 +45,32 @@ export function connectionListed(value: string | string[] | undefined): Set<stri
   return names.length > 0 ? new Set(names) : undefined;
 }
 
-/** Copies end-to-end headers, dropping hop-by-hop ones and those in `drop`. */
+/**
+ * Copies end-to-end headers, dropping hop-by-hop ones, those in `drop` and, with
+ * `dropUnderscored`, names containing '_': CGI, WSGI and PHP turn both `x_user_id` and
+ * `x-user-id` into HTTP_X_USER_ID, so a client could pass a header the gateway sets
+ * itself (an identity header) under the other spelling.
+ */
 export function endToEnd(
   headers: IncomingHttpHeaders,
   drop: ReadonlySet<string> | undefined,
+  dropUnderscored = false,
 ): Record<string, string | string[]> {
   const listed = connectionListed(headers.connection);
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
     if (HOP_BY_HOP.has(name) || listed?.has(name) || drop?.has(name)) continue;
+    if (dropUnderscored && name.includes("_")) continue;
     const v = headers[name];
     if (v !== undefined) out[name] = v;
   }
   return out;
+}
+
+/** The first header name containing '_', if any (for --headers-with-underscores=reject). */
+export function underscoredHeader(headers: IncomingHttpHeaders): string | undefined {
+  for (const name in headers) if (name.includes("_")) return name;
+  return undefined;
 }
 
 export function applyHeaderOps(
