@@ -3,7 +3,7 @@
 // detection) and the pool's circuit-breaker counters. Built once per snapshot and kept
 // across reloads while its configuration is unchanged, so connections, health state and
 // ejections survive a reload.
-import { Pool } from "undici";
+import { type Dispatcher, Pool } from "undici";
 import type { SnapshotPool } from "../snapshot/schema.ts";
 import { canonicalJson } from "../snapshot/version.ts";
 import { type Balancer, createBalancer, hash32 } from "./balancers.ts";
@@ -14,7 +14,7 @@ export class EndpointRuntime {
   readonly port: number;
   readonly weight: number;
   readonly origin: string;
-  readonly dispatcher: Pool;
+  readonly dispatcher: Dispatcher;
   inflight = 0;
   /** Healthy for the balancer: passing active checks and not ejected. */
   healthy = true;
@@ -31,18 +31,40 @@ export class EndpointRuntime {
     this.weight = e.weight;
     const host = e.address.includes(":") ? `[${e.address}]` : e.address;
     this.key = `${host}:${e.port}`;
-    this.origin = `http://${this.key}`;
-    this.dispatcher = new Pool(this.origin, {
+    const { http2 } = pool.connection;
+    const { tls } = pool;
+    this.origin = `${tls ? "https" : "http"}://${this.key}`;
+    const dispatcher = new Pool(this.origin, {
       connections,
       pipelining: 1,
       connectTimeout: pool.connection.connectTimeoutMs,
       keepAliveTimeout: pool.connection.idleTimeoutMs,
       keepAliveMaxTimeout: pool.connection.idleTimeoutMs,
-      allowH2: pool.connection.http2,
+      // Over TLS, HTTP/2 is offered first by ALPN. Cleartext has nothing to negotiate it
+      // with: it is spoken from the first byte (prior knowledge, h2c); without useH2c undici
+      // would send HTTP/1.1 to an h2c server. Its types offer only h2Options.useH2c, which a
+      // Pool ignores (undici 8.12): the top-level option is the one Pool reads
+      // (docs/adr/0003-http2-upstreams.md).
+      allowH2: http2,
+      ...({ useH2c: http2 && !tls } as Pool.Options),
+      ...(tls && {
+        connect: { servername: tls.serverName, preferH2: http2, ...(tls.ca !== undefined && { ca: tls.ca }) },
+      }),
       // Timeouts per request are the proxy's; these only catch a stalled upstream.
       headersTimeout: 0,
       bodyTimeout: 0,
     });
+    // undici takes each request's SNI from its Host header, and reconnects when that
+    // changes: every request (proxied, health check, upgrade) names the pool's server instead.
+    this.dispatcher = tls
+      ? dispatcher.compose((dispatch) => (opts, handler) => {
+          const named: Dispatcher.DispatchOptions & { servername: string } = {
+            ...opts,
+            servername: tls.serverName,
+          };
+          return dispatch(named, handler);
+        })
+      : dispatcher;
   }
 
   refreshHealth(now: number) {

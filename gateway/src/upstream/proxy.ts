@@ -18,6 +18,7 @@ import { Problem, type ProblemKind, sendProblem } from "../problem.ts";
 import type { RuleRuntime } from "../runtime/rule-runtime.ts";
 import type { BackendPoolRuntime, EndpointRuntime } from "./backend-pool.ts";
 import { hashKeyOf } from "./hash-key.ts";
+import { http2Headers } from "./http2-headers.ts";
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 const CONNECT_FAILURES = new Set([
@@ -28,7 +29,9 @@ const CONNECT_FAILURES = new Set([
   "EAI_AGAIN",
   "UND_ERR_CONNECT_TIMEOUT",
 ]);
-const RESETS = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
+// An HTTP/2 RST_STREAM (ERR_HTTP2_STREAM_ERROR) ends one exchange the way a reset
+// connection ends it in HTTP/1.1: the same retryOn trigger covers both.
+const RESETS = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED", "ERR_HTTP2_STREAM_ERROR"]);
 
 type FailureKind = "connect-failure" | "reset" | "timeout" | "other";
 
@@ -224,7 +227,12 @@ class Forward {
       );
     }
     endpoint.dispatcher.dispatch(
-      { path, method: (req.method ?? "GET") as Dispatcher.HttpMethod, headers, body },
+      {
+        path,
+        method: (req.method ?? "GET") as Dispatcher.HttpMethod,
+        headers: pool.config.connection.http2 ? http2Headers(headers) : headers,
+        body,
+      },
       attempt,
     );
   }

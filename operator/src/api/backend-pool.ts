@@ -8,6 +8,7 @@ import {
   type KindDefinition,
   ObjectName,
   Port,
+  SecretKeySelector,
   StatusSchema,
   StringEnum,
 } from "./common.ts";
@@ -181,10 +182,33 @@ const Connection = Type.Object(
     idleTimeout: Duration("How long an idle keep-alive connection stays open.", { default: "60s" }),
     http2: Type.Boolean({
       default: false,
-      description: "Speak HTTP/2 (prior knowledge, h2c) to the endpoints.",
+      description:
+        "Speak HTTP/2 to the endpoints: in cleartext with prior knowledge (h2c), or with tls negotiated by ALPN (an endpoint that offers only HTTP/1.1 still gets HTTP/1.1).",
     }),
   },
   { description: "Connections from the gateway to the endpoints.", default: {} },
+);
+
+const UpstreamTls = Type.Object(
+  {
+    serverName: Type.String({
+      minLength: 1,
+      maxLength: 253,
+      // A DNS name, lower case; the last label has a letter, so an IP address is refused.
+      pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?\\.)*[a-z0-9]*[a-z]([-a-z0-9]*[a-z0-9])?$",
+      description:
+        'The name sent as SNI and that every endpoint\'s certificate must carry, e.g. "users.shop.svc".',
+    }),
+    caCertificateRef: Type.Optional(
+      SecretKeySelector(
+        "A Secret key holding the PEM certificates of the CAs that sign the endpoints' certificates (cert-manager's ca.crt). Absent: the system's trusted CAs.",
+      ),
+    ),
+  },
+  {
+    description:
+      "Connect to the endpoints over TLS, verifying their certificates (there is no way to skip verification). Without it, connections are cleartext.",
+  },
 );
 
 export const BackendPoolSpec = Type.Object(
@@ -208,6 +232,7 @@ export const BackendPoolSpec = Type.Object(
     ),
     circuitBreaker: Type.Optional(CircuitBreaker),
     connection: Type.Optional(Connection),
+    tls: Type.Optional(UpstreamTls),
   },
   {
     description: "Where traffic goes: a set of endpoints and how requests are spread over them.",
