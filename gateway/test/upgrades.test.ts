@@ -122,6 +122,18 @@ describe("upgrade requests", () => {
     expect(up.requests).toEqual([]);
   });
 
+  it("strips Upgrade from a request that does not ask for one (no Connection: upgrade)", async () => {
+    const { gw, up } = await setup("POST");
+    const res = await rawExchange(
+      gw.handle.dataAddress.port,
+      "GET /secret/x HTTP/1.1\r\nhost: localhost\r\nupgrade: h2c\r\nhttp2-settings: AAMAAABkAAQAAP__\r\nconnection: close\r\n\r\n",
+    );
+    expect(res.status).toBe(200);
+    expect(up.requests).toHaveLength(1);
+    expect(up.requests[0]?.headers.upgrade).toBeUndefined();
+    expect(up.upgrades).toEqual([]);
+  });
+
   it("refuses an upgrade request with a body", async () => {
     const { gw, up } = await setup("POST");
     const res = await rawExchange(
