@@ -9,10 +9,9 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Not `npm ci`: the lock file lacks Biome's optional per-platform packages (see the
-# Makefile), which `npm ci` refuses; `npm install` installs the locked versions all the same.
+# `npm ci`: exactly the locked versions (the lock lists every platform's optional packages).
 # --ignore-scripts: no production dependency needs an install script to run.
-RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund \
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
 FROM ${NODE_IMAGE}

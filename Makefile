@@ -6,14 +6,19 @@ NODE_BIN := $(shell scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 DEPS := node_modules/.package-lock.json
 
-.PHONY: run compile test test-unit test-integration e2e manifests verify-generated lint format bench system-packages e2e-kind
+.PHONY: deps run compile test test-unit test-integration e2e manifests verify-generated lint format bench system-packages e2e-kind
 
-# Not `npm ci`: the registry these machines reach lacks some of Biome's optional
-# per-platform packages, so the lock file cannot list them and `npm ci` refuses it.
-# `npm install` still installs exactly the locked versions and leaves the lock as is.
+# `npm ci`: exactly the locked versions, and package-lock.json is never rewritten (a lock
+# that does not match package.json is refused: run `npm install` and commit the lock).
+# The lock lists Biome's optional packages for every platform, as `npm install` writes it
+# on any machine; when it lacked some, every `npm install` here added them back.
 $(DEPS): package.json package-lock.json
-	npm install --no-audit --no-fund
+	npm ci --no-audit --no-fund
 	@touch $@
+
+## deps: npm dependencies, installed when package-lock.json changed (scripts/sluice runs it)
+deps: $(DEPS)
+	@:
 
 ## e2e-kind: (needs Docker and kind; cannot run on our machines) build the image, helm install it into a kind cluster, curl through the gateway
 e2e-kind:
