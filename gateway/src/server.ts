@@ -261,6 +261,24 @@ export async function startGateway(
     keepAliveTimeout: config.keepAliveTimeoutMs,
     requireHostHeader: true,
   };
+  // A request the strict parser refuses never reaches the data plane: answered here, on the
+  // socket (fastify's default handler would write its own JSON, even into a response
+  // already under way). A response already started on this connection (the request
+  // timeout passed while the upstream's answer streams, or a pipelined request was
+  // malformed): an answer written now would land inside it and the client would read it
+  // as that response's bytes, so the connection is cut instead, as Node's own handler does.
+  const rawSecurityHeaders = securityHeaderLines(securityHeaders);
+  const clientError = (err: Error & { code?: string }, socket: Duplex) => {
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent: boolean } | null })._httpMessage;
+    if (!socket.writable || inFlight?.headersSent) return socket.destroy();
+    const status =
+      err.code === "HPE_HEADER_OVERFLOW"
+        ? "431 Request Header Fields Too Large"
+        : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? "408 Request Timeout"
+          : "400 Bad Request";
+    socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\n${rawSecurityHeaders}connection: close\r\n\r\n`);
+  };
   // fastify hosts the data plane (ADR 0002: it costs nothing measurable here) but does no
   // routing of its own: every request, including those it would call 404 or a bad URL, is
   // handed over raw to the data plane, which routes on the current snapshot. The server
@@ -273,6 +291,7 @@ export async function startGateway(
         ? createHttpsServer({ ...serverOptions, ...keyPair, minVersion: "TLSv1.2" }, handler)
         : createServer(serverOptions, handler),
     frameworkErrors: (_error, request, reply) => handOver(request, reply),
+    clientErrorHandler: clientError,
   });
   const handOver = (request: FastifyRequest, reply: FastifyReply) => {
     reply.hijack();
@@ -291,22 +310,6 @@ export async function startGateway(
     upgraded.add(socket);
     socket.once("close", () => upgraded.delete(socket));
     dataPlane.handleUpgrade(req, socket, head);
-  });
-  const rawSecurityHeaders = securityHeaderLines(securityHeaders);
-  server.on("clientError", (err: Error & { code?: string }, socket) => {
-    // A response already started on this connection (the request timeout passed while the
-    // upstream's answer streams, or a pipelined request was malformed): an answer written
-    // now would land inside it, and the client would read it as that response's bytes.
-    // Cutting the connection is the only honest end (Node's own handler does the same).
-    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent: boolean } | null })._httpMessage;
-    if (!socket.writable || inFlight?.headersSent) return socket.destroy();
-    const status =
-      err.code === "HPE_HEADER_OVERFLOW"
-        ? "431 Request Header Fields Too Large"
-        : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
-          ? "408 Request Timeout"
-          : "400 Bad Request";
-    socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\n${rawSecurityHeaders}connection: close\r\n\r\n`);
   });
 
   connections = () => openConnections;

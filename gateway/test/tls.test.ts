@@ -123,6 +123,25 @@ describe("HTTPS listener", () => {
     expect(await peerCN(port)).toBe("first");
   });
 
+  it("sends Strict-Transport-Security over TLS, on the gateway's own answers too", async () => {
+    const dispatcher = new Agent({ connect: { ca: execFileSync("cat", [join(dir, "ca.crt")]) } });
+    const res = await request(`https://127.0.0.1:${port}/hello`, {
+      dispatcher,
+      headers: { host: "app.test" },
+    });
+    await res.body.dump();
+    // An encoded slash in the path is refused by the gateway itself (400 problem).
+    const refused = await request(`https://127.0.0.1:${port}/a%2Fb`, {
+      dispatcher,
+      headers: { host: "app.test" },
+    });
+    await refused.body.dump();
+    await dispatcher.close();
+    expect(res.headers["strict-transport-security"]).toBe("max-age=31536000");
+    expect(refused.statusCode).toBe(400);
+    expect(refused.headers["strict-transport-security"]).toBe("max-age=31536000");
+  });
+
   it("serves a replaced certificate to new connections without a restart", async () => {
     mount(issue("second"), 2);
     const deadline = Date.now() + 10_000;
