@@ -289,8 +289,9 @@ describe("h2 upstreams over TLS (ALPN)", () => {
     metadata: { name: "users-ca", namespace: "test" },
     stringData: { "ca.crt": pem },
   });
-  const tlsPool = (port: number, http2: boolean, tls: Record<string, unknown> = {}) =>
+  const tlsPool = (port: number, http2: boolean, tls: Record<string, unknown> = {}, spec = {}) =>
     pool("p", [port], {
+      ...spec,
       connection: { http2 },
       tls: { serverName: "users.shop.svc", caCertificateRef: { name: "users-ca", key: "ca.crt" }, ...tls },
     });
@@ -323,6 +324,26 @@ describe("h2 upstreams over TLS (ALPN)", () => {
       expect(res.statusCode).toBe(201);
       await res.body.dump();
     }
+    expect(up.sessions).toBe(1);
+  });
+
+  it("runs active health checks over the same h2 connection, with the pool's SNI", async () => {
+    const up = await h2Upstream(secure());
+    const healthCheck = { active: { path: "/healthz", interval: "200ms", timeout: "100ms" } };
+    const gw = await gateway([
+      caSecret(upstreamCert.cert),
+      tlsPool(up.port, true, {}, { healthCheck }),
+      simpleRoute("r", "p"),
+    ]);
+    const deadline = Date.now() + 5000;
+    while (!up.seen.some((s) => s.url === "/healthz") && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    const check = up.seen.find((s) => s.url === "/healthz");
+    expect(check).toMatchObject({ httpVersion: "2.0", servername: "users.shop.svc" });
+    expect(check?.headers["user-agent"]).toBe("sluice-health-check");
+    const res = await gw.request("/");
+    expect(res.statusCode).toBe(201);
+    await res.body.dump();
     expect(up.sessions).toBe(1);
   });
 
