@@ -810,6 +810,16 @@ export const schemaInvalid: InvalidCase[] = [
     issues: [["spec.endpoints[0].address", "must match pattern"]],
   },
   {
+    name: "IP address as tls.serverName",
+    object: servicePool({ tls: { serverName: "10.0.0.1" } }),
+    issues: [["spec.tls.serverName", "must match pattern"]],
+  },
+  {
+    name: "tls without serverName",
+    object: servicePool({ tls: { caCertificateRef: { name: "users-ca", key: "ca.crt" } } }),
+    issues: [["spec.tls.serverName", "Required value"]],
+  },
+  {
     name: "empty rules",
     object: route({ rules: [] }),
     issues: [["spec.rules", "must NOT have fewer than 1 items"]],
