@@ -257,3 +257,59 @@ describe("rate limits in Redis", () => {
     expect(await statuses(() => gw.request("/x"), 1)).toEqual([200]);
   });
 });
+
+// What a client is told on a 429 must be true: RateLimit's t (draft-10: seconds until more
+// quota) is never later than Retry-After, waiting Retry-After seconds gets a request through,
+// and the admin inspection of the key says what the next request gets. For every algorithm,
+// in memory and in Redis. (A TokenBucket said Retry-After: 2 with t=10; inspection said
+// "allowed" on an exhausted key.)
+describe("what a refused client is told, for every algorithm and store", () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(() => redis.stop());
+
+  const LIMITS: Record<string, Record<string, unknown>> = {
+    FixedWindow: { limit: { requests: 2, per: "2s" } },
+    SlidingWindow: { limit: { requests: 2, per: "2s" } },
+    TokenBucket: { limit: { requests: 5, per: "10s" } },
+    LeakyBucket: { limit: { requests: 2, per: "2s", burst: 1 } },
+  };
+  const cases = ["memory", "redis"].flatMap((store) => Object.keys(LIMITS).map((a) => [store, a]));
+  const tOf = (header: unknown) => Number(/;t=(\d+)/.exec(String(header))?.[1]);
+
+  it.each(cases)(
+    "%s, %s: t ≤ Retry-After, inspection says refused, and Retry-After later it passes",
+    async (store, algorithm) => {
+      const { gw } = await gatewayWith(
+        [policy("limits", { rules: [rule({ name: "r", algorithm, ...LIMITS[algorithm] })] })],
+        store === "redis" ? { redisUrl: redis.url, redisTimeoutMs: 1000 } : {},
+      );
+      const inspect = async () => {
+        const res = await request(`${gw.adminUrl}/ratelimit/test/limits/r?key=127.0.0.1`);
+        return (await res.body.json()) as { outcome: { status: string; retryAfterMs: number } };
+      };
+      expect((await inspect()).outcome.status).toBe("allowed");
+      let refused: Awaited<ReturnType<typeof gw.request>> | undefined;
+      for (let i = 0; i < 10 && !refused; i++) {
+        const res = await gw.request("/x");
+        await res.body.dump();
+        if (res.statusCode === 429) refused = res;
+        else expect(res.headers.ratelimit).toMatch(/^"test\/limits\/r";r=\d+;t=\d+$/);
+      }
+      if (!refused) throw new Error("never refused");
+      const retryAfter = Number(refused.headers["retry-after"]);
+      const t = tOf(refused.headers.ratelimit);
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(t).toBeGreaterThanOrEqual(1);
+      expect(t).toBeLessThanOrEqual(retryAfter);
+      const seen = await inspect();
+      expect(seen.outcome.status).toBe("refused");
+      expect(seen.outcome.retryAfterMs).toBeLessThanOrEqual(retryAfter * 1000);
+      await new Promise((r) => setTimeout(r, retryAfter * 1000));
+      expect((await inspect()).outcome.status).toBe("allowed");
+      expect(await statuses(() => gw.request("/x"), 1)).toEqual([200]);
+    },
+  );
+});

@@ -127,10 +127,19 @@ describe("RedisLimiter on standalone Redis", () => {
       const capacity = algorithm === "LeakyBucket" ? 1 : 4;
       const burst = await accepted(limiter, check, capacity + 1);
       expect(burst.map((d) => (d.allowed ? "+" : "-")).join("")).toBe(`${"+".repeat(capacity)}-`);
-      const wait = burst[capacity]?.rules[0]?.retryAfterMs ?? 0;
+      const refused = burst[capacity]?.rules[0];
+      const wait = refused?.retryAfterMs ?? 0;
       expect(wait).toBeGreaterThan(0);
       expect(wait).toBeLessThanOrEqual(algorithm === "SlidingWindow" ? 2000 : 1000);
+      // The draft's t on a refusal is when quota is back: the same wait, never less.
+      expect(refused?.resetMs).toBe(wait);
+      // Inspection says what the next request gets (it said "allowed" on an exhausted key).
+      const seen = await limiter.inspect(check[0] as LimitCheck);
+      expect(seen.outcome.status).toBe("refused");
+      expect(seen.outcome.retryAfterMs).toBeLessThanOrEqual(wait);
+      expect(seen.outcome.retryAfterMs).toBeGreaterThan(wait - 250);
       await sleep(wait + 5);
+      expect((await limiter.inspect(check[0] as LimitCheck)).outcome.status).toBe("allowed");
       expect((await limiter.check(check)).allowed).toBe(true);
     },
   );
@@ -251,7 +260,8 @@ describe("RedisLimiter on standalone Redis", () => {
     await awayFromWindowEdge(3_600_000, 5000);
     await server.cli("CONFIG", "RESETSTAT");
     for (let i = 0; i < 5; i++) await limiter.check([loose, tight]);
-    expect((await limiter.inspect(loose)).outcome.remaining).toBe(8);
+    // Two consumed: the next request would pass and leave 7.
+    expect((await limiter.inspect(loose)).outcome).toMatchObject({ status: "allowed", remaining: 7 });
     // One script call per request (5) plus the inspect; EVAL is the first use per connection.
     const stats = await server.cli("INFO", "commandstats");
     const calls = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
@@ -392,9 +402,10 @@ describe("RedisLimiter on a 3-node Redis Cluster", () => {
     expect(decisions.every((d) => !d.storeFailed)).toBe(true);
     expect(decisions[4]?.mostRestrictive).toMatchObject({ rule: "a", status: "refused" });
     // Documented Cluster behaviour: b's tokens were spent by the two requests a refused.
-    expect((await limiter.inspect(b)).outcome.remaining).toBe(0);
+    expect((await limiter.inspect(b)).outcome).toMatchObject({ status: "refused", remaining: 0 });
     await limiter.reset(b);
-    expect((await limiter.inspect(b)).outcome.remaining).toBe(5);
+    // The next request would pass and leave 4.
+    expect((await limiter.inspect(b)).outcome).toMatchObject({ status: "allowed", remaining: 4 });
   });
 
   it("is exact across replicas on Cluster too", async () => {

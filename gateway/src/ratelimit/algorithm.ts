@@ -15,6 +15,10 @@ export type AlgorithmState = Record<string, number>;
 export interface Evaluation {
   allowed: boolean;
   remaining: number;
+  /**
+   * The draft's reset parameter `t`: ms until more quota is available than `remaining`
+   * (for a refusal, until this request could pass: the same as `retryAfterMs`).
+   */
   resetMs: number;
   retryAfterMs: number;
   /** State to store when the request is accepted, and for how long it matters. */
@@ -98,13 +102,18 @@ export function evaluateRule(
   return finalize(e, false);
 }
 
-/** Integer results: whole requests remaining (floor), whole milliseconds to wait (ceil). */
+/**
+ * Integer results: whole requests remaining (floor), whole milliseconds to wait (ceil). A
+ * refusal's reset is its retry, to the millisecond, so `t` never says quota comes back
+ * before Retry-After does (draft-ietf-httpapi-ratelimit-headers-10 §6).
+ */
 function finalize(e: Evaluation, blocked: boolean): RuleStep {
+  const retryAfterMs = e.allowed ? 0 : Math.max(1, Math.ceil(e.retryAfterMs));
   const step: RuleStep = {
     allowed: e.allowed,
     remaining: Math.floor(Math.max(0, e.remaining)),
-    resetMs: Math.ceil(Math.max(0, e.resetMs)),
-    retryAfterMs: e.allowed ? 0 : Math.max(1, Math.ceil(e.retryAfterMs)),
+    resetMs: e.allowed ? Math.ceil(Math.max(0, e.resetMs)) : retryAfterMs,
+    retryAfterMs,
     blocked,
   };
   if (e.allowed && e.next) {

@@ -82,7 +82,8 @@ describe("SlidingWindow", () => {
     const e = slidingWindow(state, 1500, { ...quota, burst: 0 }, 1);
     // next window: 10 × (1 − g) ≤ 9 → g ≥ 0.1: 500 + 100 ms.
     expect(e.retryAfterMs).toBeCloseTo(600, 9);
-    expect(e.resetMs).toBe(1500);
+    // Quota comes back then too (it used to say 1500 ms: the window pair's end).
+    expect(e.resetMs).toBe(e.retryAfterMs);
   });
 });
 
@@ -101,11 +102,17 @@ describe("TokenBucket", () => {
     expect(run(tokenBucket, { limit: 2, burst: 1, periodMs: 1000 }, [0, ...repeat(1e9, 4)])).toBe("++++-");
   });
 
-  it("reports retry until one token and reset until full", () => {
-    const e = tokenBucket({ tokens: 0.5, updatedAt: 0 }, 0, { limit: 10, burst: 0, periodMs: 1000 }, 1);
+  it("reports retry and reset both until the next whole token, not until full", () => {
+    const q = { limit: 10, burst: 0, periodMs: 1000 };
+    const e = tokenBucket({ tokens: 0.5, updatedAt: 0 }, 0, q, 1);
     expect(e).toMatchObject({ allowed: false });
     expect(e.retryAfterMs).toBeCloseTo(50, 9);
-    expect(e.resetMs).toBeCloseTo(950, 9);
+    expect(e.resetMs).toBeCloseTo(50, 9);
+    // Allowed with 3.25 tokens left: r = 3 until the 4th whole token, 75 ms later.
+    const ok = tokenBucket({ tokens: 4.25, updatedAt: 0 }, 0, q, 1);
+    expect(ok).toMatchObject({ allowed: true });
+    expect(ok.resetMs).toBeCloseTo(75, 9);
+    expect(ok.ttlMs).toBeCloseTo(675, 9);
   });
 
   it("does not refill when the clock steps back", () => {
@@ -160,6 +167,34 @@ describe("evaluateRule", () => {
     const step = evaluateRule(algorithm, undefined, 0, quota, 5, 0, 0);
     expect(step.allowed).toBe(false);
     expect(Number.isFinite(step.retryAfterMs)).toBe(true);
+  });
+
+  // draft-ietf-httpapi-ratelimit-headers-10: t is the time until more quota is available,
+  // and Retry-After must not be earlier than t. Walk a key through bursts and pauses and
+  // check, at every step: a refusal's t is its retry; an answer's t is exactly when one more
+  // whole request of quota is back (not before: 1 ms earlier there is none).
+  it.each(algorithms)("%s: t is when more quota comes back; a refusal's t equals its retry", (algorithm) => {
+    const windows = algorithm === "FixedWindow" || algorithm === "SlidingWindow";
+    const q = { limit: 4, burst: windows ? 0 : 2, periodMs: 1000 };
+    const probe = (s: AlgorithmState | undefined, at: number) => evaluateRule(algorithm, s, at, q, 0, 0, 0);
+    let state: AlgorithmState | undefined;
+    let now = 10_250;
+    let checked = 0;
+    for (const gap of [0, 0, 0, 0, 0, 0, 0, 130, 0, 0, 400, 0, 0, 0, 0, 0, 777, 0, 0, 0, 0, 0]) {
+      now += gap;
+      const step = evaluateRule(algorithm, state, now, q, 1, 0, 0);
+      if (!step.allowed) {
+        expect(step.resetMs).toBe(step.retryAfterMs);
+        expect(evaluateRule(algorithm, state, now + step.retryAfterMs, q, 1, 0, 0).allowed).toBe(true);
+        continue;
+      }
+      state = step.next;
+      if (step.resetMs === 0) continue;
+      checked++;
+      expect(probe(state, now + step.resetMs).remaining).toBeGreaterThan(step.remaining);
+      if (step.resetMs > 1) expect(probe(state, now + step.resetMs - 1).remaining).toBe(step.remaining);
+    }
+    expect(checked).toBeGreaterThan(5);
   });
 
   it.each(algorithms)("%s: integers out, retry ≥ 1 ms on refusal", (algorithm) => {

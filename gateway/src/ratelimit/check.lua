@@ -10,8 +10,8 @@
 -- ARGV[2] = "" to use the server clock (TIME), or a clock in ms (tests only).
 -- ARGV[3] = how many requests this call checks (at least 1).
 -- ARGV[4..]: per rule, 6 values: algorithm code, limit, burst, period ms, cost, block ms.
--- Returns per request, per rule, 5 integers: allowed (1/0), remaining, reset ms,
--- retry-after ms, blocked (1/0).
+-- Returns per request, per rule, 5 integers: allowed (1/0), remaining, reset ms (the
+-- draft's t: until more quota; a refusal's retry), retry-after ms, blocked (1/0).
 
 local function num(x)
   -- %.17g round-trips every double; tostring's %.14g would drift the token bucket.
@@ -30,6 +30,17 @@ local function fixed_window(state, now, limit, burst, period, cost)
   return false, limit - count, reset, reset
 end
 
+-- ms until the sliding estimate leaves room for `units` more (waitFor in sliding-window.ts).
+local function sliding_wait(units, count, previous, elapsed, limit, period)
+  if count + units <= limit then
+    if previous <= 0 then return 0 end
+    return math.max(0, period - ((limit - count - units) * period) / previous - elapsed)
+  end
+  local into = 0
+  if count > 0 then into = period - ((limit - units) * period) / count end
+  return period - elapsed + math.max(0, into)
+end
+
 local function sliding_window(state, now, limit, burst, period, cost)
   local s = redis.call('HMGET', state, 'window', 'count', 'previous')
   local window = math.floor(now / period)
@@ -46,20 +57,12 @@ local function sliding_window(state, now, limit, burst, period, cost)
   local estimate = previous * weight + count
   if estimate + cost <= limit then
     count = count + cost
-    return true, limit - (previous * weight + count), 2 * period - elapsed, 0,
+    local remaining = limit - (previous * weight + count)
+    return true, remaining, sliding_wait(math.floor(remaining) + 1, count, previous, elapsed, limit, period), 0,
       { 'window', num(window), 'count', num(count), 'previous', num(previous) }, 2 * period - elapsed
   end
-  local retry
-  if count + cost <= limit then
-    retry = period - ((limit - count - cost) * period) / previous - elapsed
-  else
-    local into = 0
-    if count > 0 then into = period - ((limit - cost) * period) / count end
-    retry = period - elapsed + math.max(0, into)
-  end
-  local reset = 0
-  if count > 0 then reset = 2 * period - elapsed elseif previous > 0 then reset = period - elapsed end
-  return false, limit - estimate, reset, retry
+  local wait = sliding_wait(cost, count, previous, elapsed, limit, period)
+  return false, limit - estimate, wait, wait
 end
 
 local function token_bucket(state, now, limit, burst, period, cost)
@@ -74,10 +77,13 @@ local function token_bucket(state, now, limit, burst, period, cost)
   end
   if tokens >= cost then
     tokens = tokens - cost
-    local reset = (capacity - tokens) / rate
-    return true, tokens, reset, 0, { 'tokens', num(tokens), 'updatedAt', num(now) }, reset
+    local more = math.floor(tokens) + 1
+    local reset = 0
+    if more <= capacity then reset = (more - tokens) / rate end
+    return true, tokens, reset, 0, { 'tokens', num(tokens), 'updatedAt', num(now) }, (capacity - tokens) / rate
   end
-  return false, tokens, (capacity - tokens) / rate, (cost - tokens) / rate
+  local wait = (cost - tokens) / rate
+  return false, tokens, wait, wait
 end
 
 local function leaky_bucket(state, now, limit, burst, period, cost)
@@ -88,9 +94,14 @@ local function leaky_bucket(state, now, limit, burst, period, cost)
   local new_tat = tat + cost * interval
   local allow_at = new_tat - capacity * interval
   if now >= allow_at then
-    return true, capacity - (new_tat - now) / interval, new_tat - now, 0, { 'tat', num(new_tat) }, new_tat - now
+    local remaining = capacity - (new_tat - now) / interval
+    local more = math.floor(remaining) + 1
+    local reset = 0
+    if more <= capacity then reset = new_tat - now - (capacity - more) * interval end
+    return true, remaining, reset, 0, { 'tat', num(new_tat) }, new_tat - now
   end
-  return false, capacity - (tat - now) / interval, tat - now, allow_at - now
+  local wait = allow_at - now
+  return false, capacity - (tat - now) / interval, wait, wait
 end
 
 local ALGORITHMS = { fw = fixed_window, sw = sliding_window, tb = token_bucket, lb = leaky_bucket }
@@ -155,11 +166,16 @@ local function check_request()
     if not allowed then all_allowed = false end
     if allowed and next_state then writes[#writes + 1] = { state, next_state, math.max(1, math.ceil(ttl)) } end
 
+    -- A refusal's reset is its retry, to the millisecond (finalize in algorithm.ts).
     local retry_ms = 0
-    if not allowed then retry_ms = math.max(1, math.ceil(retry)) end
+    local reset_ms = math.ceil(math.max(0, reset))
+    if not allowed then
+      retry_ms = math.max(1, math.ceil(retry))
+      reset_ms = retry_ms
+    end
     out[#out + 1] = allowed and 1 or 0
     out[#out + 1] = math.floor(math.max(0, remaining))
-    out[#out + 1] = math.ceil(math.max(0, reset))
+    out[#out + 1] = reset_ms
     out[#out + 1] = retry_ms
     out[#out + 1] = blocked and 1 or 0
   end

@@ -1,7 +1,8 @@
 // FixedWindow: one counter per window, windows aligned to the epoch (window = floor(now /
 // period)), so every replica and every key shares the same edges. Exact within a window; a
 // client can get up to 2× the limit across an edge (the end of one window and the start of
-// the next), which is the price of the cheapest algorithm.
+// the next), which is the price of the cheapest algorithm. Quota comes back only at the
+// window's end: `resetMs` (the draft's t) is the time to it, refused or not.
 import type { AlgorithmStep } from "./algorithm.ts";
 
 export const fixedWindow: AlgorithmStep = (state, now, quota, cost) => {

@@ -42,7 +42,8 @@ describe("MemoryLimiter", () => {
     const tight = rule({ name: "tight", requests: 2 });
     expect(await pattern(limiter, [check(loose), check(tight)], 4)).toBe("++--");
     const state = await limiter.inspect(check(loose));
-    expect(state.outcome.remaining).toBe(3);
+    // What the next request would get: allowed, with 2 left after it.
+    expect(state.outcome).toMatchObject({ status: "allowed", remaining: 2 });
     expect(state.state).toEqual({ window: 0, count: 2 });
   });
 
@@ -117,6 +118,25 @@ describe("MemoryLimiter", () => {
     expect(await limiter.inspect(check(r))).toMatchObject({ state: {}, blockedForMs: 0 });
     expect(await pattern(limiter, [check(r)], 2)).toBe("+-");
   });
+
+  it.each(["FixedWindow", "SlidingWindow", "TokenBucket", "LeakyBucket"] as const)(
+    "%s: inspect reports what the next request gets, refused on an exhausted key, and consumes nothing",
+    async (algorithm) => {
+      const c = clock(10_250);
+      const limiter = new MemoryLimiter({ now: c.now });
+      const r = rule({ algorithm, requests: 2 });
+      expect(await limiter.inspect(check(r))).toMatchObject({ outcome: { status: "allowed" } });
+      let last = await limiter.check([check(r)]);
+      while (last.allowed) last = await limiter.check([check(r)]);
+      const seen = await limiter.inspect(check(r));
+      // It said "allowed" here while the next request got 429.
+      expect(seen.outcome).toEqual(last.rules[0]);
+      expect(seen.outcome.status).toBe("refused");
+      c.t += seen.outcome.retryAfterMs;
+      expect((await limiter.inspect(check(r))).outcome.status).toBe("allowed");
+      expect((await limiter.check([check(r)])).allowed).toBe(true);
+    },
+  );
 
   it("stays within maxKeys, forgetting the least recently used", async () => {
     const limiter = new MemoryLimiter({ now: clock().now, maxKeys: 100 });

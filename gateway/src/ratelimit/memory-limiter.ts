@@ -37,7 +37,9 @@ export class MemoryLimiter implements Limiter {
   async inspect(check: LimitCheck): Promise<KeyInspection> {
     const now = this.#now();
     const keys = ruleKeys(check);
-    const [outcome] = checkRules(this.#store, [{ ...check, cost: 0 }], now, true);
+    // A request as the data plane would send it, as a dry run: a zero-cost probe would pass
+    // on an exhausted key and report "allowed" while the next request gets 429.
+    const [outcome] = checkRules(this.#store, [check], now, true);
     return {
       outcome: outcome as KeyInspection["outcome"],
       state: this.#store.getState(keys.state, now) ?? {},

@@ -20,7 +20,8 @@ function o(policyId: string, status: RuleOutcome["status"], over: Partial<RuleOu
     limit: 10,
     windowMs: 1000,
     remaining: status === "allowed" ? 5 : 0,
-    resetMs: 500,
+    // A refusal's reset (the draft's t) is its retry: the limiter guarantees it (algorithm.ts).
+    resetMs: status === "refused" ? 1500 : 500,
     retryAfterMs: status === "refused" ? 1500 : 0,
     blocked: false,
     ...(status === "failed" ? { failure: "timeout" as const } : {}),
@@ -42,6 +43,17 @@ describe("rateLimitOutcome", () => {
     expect(out).toMatchObject({ action: "refuse", problem: { status: 429 } });
     expect(out.headers).toMatchObject({ "retry-after": "2", "x-ratelimit-remaining": "0" });
     expect(out.action === "refuse" && out.detail).toContain("ns/closed/r");
+  });
+
+  it("with several refusing rules, t and Retry-After come from the same (longest) wait", () => {
+    const out = rateLimitOutcome(
+      decide([
+        o("ns/open", "refused", { rule: "short", resetMs: 1200, retryAfterMs: 1200 }),
+        o("ns/open", "refused", { rule: "long", resetMs: 7001, retryAfterMs: 7001 }),
+      ]),
+      lookup,
+    );
+    expect(out.headers).toMatchObject({ ratelimit: '"ns/open/long";r=0;t=8', "retry-after": "8" });
   });
 
   it("a refusal by a policy without headers still sends Retry-After only", () => {

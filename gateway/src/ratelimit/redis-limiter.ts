@@ -228,7 +228,8 @@ export class RedisLimiter implements Limiter {
 
   async inspect(check: LimitCheck): Promise<KeyInspection> {
     const keys = ruleKeys(check);
-    const probe = [{ ...check, cost: 0 }];
+    // A request as the data plane would send it, as a dry run (see MemoryLimiter.inspect).
+    const probe = [check];
     const [reply, raw, pttl] = await withTimeout(
       Promise.all([
         this.#exec(this.#call(probe, true), 1),

@@ -8,6 +8,8 @@
 //   - it may refuse early by up to previous × (1 − f) when the previous window's requests
 //     came at its start.
 // State: {window, count, previous}; two windows are kept, so the state lives 2 periods.
+// Quota comes back as the previous window's weight shrinks and at each window edge:
+// `resetMs` (the draft's t) is the time until the estimate admits one more whole request.
 import type { AlgorithmStep } from "./algorithm.ts";
 
 export const slidingWindow: AlgorithmStep = (state, now, quota, cost) => {
@@ -26,24 +28,36 @@ export const slidingWindow: AlgorithmStep = (state, now, quota, cost) => {
   const estimate = previous * weight + count;
   if (estimate + cost <= limit) {
     count += cost;
+    const remaining = limit - (previous * weight + count);
     return {
       allowed: true,
-      remaining: limit - (previous * weight + count),
-      resetMs: 2 * periodMs - elapsed,
+      remaining,
+      // More quota: when one more whole request than now would pass.
+      resetMs: waitFor(Math.floor(remaining) + 1, count, previous, elapsed, limit, periodMs),
       retryAfterMs: 0,
       next: { window, count, previous },
       ttlMs: 2 * periodMs - elapsed,
     };
   }
-  let retryAfterMs: number;
-  if (count + cost <= limit) {
-    // Wait in this window until the previous window's weight has shrunk enough.
-    retryAfterMs = periodMs - ((limit - count - cost) * periodMs) / previous - elapsed;
-  } else {
-    // Wait into the next window, where this window's count becomes the weighted one.
-    const into = count > 0 ? periodMs - ((limit - cost) * periodMs) / count : 0;
-    retryAfterMs = periodMs - elapsed + Math.max(0, into);
-  }
-  const resetMs = count > 0 ? 2 * periodMs - elapsed : previous > 0 ? periodMs - elapsed : 0;
-  return { allowed: false, remaining: limit - estimate, resetMs, retryAfterMs };
+  const wait = waitFor(cost, count, previous, elapsed, limit, periodMs);
+  return { allowed: false, remaining: limit - estimate, resetMs: wait, retryAfterMs: wait };
 };
+
+/** Milliseconds until the estimate leaves room for `units` more (the estimate only falls). */
+function waitFor(
+  units: number,
+  count: number,
+  previous: number,
+  elapsed: number,
+  limit: number,
+  periodMs: number,
+): number {
+  if (count + units <= limit) {
+    // In this window, once the previous window's weight has shrunk enough.
+    if (previous <= 0) return 0;
+    return Math.max(0, periodMs - ((limit - count - units) * periodMs) / previous - elapsed);
+  }
+  // Into the next window, where this window's count becomes the weighted one.
+  const into = count > 0 ? periodMs - ((limit - units) * periodMs) / count : 0;
+  return periodMs - elapsed + Math.max(0, into);
+}

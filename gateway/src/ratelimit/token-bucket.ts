@@ -2,7 +2,8 @@
 // A fresh (or long idle) key starts full, so with burst 0 a client may spend a whole
 // period's quota at once and then gets one request every period/requests; `burst` adds
 // requests on top of that. State: {tokens, updatedAt}; the key expires when the bucket
-// would be full again, which is indistinguishable from a fresh key.
+// would be full again, which is indistinguishable from a fresh key. Quota comes back one
+// token at a time, so `resetMs` (the draft's t) is the time to the next whole token.
 import type { AlgorithmStep } from "./algorithm.ts";
 
 export const tokenBucket: AlgorithmStep = (state, now, quota, cost) => {
@@ -16,20 +17,17 @@ export const tokenBucket: AlgorithmStep = (state, now, quota, cost) => {
   }
   if (tokens >= cost) {
     tokens -= cost;
-    const resetMs = (capacity - tokens) / rate;
+    // More quota: the next whole token (clients see whole requests). A full bucket gets none.
+    const more = Math.floor(tokens) + 1;
     return {
       allowed: true,
       remaining: tokens,
-      resetMs,
+      resetMs: more > capacity ? 0 : (more - tokens) / rate,
       retryAfterMs: 0,
       next: { tokens, updatedAt: now },
-      ttlMs: resetMs,
+      ttlMs: (capacity - tokens) / rate,
     };
   }
-  return {
-    allowed: false,
-    remaining: tokens,
-    resetMs: (capacity - tokens) / rate,
-    retryAfterMs: (cost - tokens) / rate,
-  };
+  const wait = (cost - tokens) / rate;
+  return { allowed: false, remaining: tokens, resetMs: wait, retryAfterMs: wait };
 };

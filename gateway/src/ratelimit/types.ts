@@ -28,7 +28,10 @@ export interface RuleOutcome {
   windowMs: number;
   /** Whole requests that could still pass now. */
   remaining: number;
-  /** Milliseconds until the quota is fully restored if no more requests come. */
+  /**
+   * The draft's reset parameter `t`, in ms: until more quota than `remaining` is available
+   * (window end, next token, next conforming time…); on a refusal, equal to `retryAfterMs`.
+   */
   resetMs: number;
   /** Milliseconds until a refused request could pass (0 when allowed). */
   retryAfterMs: number;
@@ -52,7 +55,10 @@ export interface LimitDecision {
 
 /** A key's stored state and what a request would get now, without consuming anything. */
 export interface KeyInspection {
-  /** A zero-cost probe: `remaining`, `resetMs` and `blocked` are the figures that matter. */
+  /**
+   * What one request sent now would get, as a dry run that writes nothing: its status, and
+   * the `remaining` (after it), `resetMs` and `retryAfterMs` its headers would carry.
+   */
   outcome: RuleOutcome;
   /** The algorithm's raw state (field → number); empty when the key is fresh. */
   state: Record<string, number>;
