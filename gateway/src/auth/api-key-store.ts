@@ -22,8 +22,8 @@ export interface ApiKeyRecord {
 
 export type ApiKeyOutcome =
   | { ok: true; key: ApiKeyRecord }
-  /** `consumer`: known when the key exists but was refused (expired, wrong address). */
-  | { ok: false; reason: ApiKeyFailureReason; consumer?: string };
+  /** No consumer: a refused key is counted by its own digest, never against its consumer. */
+  | { ok: false; reason: ApiKeyFailureReason };
 
 export class ApiKeyStore {
   readonly #hashKey: string;
@@ -59,10 +59,9 @@ export class ApiKeyStore {
     if (!key) return { ok: false, reason: "unknown" };
     // Keys of another namespace look unknown: which namespaces hold keys is nobody's business.
     if (key.namespace !== namespace) return { ok: false, reason: "wrongNamespace" };
-    if (key.expiresAtMs !== undefined && nowMs >= key.expiresAtMs)
-      return { ok: false, reason: "expired", consumer: key.consumer };
+    if (key.expiresAtMs !== undefined && nowMs >= key.expiresAtMs) return { ok: false, reason: "expired" };
     if (key.allowedCIDRs && !key.allowedCIDRs.contains(client))
-      return { ok: false, reason: "addressNotAllowed", consumer: key.consumer };
+      return { ok: false, reason: "addressNotAllowed" };
     return { ok: true, key };
   }
 

@@ -35,16 +35,17 @@ export type JwtFailureReason =
 
 export type JwtOutcome =
   | { ok: true; claims: JWTPayload }
-  /** `subject`: the sub of a token whose signature was good but whose claims were not. */
-  | { ok: false; reason: JwtFailureReason; subject?: string };
+  /**
+   * No subject, even when the signature was good: a refused token is counted by its own
+   * digest (auth/brute-force.ts), never against its subject's other tokens.
+   */
+  | { ok: false; reason: JwtFailureReason };
 
 /** Turns jose's errors into our reasons; anything unknown is "malformed". */
-function failureOf(err: unknown): { reason: JwtFailureReason; subject?: string } {
+function failureOf(err: unknown): { reason: JwtFailureReason } {
   if (err instanceof KeysUnavailableError) return { reason: "keysUnavailable" };
   if (err instanceof AmbiguousKeyError) return { reason: "ambiguousKey" };
   const e = err as { code?: string; claim?: string; payload?: JWTPayload };
-  // jose checks claims only after the signature: a payload here was signed by the IdP.
-  const subject = typeof e.payload?.sub === "string" ? { subject: e.payload.sub } : {};
   switch (e.code) {
     case "ERR_JOSE_ALG_NOT_ALLOWED":
       return { reason: "algorithm" };
@@ -53,7 +54,7 @@ function failureOf(err: unknown): { reason: JwtFailureReason; subject?: string }
     case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
       return { reason: "signature" };
     case "ERR_JWT_EXPIRED":
-      return { reason: "expired", ...subject };
+      return { reason: "expired" };
     case "ERR_JWT_CLAIM_VALIDATION_FAILED": {
       const byClaim: Record<string, JwtFailureReason> = {
         nbf: "notYetValid",
@@ -64,10 +65,7 @@ function failureOf(err: unknown): { reason: JwtFailureReason; subject?: string }
       const reason =
         e.claim && Object.hasOwn(byClaim, e.claim) ? (byClaim[e.claim] as JwtFailureReason) : "missingClaim";
       // An exp that is absent is a missing claim, not an expiry.
-      return {
-        reason: e.claim === "exp" && e.payload?.exp === undefined ? "missingClaim" : reason,
-        ...subject,
-      };
+      return { reason: e.claim === "exp" && e.payload?.exp === undefined ? "missingClaim" : reason };
     }
     default:
       return { reason: "malformed" };
@@ -176,7 +174,7 @@ export class JwtProvider {
       // jose checks iat only together with maxTokenAge; a token issued in the future is
       // from a skewed or forged clock.
       if (typeof payload.iat === "number" && payload.iat > now / 1000 + skewSeconds) {
-        return { ok: false, reason: "issuedInFuture", ...(payload.sub ? { subject: payload.sub } : {}) };
+        return { ok: false, reason: "issuedInFuture" };
       }
       return { ok: true, claims: payload };
     } catch (err) {
