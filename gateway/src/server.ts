@@ -27,7 +27,7 @@ import { clientIpKey, GLOBAL_KEY } from "./ratelimit/key-value.ts";
 import type { LimitCheck, Limiter } from "./ratelimit/types.ts";
 import { hashKeyId } from "./snapshot/api-key-hash.ts";
 import { SnapshotLoader } from "./snapshot/loader.ts";
-import { compileDirectory, watchDirectory } from "./sources/directory-source.ts";
+import { compileDirectory, notAccepted, watchDirectory } from "./sources/directory-source.ts";
 import { ReplicaReporter } from "./sources/replica-report.ts";
 import { watchSnapshotSecret } from "./sources/secret-source.ts";
 import { type KeyPair, readKeyPair, watchTlsFiles } from "./sources/tls-files.ts";
@@ -150,13 +150,21 @@ export async function startGateway(
   accessLogFlush?.unref();
   const observability = new Observability({ metrics, accessLog, tracer: tracing?.tracer });
 
+  // Standalone: objects of the config directory that are not accepted, with why, for /status.
+  let objectProblems: ReturnType<typeof notAccepted> = [];
   const reload = () => {
     try {
       if (config.configDir) {
-        const { snapshot, statuses } = compileDirectory(config.configDir, config.apiKeyHashKey);
+        // The snapshot served so far is where an object that became invalid finds its last good version.
+        const { snapshot, statuses } = compileDirectory(
+          config.configDir,
+          config.apiKeyHashKey,
+          loader.current?.snapshot,
+        );
+        objectProblems = notAccepted(statuses);
         for (const s of statuses) {
           for (const c of s.conditions) {
-            if (c.status === "False" || c.type === "Conflicted") {
+            if (c.status === "False" || c.type === "Conflicted" || c.type === "Fallback") {
               log.warn(
                 { kind: s.kind, object: `${s.namespace}/${s.name}`, condition: c.type, reason: c.reason },
                 c.message,
@@ -231,9 +239,8 @@ export async function startGateway(
   }
 
   let draining = false;
-  const securityHeaders = config.securityHeaders
-    ? compileSecurityHeaders(config, config.tlsCertFile !== undefined)
-    : [];
+  const securityHeaderValues = config.securityHeaders ? config : {};
+  const securityHeaders = compileSecurityHeaders(securityHeaderValues, config.tlsCertFile !== undefined);
   const dataPlane = createDataPlane({
     current: () => loader.current,
     trustedHops: config.trustedHops,
@@ -246,7 +253,7 @@ export async function startGateway(
     bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,
     maxRequestsPerClient: config.maxRequestsPerClient,
     headersWithUnderscores: config.headersWithUnderscores,
-    securityHeaders,
+    securityHeaders: securityHeaderValues,
   });
   // HTTPS when a certificate is configured: a bad pair at start stops the process (the
   // error names the files); later, a bad pair is refused and the previous one keeps serving.
@@ -392,6 +399,7 @@ export async function startGateway(
   });
   admin.get("/status", async () => ({
     ...loader.status,
+    ...(config.configDir ? { objects: objectProblems } : {}),
     draining,
     pools: [...(loader.current?.pools.values() ?? [])].map((p) => p.describe()),
   }));

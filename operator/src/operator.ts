@@ -8,6 +8,7 @@
 import { hostname } from "node:os";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import type { Snapshot } from "../../gateway/src/snapshot/schema.ts";
 import { REPORT_LABEL } from "../../gateway/src/sources/replica-report.ts";
 import { compileSnapshot } from "./compile/compile.ts";
 import type { ApiClient } from "./kubernetes/api-client.ts";
@@ -72,6 +73,11 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
   // (every replica renews every 10 s) and timers only re-evaluate status, they do not
   // recompile a world of thousands of objects.
   let compiled: ReturnType<typeof compileSnapshot> | undefined;
+  // The snapshot compiled (or published) last: where an object that became invalid finds
+  // its last good version. Read back from the published Secret at start and on becoming
+  // leader, so a restart or a leader change keeps what the gateways serve.
+  let previous: Snapshot | undefined;
+  let recovered = false;
   let keyExpiryTimer: NodeJS.Timeout | undefined;
   let usage = new Map<string, ApiKeyUsageStatus>();
   let usageAt = 0;
@@ -96,10 +102,19 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
     if (!store.synced || !reports.synced) return;
     running = true;
     try {
+      if (!recovered) {
+        previous = (await publisher.read()) ?? previous;
+        recovered = true;
+        compiled = undefined;
+      }
       if (!compiled) {
         const started = performance.now();
         const objects = store.objects();
-        compiled = compileSnapshot(objects, { apiKeyHashKey: o.apiKeyHashKey });
+        compiled = compileSnapshot(objects, {
+          apiKeyHashKey: o.apiKeyHashKey,
+          ...(previous ? { previous } : {}),
+        });
+        previous = compiled.snapshot;
         const compileMs = performance.now() - started;
         const nextKeyExpiry = markExpiredApiKeys(compiled.statuses, objects, Date.now());
         clearTimeout(keyExpiryTimer);
@@ -188,6 +203,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
     retryPeriodMs: o.retryPeriodMs,
     onStartedLeading: () => {
       leading = true;
+      recovered = false;
       metrics.leading(true);
       log.info({ identity }, "leading");
       schedule(0);

@@ -1,59 +1,43 @@
 // Standalone mode: the five kinds and Secrets as YAML files in a directory, compiled
 // in-process by the same compileSnapshot the operator uses, and watched: changes are
-// debounced and recompiled. A file that does not parse keeps the last good snapshot
-// (dropping its objects would silently delete routes).
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
-import { parseAllDocuments } from "yaml";
+// debounced and recompiled. A file that does not parse, or an object of a kind or
+// apiVersion Sluice does not read, keeps the last good snapshot (dropping its objects
+// would silently delete routes or policies). The snapshot served so far is passed to
+// compile, so an object that became invalid keeps its last good version there too.
 import { compileSnapshot } from "../../../operator/src/compile/compile.ts";
 import type { ObjectStatus } from "../../../operator/src/compile/status-book.ts";
 import { GatewayError } from "../errors.ts";
 import type { Snapshot } from "../snapshot/schema.ts";
+import { readManifests } from "./manifest-files.ts";
 
 export interface DirectoryCompile {
   snapshot: Snapshot;
   statuses: ObjectStatus[];
 }
 
-function files(dir: string): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((name) => {
-      const path = join(dir, name);
-      if (name.startsWith(".")) return [];
-      if (statSync(path).isDirectory()) return files(path);
-      return /\.(ya?ml|json)$/.test(name) ? [path] : [];
-    });
-}
-
-/** Reads and compiles the directory; throws SLUICE_SOURCE_UNREADABLE naming the file. */
-export function compileDirectory(dir: string, apiKeyHashKey: string): DirectoryCompile {
-  const objects: unknown[] = [];
-  let paths: string[];
+/** Reads and compiles the directory; throws SLUICE_SOURCE_UNREADABLE naming each refused file and object. */
+export function compileDirectory(dir: string, apiKeyHashKey: string, previous?: Snapshot): DirectoryCompile {
+  let read: ReturnType<typeof readManifests>;
   try {
-    paths = files(dir);
+    read = readManifests([dir], dir);
   } catch (err) {
     throw new GatewayError("SLUICE_SOURCE_UNREADABLE", `${dir}: ${(err as Error).message}`);
   }
-  for (const path of paths) {
-    let text: string;
-    try {
-      text = readFileSync(path, "utf8");
-    } catch (err) {
-      throw new GatewayError("SLUICE_SOURCE_UNREADABLE", `${path}: ${(err as Error).message}`);
-    }
-    for (const doc of parseAllDocuments(text)) {
-      if (doc.errors.length > 0) {
-        throw new GatewayError(
-          "SLUICE_SOURCE_UNREADABLE",
-          `${relative(dir, path)}: ${doc.errors[0]?.message}`,
-        );
-      }
-      const value = doc.toJS();
-      if (value !== null && value !== undefined) objects.push(value);
-    }
-  }
-  return compileSnapshot(objects, { apiKeyHashKey });
+  if (read.problems.length > 0) throw new GatewayError("SLUICE_SOURCE_UNREADABLE", read.problems.join("; "));
+  return compileSnapshot(read.objects, { apiKeyHashKey, ...(previous ? { previous } : {}) });
+}
+
+/** Objects not accepted (and what is served in their place), for the admin /status page. */
+export function notAccepted(statuses: readonly ObjectStatus[]) {
+  return statuses
+    .filter((s) => s.conditions.some((c) => c.type === "Accepted" && c.status === "False"))
+    .map((s) => ({
+      kind: s.kind,
+      object: `${s.namespace}/${s.name}`,
+      conditions: s.conditions
+        .filter((c) => c.status === "False" || c.type === "Fallback")
+        .map(({ type, reason, message }) => ({ type, reason, message })),
+    }));
 }
 
 // The watch lives in its own file; re-exported here for the callers that import it from here.

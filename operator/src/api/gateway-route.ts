@@ -28,7 +28,7 @@ const PathMatch = Type.Object(
     type: StringEnum(["Exact", "PathPrefix", "RegularExpression"], {
       default: "PathPrefix",
       description:
-        "Exact: the whole normalised path. PathPrefix: whole path segments, so /users matches /users and /users/1 but not /usersx. RegularExpression: an ECMAScript regular expression that must match the whole path.",
+        "Exact: the whole normalised path. PathPrefix: whole path segments, so /users matches /users and /users/1 but not /usersx. RegularExpression: an ECMAScript regular expression that must match the whole path, run in linear time: backreferences, lookahead, inline modifiers and \\p{…} are refused.",
     }),
     value: Type.String({ minLength: 1, maxLength: 1024, default: "/", description: "The path or pattern." }),
   },
@@ -48,7 +48,7 @@ const ValueMatch = (what: string) =>
     {
       type: StringEnum(["Exact", "RegularExpression"], {
         default: "Exact",
-        description: `Exact: the ${what} equals value. RegularExpression: an ECMAScript regular expression that must match the whole value.`,
+        description: `Exact: the ${what} equals value. RegularExpression: an ECMAScript regular expression that must match the whole value, run in linear time: backreferences, lookahead, inline modifiers and \\p{…} are refused.`,
       }),
       name:
         what === "header"
@@ -219,12 +219,36 @@ const CORS = Type.Object(
   },
 );
 
+const SecurityHeaderValue = (header: string) =>
+  Type.Optional(
+    Type.String({
+      maxLength: 512,
+      pattern: "^[\\x20-\\x7e]*$",
+      description: `${header} on this rule's answers. Absent: the gateway's setting; empty: none.`,
+    }),
+  );
+
+const ResponseSecurityHeaders = Type.Object(
+  {
+    strictTransportSecurity: SecurityHeaderValue("Strict-Transport-Security (sent over TLS only)"),
+    contentTypeOptions: SecurityHeaderValue("X-Content-Type-Options"),
+    frameOptions: SecurityHeaderValue("X-Frame-Options"),
+    frameAncestors: SecurityHeaderValue("The sources of Content-Security-Policy: frame-ancestors"),
+    referrerPolicy: SecurityHeaderValue("Referrer-Policy"),
+  },
+  {
+    description:
+      "Security headers on this rule's answers, proxied and the gateway's own, instead of the gateway's --security-headers values; an upstream's own value still wins.",
+  },
+);
+
 const FILTER_TYPES = [
   "RequestHeaderModifier",
   "ResponseHeaderModifier",
   "URLRewrite",
   "RequestRedirect",
   "CORS",
+  "ResponseSecurityHeaders",
 ] as const;
 const FILTER_FIELD: Record<(typeof FILTER_TYPES)[number], string> = {
   RequestHeaderModifier: "requestHeaderModifier",
@@ -232,6 +256,7 @@ const FILTER_FIELD: Record<(typeof FILTER_TYPES)[number], string> = {
   URLRewrite: "urlRewrite",
   RequestRedirect: "requestRedirect",
   CORS: "cors",
+  ResponseSecurityHeaders: "responseSecurityHeaders",
 };
 
 const Filter = Type.Object(
@@ -244,6 +269,7 @@ const Filter = Type.Object(
     urlRewrite: Type.Optional(URLRewrite),
     requestRedirect: Type.Optional(RequestRedirect),
     cors: Type.Optional(CORS),
+    responseSecurityHeaders: Type.Optional(ResponseSecurityHeaders),
   },
   {
     description: "A change to the request or response, as Gateway API's HTTPRouteFilter.",

@@ -20,6 +20,7 @@ import { Reason } from "./reasons.ts";
 import type { TargetableRoute } from "./routes.ts";
 import { secretValue } from "./secrets.ts";
 import { namespaceOf, type StatusBook } from "./status-book.ts";
+import { readTargetRefs } from "./target-refs.ts";
 
 interface Target {
   ruleIds: string[];
@@ -37,25 +38,6 @@ interface Targets {
 }
 
 type Routes = Map<string, TargetableRoute>;
-
-/** The targetRefs of a policy that may have failed its schema; undefined when they cannot be read. */
-function readTargetRefs(spec: unknown): PolicyTargetReference[] | undefined {
-  const refs = (spec as { targetRefs?: unknown } | undefined)?.targetRefs;
-  if (!Array.isArray(refs)) return undefined;
-  const out: PolicyTargetReference[] = [];
-  for (const ref of refs) {
-    if (typeof ref !== "object" || ref === null) return undefined;
-    const { kind, name, sectionName } = ref as Record<string, unknown>;
-    if (typeof name !== "string" || (kind !== undefined && typeof kind !== "string")) return undefined;
-    if (kind !== undefined && kind !== "GatewayRoute") continue;
-    out.push({
-      kind: "GatewayRoute",
-      name,
-      ...(typeof sectionName === "string" ? { sectionName } : {}),
-    } as PolicyTargetReference);
-  }
-  return out;
-}
 
 function resolveTargets(namespace: string, refs: readonly PolicyTargetReference[], routes: Routes): Targets {
   const out: Targets = { resolved: [], missing: [], badSections: [] };

@@ -1,6 +1,7 @@
 // GatewayRoutes → snapshot rules (what happens) and host/match entries (what matches).
 // Precedence and conflicts between routes are settled in virtual-hosts.ts.
 
+import { linearRegexProblem } from "../../../gateway/src/runtime/linear-regex.ts";
 import type {
   SnapshotFilter,
   SnapshotPool,
@@ -13,7 +14,9 @@ import { durationMs } from "./durations.ts";
 import type { LastGood } from "./last-good.ts";
 import type { ObjectIndex } from "./object-index.ts";
 import { Reason } from "./reasons.ts";
+import { refusedRoute } from "./refused-routes.ts";
 import { namespaceOf, type StatusBook } from "./status-book.ts";
+import { policiesNaming } from "./target-refs.ts";
 
 /** A match of one route rule on one host name, before precedence is applied. */
 export interface HostMatch {
@@ -39,14 +42,13 @@ export interface CompiledRoutes {
   routes: Map<string, TargetableRoute>;
 }
 
-/** A regular expression the gateway will accept (ECMAScript, unicode mode). */
+/**
+ * A regular expression the gateway will accept: valid ECMAScript, and runnable by V8's
+ * linear-time engine (no backreferences or lookahead), so no request can stall the
+ * event loop (gateway/src/runtime/linear-regex.ts).
+ */
 function regexProblem(pattern: string): string | undefined {
-  try {
-    new RegExp(pattern, "u");
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
+  return linearRegexProblem(pattern);
 }
 
 function invalidRegex(spec: GatewayRouteSpec): string | undefined {
@@ -125,6 +127,8 @@ function toFilter(f: GatewayRouteFilter): SnapshotFilter {
         ...(c?.maxAge ? { maxAgeSeconds: Math.floor(durationMs(c.maxAge) / 1000) } : {}),
       };
     }
+    case "ResponseSecurityHeaders":
+      return { type: f.type, ...f.responseSecurityHeaders };
   }
 }
 
@@ -139,6 +143,7 @@ export function ruleId(namespace: string, route: string, index: number): string 
  */
 function keepLastGood(
   route: KubeObject,
+  index: ObjectIndex,
   status: StatusBook,
   pools: Map<string, SnapshotPool>,
   lastGood: LastGood,
@@ -146,7 +151,10 @@ function keepLastGood(
 ) {
   const namespace = namespaceOf(route);
   const kept = lastGood.route(namespace, route.metadata.name);
-  if (!kept) return;
+  if (!kept) {
+    refuseIfProtected(route, index, status, out);
+    return;
+  }
   for (const rule of kept.rules) {
     const { authzPolicy: _a, refuse: _r, ...rest } = rule;
     out.rules.set(rule.id, {
@@ -179,6 +187,28 @@ function keepLastGood(
 }
 
 /**
+ * An invalid route with no good version is not served — unless a policy protects it: then
+ * what can be read of its matches refuses traffic, so its paths do not fall through to a
+ * less specific route the policy does not protect.
+ */
+function refuseIfProtected(route: KubeObject, index: ObjectIndex, status: StatusBook, out: CompiledRoutes) {
+  const policies = policiesNaming(index, route);
+  if (policies.length === 0) return;
+  const refused = refusedRoute(route, policies, (p) => regexProblem(p) === undefined);
+  for (const rule of refused.rules) out.rules.set(rule.id, rule);
+  for (const m of refused.matches) out.matches.push({ ...m, route: route as KubeObject<GatewayRouteSpec> });
+  out.routes.set(`${namespaceOf(route)}/${route.metadata.name}`, {
+    object: route,
+    rules: refused.rules.map((r) => ({ id: r.id, name: r.name })),
+  });
+  status.failedClosed(
+    route,
+    refused.rules.map((r) => r.id),
+    `No valid version to keep, and ${policies.join(", ")} protect${policies.length === 1 ? "s" : ""} it`,
+  );
+}
+
+/**
  * Compiles every valid GatewayRoute; unresolvable backendRefs stay as pool: null (their
  * share gets 500). An invalid route keeps its last good version when it has one.
  */
@@ -189,13 +219,14 @@ export function compileRoutes(
   lastGood: LastGood,
 ): CompiledRoutes {
   const out: CompiledRoutes = { rules: new Map(), matches: [], routes: new Map() };
-  for (const route of index.rejected("GatewayRoute")) keepLastGood(route, status, pools, lastGood, out);
+  for (const route of index.rejected("GatewayRoute"))
+    keepLastGood(route, index, status, pools, lastGood, out);
   for (const route of index.list<GatewayRouteSpec>("GatewayRoute")) {
     const spec = route.spec as GatewayRouteSpec;
     const problem = invalidRegex(spec);
     if (problem) {
       status.invalid(route, problem);
-      keepLastGood(route, status, pools, lastGood, out);
+      keepLastGood(route, index, status, pools, lastGood, out);
       continue;
     }
     const namespace = namespaceOf(route);

@@ -3,14 +3,17 @@
 
 import type { Snapshot } from "../../../gateway/src/snapshot/schema.ts";
 import {
+  decodeSnapshot,
   encodeSnapshot,
   SNAPSHOT_SECRET_KEY,
   SNAPSHOT_VERSION_ANNOTATION,
 } from "../../../gateway/src/snapshot/secret-codec.ts";
+import { snapshotProblems } from "../../../gateway/src/snapshot/validate.ts";
 import { type ApiClient, ApiError } from "../kubernetes/api-client.ts";
 
 interface SecretObject {
   metadata: { resourceVersion?: string; annotations?: Record<string, string> };
+  data?: Record<string, string>;
 }
 
 export class SnapshotPublisher {
@@ -23,6 +26,31 @@ export class SnapshotPublisher {
     this.#client = client;
     this.#namespace = namespace;
     this.#name = name;
+  }
+
+  /**
+   * The snapshot the Secret holds now — what the gateways serve, so the last good version of
+   * every object — or undefined when there is none or it does not validate. Throws when the
+   * API server cannot answer: compiling without it could drop what is kept at its last good.
+   */
+  async read(): Promise<Snapshot | undefined> {
+    let secret: SecretObject;
+    try {
+      secret = await this.#client.send<SecretObject>(
+        "GET",
+        `/api/v1/namespaces/${this.#namespace}/secrets/${this.#name}`,
+      );
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return undefined;
+      throw err;
+    }
+    let candidate: unknown;
+    try {
+      candidate = decodeSnapshot(secret.data);
+    } catch {
+      return undefined;
+    }
+    return snapshotProblems(candidate).length === 0 ? (candidate as Snapshot) : undefined;
   }
 
   /** Writes the snapshot unless the Secret already holds this version; true when written. */
