@@ -14,7 +14,11 @@ import { clientAddress, peerAddress, setForwardedHeaders } from "./filters/forwa
 import { applyHeaderOps, endToEnd, underscoredHeader } from "./filters/headers.ts";
 import { requestId } from "./filters/request-id.ts";
 import { redirectLocation, rewritePath } from "./filters/rewrite.ts";
-import { type SecurityHeaders, setSecurityHeaders } from "./filters/security-headers.ts";
+import {
+  SecurityHeaderSet,
+  type SecurityHeaderValues,
+  setSecurityHeaders,
+} from "./filters/security-headers.ts";
 import type { Observability, RequestRecord } from "./observability/request-record.ts";
 import { Problem, type ProblemKind, sendProblem } from "./problem.ts";
 import { checksForRequest } from "./ratelimit/checks-for-request.ts";
@@ -50,8 +54,8 @@ export interface DataPlaneOptions {
   maxRequestsPerClient?: number;
   /** Header names with '_' (--headers-with-underscores); unset: allow. */
   headersWithUnderscores?: "drop" | "reject" | "allow";
-  /** Added to every response (--security-headers and the values it names). */
-  securityHeaders?: SecurityHeaders;
+  /** Security headers for every response (--security-headers and the values it names); unset: none. */
+  securityHeaders?: Partial<SecurityHeaderValues>;
 }
 
 /** Why admission refused a request: the problem, its headers and (for 429/503) a detail. */
@@ -107,7 +111,7 @@ export function createDataPlane(options: DataPlaneOptions) {
     : undefined;
   const underscores = options.headersWithUnderscores ?? "allow";
   const bodyIdleMs = options.bodyIdleTimeoutMs ?? 0;
-  const security = options.securityHeaders ?? [];
+  const security = new SecurityHeaderSet(options.securityHeaders ?? {}, options.tls);
 
   /** Routes a request; answers it (and returns undefined) when it cannot be routed. */
   function route(
@@ -181,10 +185,11 @@ export function createDataPlane(options: DataPlaneOptions) {
 
   function handleRequest(req: IncomingMessage, res: ServerResponse) {
     const record = options.observability?.begin(req, res);
-    setSecurityHeaders(res, security);
+    setSecurityHeaders(res, security.global);
     const routed = route(req, res, record);
     if (!routed) return;
     const rule = routed.hit.rule;
+    if (rule.securityHeaders) security.applyRule(res, rule);
     // Before admission and the upstream: a client over its share holds nothing.
     if (perClient && !perClient.enter(routed.client, res)) {
       sendProblem(

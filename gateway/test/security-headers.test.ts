@@ -148,6 +148,57 @@ describe("security headers", () => {
   });
 });
 
+describe("security headers per route rule (ResponseSecurityHeaders filter)", () => {
+  it("replace the gateway's values on that rule only, on proxied and gateway-written answers", async () => {
+    const up = await upstream("a");
+    const gw = await gateway([
+      pool("a", [up.port]),
+      pool("dead", [1]),
+      route("r", {
+        rules: [
+          {
+            ...at("/embeddable", "a"),
+            filters: [
+              {
+                type: "ResponseSecurityHeaders",
+                responseSecurityHeaders: {
+                  frameOptions: "SAMEORIGIN",
+                  frameAncestors: "'self' https://portal.example.com",
+                  referrerPolicy: "",
+                },
+              },
+            ],
+          },
+          {
+            ...at("/embeddable-down", "dead"),
+            filters: [
+              { type: "ResponseSecurityHeaders", responseSecurityHeaders: { frameOptions: "SAMEORIGIN" } },
+            ],
+          },
+          at("/plain", "a"),
+        ],
+      }),
+    ]);
+    const proxied = await gw.request("/embeddable");
+    expect(proxied.statusCode).toBe(200);
+    expect(proxied.headers["x-frame-options"]).toBe("SAMEORIGIN");
+    expect(proxied.headers["content-security-policy"]).toBe(
+      "frame-ancestors 'self' https://portal.example.com",
+    );
+    expect(proxied.headers["referrer-policy"]).toBeUndefined();
+    expect(proxied.headers["x-content-type-options"]).toBe("nosniff"); // not overridden: the gateway's
+    await proxied.body.dump();
+    const failed = await gw.request("/embeddable-down");
+    expect(failed.statusCode).toBe(502);
+    expect(failed.headers["x-frame-options"]).toBe("SAMEORIGIN");
+    expect(failed.headers["referrer-policy"]).toBe("no-referrer");
+    await failed.body.dump();
+    const plain = await gw.request("/plain");
+    expect(plain.headers).toMatchObject(DEFAULTS);
+    await plain.body.dump();
+  });
+});
+
 describe("headers with underscores", () => {
   const send = (gw: {
     request: (p: string, o: object) => Promise<import("undici").Dispatcher.ResponseData>;

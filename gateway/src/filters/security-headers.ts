@@ -33,6 +33,36 @@ export function setSecurityHeaders(res: ServerResponse, headers: SecurityHeaders
   for (const [name, value] of headers) res.setHeader(name, value);
 }
 
+/**
+ * The gateway's headers and, for rules with a ResponseSecurityHeaders filter, the rule's
+ * values over the gateway's, compiled once per rule runtime (a new snapshot builds new ones).
+ */
+export class SecurityHeaderSet {
+  readonly global: SecurityHeaders;
+  readonly #base: Partial<SecurityHeaderValues>;
+  readonly #tls: boolean;
+  readonly #perRule = new WeakMap<object, SecurityHeaders>();
+
+  constructor(base: Partial<SecurityHeaderValues>, tls: boolean) {
+    this.#base = base;
+    this.#tls = tls;
+    this.global = compileSecurityHeaders(base, tls);
+  }
+
+  /** Replaces the gateway's headers on `res` by the rule's. */
+  applyRule(res: ServerResponse, rule: { securityHeaders: Partial<SecurityHeaderValues> | undefined }) {
+    const overrides = rule.securityHeaders;
+    if (!overrides) return;
+    let headers = this.#perRule.get(rule);
+    if (!headers) {
+      headers = compileSecurityHeaders({ ...this.#base, ...overrides }, this.#tls);
+      this.#perRule.set(rule, headers);
+    }
+    for (const [name] of this.global) res.removeHeader(name);
+    setSecurityHeaders(res, headers);
+  }
+}
+
 /** The same headers as lines of a raw HTTP/1.1 head, for answers written to the socket. */
 export function securityHeaderLines(headers: SecurityHeaders): string {
   return headers.map(([name, value]) => `${name}: ${value}\r\n`).join("");

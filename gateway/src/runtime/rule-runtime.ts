@@ -3,6 +3,7 @@
 import type { AuthPolicyRuntime } from "../auth/auth-policy.ts";
 import { type CorsRuntime, compileCors } from "../filters/cors.ts";
 import { compileHeaderOps, type HeaderOps } from "../filters/headers.ts";
+import type { SecurityHeaderValues } from "../filters/security-headers.ts";
 import type { SnapshotFilter, SnapshotRateLimitPolicy, SnapshotRule } from "../snapshot/schema.ts";
 import type { BackendPoolRuntime } from "../upstream/backend-pool.ts";
 import { createBalancer } from "../upstream/balancers.ts";
@@ -27,6 +28,8 @@ export interface RuleRuntime {
   rewrite: Rewrite | undefined;
   redirect: Redirect | undefined;
   cors: CorsRuntime | undefined;
+  /** The rule's ResponseSecurityHeaders: values that replace the gateway's (empty: none). */
+  securityHeaders: Partial<SecurityHeaderValues> | undefined;
   /** Picks the backendRef for a request (smooth weighted round-robin over weights). */
   pickBackend(): BackendChoice | undefined;
   requestTimeoutMs: number | undefined;
@@ -62,6 +65,7 @@ export function buildRule(
   const req = find("RequestHeaderModifier");
   const res = find("ResponseHeaderModifier");
   const cors = find("CORS");
+  const security = find("ResponseSecurityHeaders");
   const choices: BackendChoice[] = rule.backends
     .filter((b) => b.weight > 0)
     .map((b, i) => ({
@@ -80,6 +84,15 @@ export function buildRule(
     rewrite: find("URLRewrite"),
     redirect: find("RequestRedirect"),
     cors: cors && compileCors(cors),
+    securityHeaders: security && {
+      ...(security.strictTransportSecurity !== undefined ? { hsts: security.strictTransportSecurity } : {}),
+      ...(security.contentTypeOptions !== undefined
+        ? { contentTypeOptions: security.contentTypeOptions }
+        : {}),
+      ...(security.frameOptions !== undefined ? { frameOptions: security.frameOptions } : {}),
+      ...(security.frameAncestors !== undefined ? { frameAncestors: security.frameAncestors } : {}),
+      ...(security.referrerPolicy !== undefined ? { referrerPolicy: security.referrerPolicy } : {}),
+    },
     pickBackend: choices.length === 1 ? () => choices[0] : () => balancer.pick(),
     requestTimeoutMs: rule.timeouts.requestMs,
     backendTimeoutMs: rule.timeouts.backendRequestMs,

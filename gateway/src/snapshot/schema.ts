@@ -76,6 +76,15 @@ const Filter = Type.Union([
     allowCredentials: Type.Boolean(),
     maxAgeSeconds: opt(Type.Integer({ minimum: 0 })),
   }),
+  Type.Object({
+    type: Type.Literal("ResponseSecurityHeaders"),
+    // Absent: the gateway's --security-headers value; empty: none on this rule.
+    strictTransportSecurity: opt(Type.String()),
+    contentTypeOptions: opt(Type.String()),
+    frameOptions: opt(Type.String()),
+    frameAncestors: opt(Type.String()),
+    referrerPolicy: opt(Type.String()),
+  }),
 ]);
 
 export const SnapshotRule = Type.Object({

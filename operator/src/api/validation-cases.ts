@@ -34,6 +34,7 @@ export const FILTER_TYPES = [
   "URLRewrite",
   "RequestRedirect",
   "CORS",
+  "ResponseSecurityHeaders",
 ] as const;
 export type FilterType = (typeof FILTER_TYPES)[number];
 export const FILTER_FIELD: Record<FilterType, string> = {
@@ -42,6 +43,7 @@ export const FILTER_FIELD: Record<FilterType, string> = {
   URLRewrite: "urlRewrite",
   RequestRedirect: "requestRedirect",
   CORS: "cors",
+  ResponseSecurityHeaders: "responseSecurityHeaders",
 };
 export const FILTER_SETTINGS: Record<FilterType, Obj> = {
   RequestHeaderModifier: { set: [{ name: "x-gateway", value: "sluice" }] },
@@ -49,6 +51,7 @@ export const FILTER_SETTINGS: Record<FilterType, Obj> = {
   URLRewrite: { hostname: "internal.example.com" },
   RequestRedirect: { scheme: "https" },
   CORS: { allowOrigins: ["https://shop.example.com"] },
+  ResponseSecurityHeaders: { frameOptions: "SAMEORIGIN", referrerPolicy: "" },
 };
 export const filter = (type: FilterType): Obj => ({ type, [FILTER_FIELD[type]]: FILTER_SETTINGS[type] });
 /** A route whose only rule has these filters; backendRefs only when no filter redirects. */
@@ -828,6 +831,14 @@ export const schemaInvalid: InvalidCase[] = [
     name: "bad expiresAt",
     object: key({ expiresAt: "next year" }),
     issues: [["spec.expiresAt", 'must match format "date-time"']],
+  },
+  {
+    name: "a line break in a security header value (header injection)",
+    object: filtered({
+      type: "ResponseSecurityHeaders",
+      responseSecurityHeaders: { frameOptions: "DENY\r\nSet-Cookie: a=b" },
+    }),
+    issues: [[`${F0}.responseSecurityHeaders.frameOptions`, "must match pattern"]],
   },
 ];
 
