@@ -19,6 +19,18 @@ describe("loadGatewayConfig", () => {
     });
   });
 
+  it("defaults to dropping underscored headers, bounding slow clients and sending security headers", () => {
+    const c = loadGatewayConfig(["--config-dir", "x", "--frame-options", ""], {});
+    expect(c).toMatchObject({
+      headersWithUnderscores: "drop",
+      bodyIdleTimeoutMs: 10000,
+      maxRequestsPerClient: 256,
+      securityHeaders: true,
+      contentTypeOptions: "nosniff",
+      frameOptions: "",
+    });
+  });
+
   it("takes flags over environment over file", () => {
     const dir = mkdtempSync(join(tmpdir(), "sluice-config-"));
     const file = join(dir, "gateway.yaml");
@@ -38,6 +50,10 @@ describe("loadGatewayConfig", () => {
     [[], "set exactly one of --config-dir (standalone), --snapshot-file or --snapshot-secret"],
     [["--config-dir", "x", "--snapshot-file", "y"], "set exactly one of --config-dir"],
     [["--config-dir", "x", "--tls-cert-file", "c.pem"], "--tls-cert-file and --tls-key-file go together"],
+    [
+      ["--config-dir", "x", "--headers-with-underscores", "keep"],
+      "--headers-with-underscores (SLUICE_HEADERS_WITH_UNDERSCORES): must be equal to one of the allowed values",
+    ],
   ])("refuses %j naming the setting", (argv, message) => {
     expect(() => loadGatewayConfig(argv, {})).toThrow(message);
     try {

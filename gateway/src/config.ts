@@ -81,14 +81,13 @@ export const GatewayConfigSchema = Type.Object(
       description:
         "Most requests in flight from one client address (after --trusted-hops); beyond it the gateway answers 429; 0 for no limit.",
     }),
-    headersWithUnderscores: Type.Union(
-      [Type.Literal("drop"), Type.Literal("reject"), Type.Literal("allow")],
-      {
-        default: "drop",
-        description:
-          "Request headers whose names contain '_' (CGI, WSGI and PHP read x_user_id as x-user-id): drop them before forwarding, reject the request (400), or allow them.",
-      },
-    ),
+    headersWithUnderscores: Type.Unsafe<"drop" | "reject" | "allow">({
+      type: "string",
+      enum: ["drop", "reject", "allow"],
+      default: "drop",
+      description:
+        "Request headers whose names contain '_' (CGI, WSGI and PHP read x_user_id as x-user-id): drop them before forwarding, reject the request (400), or allow them.",
+    }),
     securityHeaders: Type.Boolean({
       default: true,
       description:
