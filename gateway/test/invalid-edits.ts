@@ -19,10 +19,9 @@ type Obj = {
   spec?: any;
   stringData?: Record<string, string>;
 };
-const meta = (name: string) => ({ name, namespace: NS });
-
-/** The valid world; `endpoint` is where the upstream listens. */
-export function protectedWorld(endpoint: { address: string; port: number }): Obj[] {
+/** The valid world in namespace `ns`; `endpoint` is where the upstream listens. */
+export function protectedWorld(endpoint: { address: string; port: number }, ns = NS): Obj[] {
+  const meta = (name: string) => ({ name, namespace: ns });
   return [
     { apiVersion: API, kind: "BackendPool", metadata: meta("app"), spec: { endpoints: [endpoint] } },
     {
