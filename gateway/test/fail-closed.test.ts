@@ -83,6 +83,15 @@ describe("an invalid object with no good version to keep refuses, never forwards
     const p = await probe(gw, up);
     expect(p.reachedAnonymously).toBe(0);
     for (const s of p.anonymous) expect([401, 403, 503]).toContain(s);
+    // An unrelated change recompiles with what is served as the previous snapshot: a
+    // refusing placeholder must not become a "last good version" and start forwarding.
+    const unrelated = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "unrelated", namespace: "test" },
+    };
+    gw.update([...Object.values(byName), unrelated]);
+    expect(await probe(gw, up)).toEqual(p);
     // With the credential, what is left may serve (200) or refuse: 503 policy-invalid, 401
     // for a key that is not accepted, 500 for a pool that is not — nothing good to serve.
     expect([200, 401, 500, 503]).toContain(p.admin);

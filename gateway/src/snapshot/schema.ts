@@ -116,6 +116,12 @@ export const SnapshotRule = Type.Object({
     Type.Object(
       {
         policies: Type.Array(Id, { minItems: 1 }),
+        invalidRoute: opt(
+          Type.Literal(true, {
+            description:
+              "The rule stands in for a route that is invalid and was never served (a placeholder, never a last good version).",
+          }),
+        ),
       },
       {
         description:

@@ -873,6 +873,21 @@ describe("compileSnapshot properties", () => {
     );
   });
 
+  it("is a fixed point with its own snapshot as the previous one (last good never changes a stable world)", () => {
+    // What a gateway or operator does on every unrelated event: compile the same world again,
+    // passing what it serves. Nothing may change — in particular a route refused as a
+    // placeholder must not become its own "last good version" and lose its refusal.
+    fc.assert(
+      fc.property(junkWorld, ({ objects }) => {
+        const first = compile(objects);
+        const again = compileSnapshot(objects, { apiKeyHashKey: HASH_KEY, previous: first.snapshot });
+        expect(again.snapshot).toEqual(first.snapshot);
+        expect(again.statuses).toEqual(first.statuses);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   it("is independent of input order on junk too (as parsed from YAML or JSON)", () => {
     // The JSON round trip drops what a parser never yields (undefined, -0, sparse arrays).
     const parsed = junkWorld.map(({ objects }) => JSON.parse(JSON.stringify(objects)) as unknown[]);

@@ -61,7 +61,8 @@ export class LastGood {
     if (!previous) return undefined;
     this.#rulesByRoute ??= group(previous.rules, routeKey);
     const rules = this.#rulesByRoute.get(`${namespace}/${name}`);
-    if (!rules) return undefined;
+    // A route that only ever had refusing placeholders was never good.
+    if (!rules || rules.some((r) => r.refuse?.invalidRoute)) return undefined;
     const ids = new Set(rules.map((r) => r.id));
     const matches = previous.virtualHosts.flatMap((v) =>
       v.routes.filter((m) => ids.has(m.rule)).map((match) => ({ hostname: v.hostname, match })),

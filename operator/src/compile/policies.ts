@@ -108,7 +108,7 @@ function fallBack<P>(
   const refused = [...new Set(intended)].sort();
   for (const r of refused) {
     const rule = rules.get(r) as SnapshotRule;
-    rule.refuse = { policies: [...new Set([...(rule.refuse?.policies ?? []), id])].sort() };
+    rule.refuse = { ...rule.refuse, policies: [...new Set([...(rule.refuse?.policies ?? []), id])].sort() };
   }
   status.failedClosed(policy, refused, why);
   return undefined;

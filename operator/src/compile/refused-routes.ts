@@ -94,7 +94,7 @@ export function refusedRoute(
       backends: [],
       timeouts: {},
       rateLimitPolicies: [],
-      refuse: { policies: [...policyIds] },
+      refuse: { policies: [...policyIds], invalidRoute: true },
     });
     for (const hostname of hostnames.length > 0 ? hostnames : ["*"]) {
       for (const [m, match] of matches.entries()) {
