@@ -7,16 +7,9 @@
 // operator is restarted while an object is kept at its last good version: it stays kept.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { SignJWT } from "jose";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import {
-  HMAC_SECRET,
-  INVALID_EDITS,
-  ISSUER,
-  OPS_KEY,
-  protectedWorld,
-} from "../gateway/test/invalid-edits.ts";
+import { INVALID_EDITS, OPS_KEY, protectedWorld, signedToken } from "../gateway/test/invalid-edits.ts";
 import { installCrds } from "./harness/install.ts";
 import { KubeClient } from "./harness/kube-client.ts";
 import { serviceAccountKubeconfig } from "./harness/service-account.ts";
@@ -33,14 +26,6 @@ let world: ReturnType<typeof protectedWorld>;
 let gateway: GatewayProcess;
 let operator: OperatorProcess;
 let operatorKubeconfig: string;
-
-const token = () =>
-  new SignJWT({ sub: "user-1" })
-    .setProtectedHeader({ alg: "HS256" })
-    .setIssuer(ISSUER)
-    .setIssuedAt()
-    .setExpirationTime("5m")
-    .sign(new TextEncoder().encode(HMAC_SECRET));
 
 async function status(path: string, method: string, headers: Record<string, string> = {}) {
   const res = await request(`${gateway.url}${path}`, { method: method as "GET", headers });
@@ -59,7 +44,7 @@ async function probe() {
   ];
   const reachedAnonymously = reached - before;
   const admin = await status("/admin/users", "GET", { "x-api-key": OPS_KEY });
-  const jwt = await status("/jwt/orders", "GET", { authorization: `Bearer ${await token()}` });
+  const jwt = await status("/jwt/orders", "GET", { authorization: `Bearer ${await signedToken()}` });
   return { anonymous, reachedAnonymously, admin, jwt };
 }
 

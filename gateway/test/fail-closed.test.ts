@@ -3,20 +3,12 @@
 // edit no request without the credential reaches the upstream, the credential still works
 // where a last good version exists (503 policy-invalid where old key material must not be
 // trusted), and /status names the field. The same table runs on a real API server in e2e.
-import { SignJWT } from "jose";
+import { request } from "undici";
 import { describe, expect, it } from "vitest";
 import { closeAfterEach, json, type TestGateway, type Upstream } from "./harness.ts";
-import { HMAC_SECRET, INVALID_EDITS, ISSUER, OPS_KEY, protectedWorld } from "./invalid-edits.ts";
+import { INVALID_EDITS, OPS_KEY, protectedWorld, signedToken } from "./invalid-edits.ts";
 
 const t = closeAfterEach();
-
-const token = () =>
-  new SignJWT({ sub: "user-1" })
-    .setProtectedHeader({ alg: "HS256" })
-    .setIssuer(ISSUER)
-    .setIssuedAt()
-    .setExpirationTime("5m")
-    .sign(new TextEncoder().encode(HMAC_SECRET));
 
 /** Status of each protected request, and how many reached the upstream. */
 async function probe(gw: TestGateway, up: Upstream) {
@@ -35,7 +27,7 @@ async function probe(gw: TestGateway, up: Upstream) {
   ];
   const reachedAnonymously = up.requests.length - before;
   const admin = await status("/admin/users", "GET", { "x-api-key": OPS_KEY });
-  const jwt = await status("/jwt/orders", "GET", { authorization: `Bearer ${await token()}` });
+  const jwt = await status("/jwt/orders", "GET", { authorization: `Bearer ${await signedToken()}` });
   return { anonymous, reachedAnonymously, admin, jwt };
 }
 
@@ -65,7 +57,7 @@ describe("an invalid edit never opens a protected route (standalone)", () => {
     expect({ admin: p.admin, jwt: p.jwt }).toEqual({ admin: 200, jwt: 200, ...edit.withCredential });
 
     const status = await json<{ objects?: unknown[]; lastRejected?: { reason: string } }>(
-      await fetchStatus(gw),
+      await request(`${gw.adminUrl}/status`),
     );
     const told = edit.refusedAsDocument ? status.lastRejected?.reason : JSON.stringify(status.objects);
     expect(told).toContain(edit.field);
@@ -98,7 +90,3 @@ describe("an invalid object with no good version to keep refuses, never forwards
     expect([200, 401, 500, 503]).toContain(p.jwt);
   });
 });
-
-function fetchStatus(gw: TestGateway) {
-  return import("undici").then(({ request }) => request(`${gw.adminUrl}/status`));
-}

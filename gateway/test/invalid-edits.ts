@@ -5,10 +5,21 @@
 // everything else to the same upstream — the route a broken one must never fall through to.
 // Each edit breaks one thing, the way a typo would; none may open a protected route.
 
+import { SignJWT } from "jose";
+
 export const NS = "test";
 export const OPS_KEY = "ops-0123456789abcdef-key";
 export const HMAC_SECRET = "0123456789abcdef0123456789abcdef-hmac";
 export const ISSUER = "https://issuer.test/";
+
+/** A JWT the jwt-auth policy accepts (HS256 with the world's HMAC Secret). */
+export const signedToken = () =>
+  new SignJWT({ sub: "user-1" })
+    .setProtectedHeader({ alg: "HS256" })
+    .setIssuer(ISSUER)
+    .setIssuedAt()
+    .setExpirationTime("5m")
+    .sign(new TextEncoder().encode(HMAC_SECRET));
 
 const API = "sluice.dev/v1alpha1";
 type Obj = {
