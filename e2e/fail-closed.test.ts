@@ -27,10 +27,20 @@ let gateway: GatewayProcess;
 let operator: OperatorProcess;
 let operatorKubeconfig: string;
 
+const HOST = "fail-closed.e2e.test";
+
+/** A request's status through the gateway (0 while it does not accept connections yet). */
 async function status(path: string, method: string, headers: Record<string, string> = {}) {
-  const res = await request(`${gateway.url}${path}`, { method: method as "GET", headers });
-  await res.body.dump();
-  return res.statusCode;
+  try {
+    const res = await request(`${gateway.url}${path}`, {
+      method: method as "GET",
+      headers: { host: HOST, ...headers },
+    });
+    await res.body.dump();
+    return res.statusCode;
+  } catch {
+    return 0;
+  }
 }
 
 /** What anonymous requests get (and whether any reached the upstream), and what credentials get. */
@@ -66,8 +76,12 @@ function snapshotVersion(): string {
 }
 
 async function gatewayVersion(): Promise<string | undefined> {
-  const res = await request(`${gateway.admin}/status`);
-  return ((await res.body.json()) as { version?: string }).version;
+  try {
+    const res = await request(`${gateway.admin}/status`);
+    return ((await res.body.json()) as { version?: string }).version;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Waits until the gateway serves what the operator last published. */
@@ -105,7 +119,7 @@ beforeAll(async () => {
     res.end(`upstream saw ${req.url}`);
   });
   await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-  world = protectedWorld({ address: "127.0.0.1", port: (upstream.address() as AddressInfo).port }, NS);
+  world = protectedWorld({ address: "127.0.0.1", port: (upstream.address() as AddressInfo).port }, NS, HOST);
   operatorKubeconfig = serviceAccountKubeconfig(kube, SYSTEM, "sluice-operator", procs.logs);
   const gatewayKubeconfig = serviceAccountKubeconfig(kube, SYSTEM, "sluice-gateway", procs.logs);
   operator = await procs.operator("fc-operator-1", operatorKubeconfig, SYSTEM);
@@ -115,7 +129,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await procs.stopAll();
-  kube?.kubectl("delete", "namespace", NS, "--wait=false");
+  // Nothing of this world stays behind for the next test file (no namespace controller runs).
+  kube?.kubectl(
+    "delete",
+    "gatewayroutes,backendpools,ratelimitpolicies,apikeys,authzpolicies,secrets",
+    "--all",
+    "-n",
+    NS,
+  );
   await new Promise<void>((resolve) => upstream?.close(() => resolve()));
 });
 

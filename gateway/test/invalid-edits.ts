@@ -30,9 +30,18 @@ type Obj = {
   spec?: any;
   stringData?: Record<string, string>;
 };
-/** The valid world in namespace `ns`; `endpoint` is where the upstream listens. */
-export function protectedWorld(endpoint: { address: string; port: number }, ns = NS): Obj[] {
+/**
+ * The valid world in namespace `ns`; `endpoint` is where the upstream listens. With a
+ * `hostname`, every route serves only that host (on a shared API server, a catch-all for
+ * every host would answer other tests' requests).
+ */
+export function protectedWorld(
+  endpoint: { address: string; port: number },
+  ns = NS,
+  hostname?: string,
+): Obj[] {
   const meta = (name: string) => ({ name, namespace: ns });
+  const hosts = hostname ? { hostnames: [hostname] } : {};
   return [
     { apiVersion: API, kind: "BackendPool", metadata: meta("app"), spec: { endpoints: [endpoint] } },
     {
@@ -40,6 +49,7 @@ export function protectedWorld(endpoint: { address: string; port: number }, ns =
       kind: "GatewayRoute",
       metadata: meta("admin"),
       spec: {
+        ...hosts,
         rules: [
           {
             name: "read",
@@ -59,6 +69,7 @@ export function protectedWorld(endpoint: { address: string; port: number }, ns =
       kind: "GatewayRoute",
       metadata: meta("jwt"),
       spec: {
+        ...hosts,
         rules: [
           {
             name: "api",
@@ -79,6 +90,7 @@ export function protectedWorld(endpoint: { address: string; port: number }, ns =
       kind: "GatewayRoute",
       metadata: meta("catch-all"),
       spec: {
+        ...hosts,
         rules: [{ matches: [{ path: { type: "PathPrefix", value: "/" } }], backendRefs: [{ name: "app" }] }],
       },
     },
