@@ -2,12 +2,14 @@
 //   config → snapshot source (directory compile, snapshot file or the operator's Secret, watched)
 //   → SnapshotLoader (validate → build → swap) → data plane + admin (fastify)
 //   → graceful shutdown (readiness off, stop accepting, drain, close pools).
+
 import { readFileSync, watch } from "node:fs";
 import { createServer, type IncomingMessage, type ServerOptions } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import type { Duplex } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Server as TlsServer } from "node:tls";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { type DestinationStream, type Logger, pino } from "pino";
@@ -447,9 +449,10 @@ export async function startGateway(
       clearInterval(accessLogFlush);
       observability.flush();
       try {
-        accessLogFile?.flushSync();
+        // Bounded: a stdout nobody reads must not hold the shutdown.
+        await Promise.race([accessLogFile?.close(), sleep(2_000, undefined, { ref: false })]);
       } catch {
-        // stdout closed or busy: the last lines are lost, the shutdown goes on.
+        // stdout closed or broken: the last lines are lost, the shutdown goes on.
       }
       log.info("stopped");
     })();

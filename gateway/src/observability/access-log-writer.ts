@@ -30,7 +30,8 @@ export function accessLogDestination(onDrop: (bytes: number) => void): BufferDes
 export interface BufferDestination {
   write(chunk: Buffer): unknown;
   flush(): void;
-  flushSync(): void;
+  end(): void;
+  once(event: "close", listener: () => void): unknown;
 }
 
 /** Where the gateway's access-log lines go. */
@@ -66,10 +67,17 @@ export class AccessLogWriter implements AccessLog {
     this.#dest.flush();
   }
 
-  /** Writes everything now (at shutdown). */
-  flushSync(): void {
+  /**
+   * Writes everything and waits until it is written (at shutdown). Not flushSync: with a
+   * write still in flight, sonic-boom's flushSync writes the later chunks first, and a
+   * process that exits then loses the earlier one. stdout itself is never closed.
+   */
+  close(): Promise<void> {
     this.#handOver();
-    this.#dest.flushSync();
+    return new Promise((resolve) => {
+      this.#dest.once("close", resolve);
+      this.#dest.end();
+    });
   }
 
   #handOver(): void {
