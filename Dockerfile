@@ -19,10 +19,12 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
+COPY cli ./cli
+COPY core ./core
 COPY gateway/src ./gateway/src
 COPY operator/src ./operator/src
 # The image's `node` user, by number so that runAsNonRoot can verify it.
 USER 1000:1000
 EXPOSE 8080 9901 9902
-ENTRYPOINT ["node", "gateway/src/cli.ts"]
+ENTRYPOINT ["node", "cli/sluice.ts"]
 CMD ["--help"]

@@ -34,7 +34,7 @@ run: $(DEPS)
 
 ## compile: compile config/samples as the operator does and print every object's conditions
 compile: $(DEPS)
-	node gateway/src/cli.ts compile config/samples
+	node cli/sluice.ts compile config/samples
 
 ## test: the whole suite: generated files, typecheck and lint, unit + golden + property
 ## tests, then the e2e suite on a real API server
@@ -55,18 +55,19 @@ e2e: $(DEPS) system-packages
 ## manifests: regenerate crds/ and docs/reference/api.md from the schemas, and the chart's
 ## copy of the Grafana dashboard from config/prometheus/dashboards
 manifests: $(DEPS)
-	node operator/src/api/generate.ts
+	node scripts/generate-manifests.ts
 	node scripts/sync-dashboard.ts
 
 ## verify-generated: fail when a generated file differs from its source
 verify-generated: $(DEPS)
-	node operator/src/api/generate.ts --check
+	node scripts/generate-manifests.ts --check
 	node scripts/sync-dashboard.ts --check
 
-## lint: typecheck and Biome (lint + format check)
+## lint: typecheck, Biome (lint + format check), and the dependency rule (docs/adr/0004)
 lint: $(DEPS)
 	tsc --noEmit
 	biome check .
+	node scripts/check-dependencies.ts
 
 format: $(DEPS)
 	biome check --write .

@@ -6,7 +6,13 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["operator/**/*.test.ts", "gateway/src/**/*.test.ts"],
+          include: [
+            "cli/**/*.test.ts",
+            "core/**/*.test.ts",
+            "operator/**/*.test.ts",
+            "gateway/src/**/*.test.ts",
+            "scripts/**/*.test.ts",
+          ],
           testTimeout: 30_000,
         },
       },

@@ -2,7 +2,7 @@
 // Target: a whole-world compile in at most 1 s, so the operator can recompile on every
 // event burst. Prints the median of several runs and its ratio to the target.
 import { performance } from "node:perf_hooks";
-import { compileSnapshot } from "../operator/src/compile/compile.ts";
+import { compileSnapshot } from "../core/compile/compile.ts";
 import { KEYS, POOLS, ROUTES, world } from "./world.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);

@@ -4,8 +4,8 @@
 // with each character (shown for 20–26 characters; 1 KiB would never finish).
 // Target: a 1 KiB hostile value adds under 1 ms to routing. Prints medians per lookup.
 import { performance } from "node:perf_hooks";
+import type { SnapshotRouteMatch } from "../core/api/snapshot/schema.ts";
 import { Router } from "../gateway/src/runtime/router.ts";
-import type { SnapshotRouteMatch } from "../gateway/src/snapshot/schema.ts";
 
 const TARGET_MS = 1;
 const ROUNDS = Number(process.env.BENCH_RUNS ?? 7);

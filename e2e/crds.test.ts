@@ -6,13 +6,13 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import type { KubeObject } from "../operator/src/api/common.ts";
-import { kindDefinition } from "../operator/src/api/kinds.ts";
-import { validatorFor } from "../operator/src/api/validate.ts";
+import type { KubeObject } from "../core/api/common.ts";
+import { kindDefinition } from "../core/api/kinds.ts";
+import { validatorFor } from "../core/api/validate.ts";
 import { dryRunCreate, installCrds, ROOT as root } from "./harness/install.ts";
 import { KubeClient } from "./harness/kube-client.ts";
 
-const testdata = join(root, "operator/src/compile/testdata");
+const testdata = join(root, "core/compile/testdata");
 
 function sluiceObjects(file: string): KubeObject[] {
   return parseAllDocuments(readFileSync(file, "utf8"))

@@ -4,12 +4,12 @@
 // and a leader whose Lease is taken by someone else notices at its next renewal.
 import { randomBytes } from "node:crypto";
 import { afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import { ApiClient } from "../operator/src/kubernetes/api-client.ts";
+import { ApiClient } from "../core/kubernetes/api-client.ts";
 import {
   type LeaderElectionOptions,
   LeaderElector,
   type LeaseSpec,
-} from "../operator/src/kubernetes/leader-election.ts";
+} from "../core/kubernetes/leader-election.ts";
 import { KubeClient } from "./harness/kube-client.ts";
 
 const NAMESPACE = "default";

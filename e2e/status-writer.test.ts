@@ -3,8 +3,8 @@
 // lastTransitionTime for unchanged conditions, retries conflicts and shrugs off objects
 // that are gone.
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import type { ConditionDraft, ObjectStatus } from "../operator/src/compile/status-book.ts";
-import { ApiClient } from "../operator/src/kubernetes/api-client.ts";
+import type { ConditionDraft, ObjectStatus } from "../core/compile/status-book.ts";
+import { ApiClient } from "../core/kubernetes/api-client.ts";
 import { type CurrentObject, StatusWriter } from "../operator/src/status/status-writer.ts";
 import { installCrds } from "./harness/install.ts";
 import { KubeClient } from "./harness/kube-client.ts";

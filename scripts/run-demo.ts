@@ -17,7 +17,7 @@ const children = [
   spawn(
     node,
     [
-      "gateway/src/cli.ts",
+      "cli/sluice.ts",
       "gateway",
       "--config-dir",
       "config/samples/standalone",

@@ -28,7 +28,7 @@
 //        targets.ts; default: the A/A pair, then every cost with a target in the issues)
 //      BENCH_ROUNDS=10  BENCH_DURATION=5 (s per measured window)  BENCH_WARMUP=15 (s)
 //      BENCH_CONNECTIONS=50 (per target)  BENCH_UPSTREAM=nginx|node
-//      BENCH_BASELINE_CLI=<other checkout>/gateway/src/cli.ts (the baseline side runs it: with
+//      BENCH_BASELINE_CLI=<other checkout>/cli/sluice.ts (the baseline side runs it: with
 //        BENCH_PAIRS=sluice/sluice, what a change did)
 //      BENCH_OUT=docs/benchmarks.md ("-": stdout only)  BENCH_KEEP=1
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";

@@ -36,7 +36,7 @@
 //      BENCH_KEEP=1 (keep the scratch dir with configs and logs)
 //      BENCH_QUIET_WAIT=60 (s to wait for idle CPUs before each target; noted when exceeded)
 //      BENCH_RETRIES=2 (repeats of a run that other processes shared; see measure())
-//      BENCH_SLUICE_CLI=gateway/src/cli.ts (the Sluice entry point to run)
+//      BENCH_SLUICE_CLI=cli/sluice.ts (the Sluice entry point to run)
 //      BENCH_LOADER=autocannon (use the fallback load generator even when wrk is installed)
 import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";

@@ -3,9 +3,9 @@
 // without fastify's router and lifecycle in front of it.
 // Usage: node bench/proxy/sluice-node-http.ts CONFIG_DIR PORT
 import { createServer } from "node:http";
+import { compileDirectory } from "../../core/sources/directory-source.ts";
 import { createDataPlane } from "../../gateway/src/data-plane.ts";
 import { SnapshotLoader } from "../../gateway/src/snapshot/loader.ts";
-import { compileDirectory } from "../../gateway/src/sources/directory-source.ts";
 
 const [configDir, port] = process.argv.slice(2);
 const loader = new SnapshotLoader();

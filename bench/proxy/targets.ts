@@ -57,7 +57,7 @@ function sluiceTarget(
         ...(extra.env ? ["env", ...extra.env(ctx)] : []),
         process.execPath,
         // Override to bench another build, or to check that a failing target is skipped.
-        process.env.BENCH_SLUICE_CLI ?? "gateway/src/cli.ts",
+        process.env.BENCH_SLUICE_CLI ?? "cli/sluice.ts",
         "gateway",
         "--config-dir",
         configDir,

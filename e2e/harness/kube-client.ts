@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { ApiClient } from "../../operator/src/kubernetes/api-client.ts";
+import { ApiClient } from "../../core/kubernetes/api-client.ts";
 
 export interface KubeResponse {
   status: number;

@@ -27,7 +27,7 @@ export class SluiceProcesses {
   readonly #children: ChildProcess[] = [];
 
   spawn(name: string, env: Record<string, string>, args: string[]): ChildProcess {
-    const child = spawn(process.execPath, [join(ROOT, "gateway/src/cli.ts"), ...args], {
+    const child = spawn(process.execPath, [join(ROOT, "cli/sluice.ts"), ...args], {
       cwd: ROOT,
       env: { ...process.env, SLUICE_LOG_LEVEL: "info", ...env },
       stdio: ["ignore", "pipe", "pipe"],

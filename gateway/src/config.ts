@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { type Static, Type } from "@sinclair/typebox";
 import { Ajv } from "ajv";
 import { parse as parseYaml } from "yaml";
-import { GatewayError } from "./errors.ts";
+import { GatewayError } from "../../core/api/errors.ts";
 import type { RateLimitStoreConfig } from "./ratelimit/create-limiter.ts";
 
 const Address = (description: string, fallback: string) =>

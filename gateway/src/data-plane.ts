@@ -5,6 +5,7 @@
 // Everything per route was prepared at snapshot load; this file only looks things up.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Duplex, pipeline, Transform } from "node:stream";
+import { normalizeRequestTarget } from "../../core/api/normalize-path.ts";
 import type { BruteForceGuard } from "./auth/brute-force.ts";
 import type { Identity } from "./auth/identity.ts";
 import { watchBodyIdle } from "./filters/body-idle.ts";
@@ -25,7 +26,6 @@ import { checksForRequest } from "./ratelimit/checks-for-request.ts";
 import { rateLimitOutcome } from "./ratelimit/outcome.ts";
 import type { Limiter, RuleOutcome } from "./ratelimit/types.ts";
 import type { GatewayRuntime } from "./runtime/gateway-runtime.ts";
-import { normalizeRequestTarget } from "./runtime/normalize-path.ts";
 import { type RouteHit, routeHost } from "./runtime/router.ts";
 import type { RuleRuntime } from "./runtime/rule-runtime.ts";
 import { hashKeyOf } from "./upstream/hash-key.ts";

@@ -1,11 +1,11 @@
 // The auth module against a real JWKS endpoint (node:http on 127.0.0.1): key rotation,
 // an IdP that is down, slow or oversized, and a flood of unknown kids.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { SnapshotAuthzPolicy } from "../../core/api/snapshot/schema.ts";
 import type { AuthFailure, AuthRequest } from "../src/auth/auth-policy.ts";
 import { type AuthRuntime, type AuthRuntimeOptions, buildAuthRuntime } from "../src/auth/auth-runtime.ts";
 import type { RemoteJwksOptions } from "../src/auth/remote-jwks.ts";
 import { ISSUER, makeKey, provider, sign, type TestKey } from "../src/auth/test-tokens.ts";
-import type { SnapshotAuthzPolicy } from "../src/snapshot/schema.ts";
 import { type FakeIdp, startIdp } from "./auth-idp.ts";
 
 let k1: TestKey;

@@ -62,7 +62,7 @@ beforeAll(async () => {
     const child = spawn(
       process.execPath,
       [
-        join(ROOT, "gateway/src/cli.ts"),
+        join(ROOT, "cli/sluice.ts"),
         "gateway",
         "--config-dir",
         dir,

@@ -6,7 +6,7 @@
 // quietly as soon as the last connection to the API server died.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { isLoopback } from "../../gateway/src/filters/forwarded.ts";
+import { isLoopback } from "../../core/admin/loopback.ts";
 import type { OperatorHandle } from "./operator.ts";
 
 export interface AdminServer {

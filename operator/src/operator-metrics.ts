@@ -2,7 +2,7 @@
 // take, what the objects' conditions say, what was published and written, who leads, and
 // how often watches had to restart or relist.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { ObjectStatus } from "./compile/status-book.ts";
+import type { ObjectStatus } from "../../core/compile/status-book.ts";
 import type { WriteCounts } from "./status/status-writer.ts";
 
 export class OperatorMetrics {

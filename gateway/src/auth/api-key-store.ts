@@ -3,9 +3,10 @@
 // nothing about it, and the key is never stored, logged or echoed — only the ApiKey's id
 // travels further. Unknown, expired, other-namespace and wrong-address keys all fail
 // the same way to the client; the reason is for logs and metrics.
+
+import { apiKeyDigest } from "../../../core/api/snapshot/api-key-hash.ts";
+import type { SnapshotApiKey } from "../../../core/api/snapshot/schema.ts";
 import { BoundedCache } from "../bounded-cache.ts";
-import { apiKeyDigest } from "../snapshot/api-key-hash.ts";
-import type { SnapshotApiKey } from "../snapshot/schema.ts";
 import { CidrSet } from "./cidr.ts";
 
 export type ApiKeyFailureReason = "unknown" | "expired" | "wrongNamespace" | "addressNotAllowed";

@@ -2,7 +2,7 @@
 // authorize (rules), giving a decision the data plane sends or acts on.
 import type { IncomingHttpHeaders } from "node:http";
 import { decodeJwt, type JWTPayload } from "jose";
-import type { SnapshotAuthzPolicy } from "../snapshot/schema.ts";
+import type { SnapshotAuthzPolicy } from "../../../core/api/snapshot/schema.ts";
 import type { ApiKeyStore } from "./api-key-store.ts";
 import type { ApiKeyUsage } from "./api-key-usage.ts";
 import { AuthProblem, type AuthProblemKind, challengeHeader } from "./auth-responses.ts";

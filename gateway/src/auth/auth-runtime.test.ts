@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { beforeAll, describe, expect, it } from "vitest";
-import { apiKeyDigest, hashKeyId } from "../snapshot/api-key-hash.ts";
-import type { SnapshotApiKey, SnapshotAuthzPolicy } from "../snapshot/schema.ts";
+import { apiKeyDigest, hashKeyId } from "../../../core/api/snapshot/api-key-hash.ts";
+import type { SnapshotApiKey, SnapshotAuthzPolicy } from "../../../core/api/snapshot/schema.ts";
 import type { AuthFailure, AuthRequest } from "./auth-policy.ts";
 import { problemBody } from "./auth-responses.ts";
 import { buildAuthRuntime } from "./auth-runtime.ts";

@@ -3,8 +3,8 @@
 // Remote JWKS caches outlive the snapshot: the next runtime takes over those with the
 // same URI, so a reload neither refetches every IdP's keys nor forgets them while an
 // IdP is down.
-import { GatewayError } from "../errors.ts";
-import type { Snapshot } from "../snapshot/schema.ts";
+import { GatewayError } from "../../../core/api/errors.ts";
+import type { Snapshot } from "../../../core/api/snapshot/schema.ts";
 import { ApiKeyStore } from "./api-key-store.ts";
 import { ApiKeyUsage } from "./api-key-usage.ts";
 import { type AuthFailure, AuthPolicyRuntime } from "./auth-policy.ts";

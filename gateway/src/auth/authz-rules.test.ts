@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { normalizeRequestTarget } from "../runtime/normalize-path.ts";
-import type { SnapshotAuthzPolicy } from "../snapshot/schema.ts";
+import { celProblem, compileCondition } from "../../../core/api/cel-conditions.ts";
+import { normalizeRequestTarget } from "../../../core/api/normalize-path.ts";
+import { compilePathPattern, pathPatternProblem } from "../../../core/api/path-pattern.ts";
+import type { SnapshotAuthzPolicy } from "../../../core/api/snapshot/schema.ts";
 import { type AuthzRequest, AuthzRules } from "./authz-rules.ts";
-import { celProblem, compileCondition } from "./cel-conditions.ts";
 import type { Identity } from "./identity.ts";
-import { compilePathPattern, pathPatternProblem } from "./path-pattern.ts";
 
 type Rule = SnapshotAuthzPolicy["rules"][number];
 const NOON_UTC = Date.parse("2030-01-01T12:00:00Z");

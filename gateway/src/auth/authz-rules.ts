@@ -7,11 +7,12 @@
 // Allow rule does not. For identity fields that means a Deny on roles [x] does not hit a
 // caller without roles (it cannot be "x"), while an Allow on roles [x] never lets such a
 // caller in either.
-import type { SnapshotAuthzPolicy } from "../snapshot/schema.ts";
-import { type Condition, compileCondition } from "./cel-conditions.ts";
+
+import { type Condition, compileCondition } from "../../../core/api/cel-conditions.ts";
+import { compilePathPattern, type PathPattern } from "../../../core/api/path-pattern.ts";
+import type { SnapshotAuthzPolicy } from "../../../core/api/snapshot/schema.ts";
 import { CidrSet } from "./cidr.ts";
 import type { Identity } from "./identity.ts";
-import { compilePathPattern, type PathPattern } from "./path-pattern.ts";
 
 type Action = "Allow" | "Deny";
 

@@ -1,5 +1,5 @@
 // Who authentication says the caller is, and what the upstream is told about it.
-import type { Snapshot, SnapshotAuthzPolicy } from "../snapshot/schema.ts";
+import type { Snapshot, SnapshotAuthzPolicy } from "../../../core/api/snapshot/schema.ts";
 import { type Claims, claimAt, claimHeaderValue } from "./claims.ts";
 
 export type AuthMethod = "jwt" | "apiKey";

@@ -4,10 +4,10 @@
 // and the required claims. Why a token failed is kept for logs and metrics only; the
 // client always gets the same answer.
 import { type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
-import { JWT_ASYMMETRIC_ALGORITHMS, JWT_HMAC_ALGORITHMS } from "../../../operator/src/api/authz-policy.ts";
+import { JWT_ASYMMETRIC_ALGORITHMS, JWT_HMAC_ALGORITHMS } from "../../../core/api/authz-policy.ts";
+import { GatewayError } from "../../../core/api/errors.ts";
+import type { SnapshotAuthzPolicy } from "../../../core/api/snapshot/schema.ts";
 import { BoundedCache } from "../bounded-cache.ts";
-import { GatewayError } from "../errors.ts";
-import type { SnapshotAuthzPolicy } from "../snapshot/schema.ts";
 import { AmbiguousKeyError, type KeySet, keySetFrom } from "./key-set.ts";
 import { KeysUnavailableError, type RemoteJwks } from "./remote-jwks.ts";
 

@@ -1,7 +1,7 @@
 // CORS: preflight requests are answered by the gateway; actual requests get the
 // Access-Control-Allow-* headers on the way back. Origin lists are compiled to a Set.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
-import type { SnapshotFilter } from "../snapshot/schema.ts";
+import type { SnapshotFilter } from "../../../core/api/snapshot/schema.ts";
 
 type CorsFilter = Extract<SnapshotFilter, { type: "CORS" }>;
 

@@ -18,11 +18,6 @@ export function clientAddress(peer: string, xff: string | string[] | undefined, 
 }
 
 /** Strips the IPv4-mapped IPv6 prefix node reports for IPv4 peers on dual-stack sockets. */
-/** A connection from this host itself (admin endpoints that change something accept only these without a token). */
-export function isLoopback(remote: string | undefined): boolean {
-  return remote === "127.0.0.1" || remote === "::1" || remote === "::ffff:127.0.0.1";
-}
-
 export function peerAddress(remote: string | undefined): string {
   if (!remote) return "";
   return remote.startsWith("::ffff:") && remote.includes(".") ? remote.slice(7) : remote;

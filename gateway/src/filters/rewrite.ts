@@ -1,5 +1,5 @@
 // URLRewrite and RequestRedirect, as the Gateway API defines them.
-import type { SnapshotFilter } from "../snapshot/schema.ts";
+import type { SnapshotFilter } from "../../../core/api/snapshot/schema.ts";
 
 type Rewrite = Extract<SnapshotFilter, { type: "URLRewrite" }>;
 type Redirect = Extract<SnapshotFilter, { type: "RequestRedirect" }>;

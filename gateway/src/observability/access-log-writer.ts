@@ -8,7 +8,7 @@
 import { Buffer } from "node:buffer";
 import { pino } from "pino";
 import { encodeLine, lineBound } from "./access-line.ts";
-import type { RequestRecord } from "./request-record.ts";
+import type { AccessLog, RequestRecord } from "./request-record.ts";
 
 const CHUNK = 64 * 1024;
 /** Most bytes that may wait for stdout before lines are dropped. */
@@ -35,10 +35,6 @@ export interface BufferDestination {
 }
 
 /** Where the gateway's access-log lines go. */
-export interface AccessLog {
-  record(r: RequestRecord, traceId: string | undefined): void;
-}
-
 /** Lines encoded into 64 KiB chunks handed to a buffer destination (stdout in production). */
 export class AccessLogWriter implements AccessLog {
   readonly #dest: BufferDestination;

@@ -5,8 +5,15 @@
 // Metrics counted on every request are HotCounter/HotHistogram (hot-metrics.ts): prom-client
 // validates and hashes labels on every inc/observe, which showed in the proxy bench.
 import { Counter, Gauge, Registry } from "prom-client";
-import type { BackendPoolRuntime } from "../upstream/backend-pool.ts";
 import { type CounterSeries, type HistogramSeries, HotCounter, HotHistogram } from "./hot-metrics.ts";
+
+/** What the pool gauges read of a pool at scrape time (upstream/backend-pool.ts has it). */
+export interface PoolGauges {
+  id: string;
+  endpoints: Iterable<{ key: string; healthy: boolean }>;
+  atCapacity(): boolean;
+  inflight: number;
+}
 
 /** From 250 µs to 10 s: p50–p99 of a sub-millisecond proxy hop and of a slow upstream alike. */
 export const DURATION_BUCKETS = [
@@ -126,7 +133,7 @@ export class GatewayMetrics {
   >();
 
   /** `connections()` and `pools()` are read at scrape time, never on the request path. */
-  constructor(connections: () => number, pools: () => Iterable<BackendPoolRuntime>) {
+  constructor(connections: () => number, pools: () => Iterable<PoolGauges>) {
     new Gauge({
       name: "sluice_active_connections",
       help: "Open client connections on the data-plane listener.",

@@ -3,9 +3,13 @@
 // end of that event-loop turn. All come from this one record, so they cannot disagree.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Span, Tracer } from "@opentelemetry/api";
-import type { AccessLog } from "./access-log-writer.ts";
 import { type GatewayMetrics, methodLabel, NO_ROUTE } from "./gateway-metrics.ts";
 import { endSpan, startServerSpan } from "./tracing.ts";
+
+/** Where the gateway's access-log lines go (access-log-writer.ts). */
+export interface AccessLog {
+  record(r: RequestRecord, traceId: string | undefined): void;
+}
 
 /** A client that went away before its response ended (as nginx logs it). */
 export const CLIENT_CLOSED = 499;

@@ -1,8 +1,9 @@
-// The contract every algorithm meets, in TypeScript here and in Lua in check.lua. Each
-// algorithm is a pure step `(state, now, quota, cost) → evaluation`; the caller writes
-// `next` back only when every rule of the request passed (two-phase: see check-rules.ts).
-// Numbers stay unrounded until `finalize`, which both implementations apply identically,
-// so the in-memory and Redis limiters agree to the millisecond for the same clock.
+// The four algorithms by name, and how one rule is evaluated with them. The contract each
+// algorithm meets is algorithm-step.ts (in Lua: check.lua). Numbers stay unrounded until
+// `finalize`, which both implementations apply identically, so the in-memory and Redis
+// limiters agree to the millisecond for the same clock.
+
+import type { AlgorithmState, AlgorithmStep, Evaluation } from "./algorithm-step.ts";
 import { fixedWindow } from "./fixed-window.ts";
 import { leakyBucket } from "./leaky-bucket.ts";
 import type { Quota } from "./quota.ts";
@@ -10,28 +11,7 @@ import { slidingWindow } from "./sliding-window.ts";
 import { tokenBucket } from "./token-bucket.ts";
 import type { Algorithm } from "./types.ts";
 
-export type AlgorithmState = Record<string, number>;
-
-export interface Evaluation {
-  allowed: boolean;
-  remaining: number;
-  /**
-   * The draft's reset parameter `t`: ms until more quota is available than `remaining`
-   * (for a refusal, until this request could pass: the same as `retryAfterMs`).
-   */
-  resetMs: number;
-  retryAfterMs: number;
-  /** State to store when the request is accepted, and for how long it matters. */
-  next?: AlgorithmState;
-  ttlMs?: number;
-}
-
-export type AlgorithmStep = (
-  state: AlgorithmState | undefined,
-  now: number,
-  quota: Quota,
-  cost: number,
-) => Evaluation;
+export type { AlgorithmState, AlgorithmStep, Evaluation } from "./algorithm-step.ts";
 
 export const ALGORITHMS: Record<Algorithm, AlgorithmStep> = {
   FixedWindow: fixedWindow,

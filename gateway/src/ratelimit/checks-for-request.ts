@@ -2,7 +2,7 @@
 // plane resolves `rateLimitPolicies` ids to policies once per snapshot and calls this per
 // request after authentication and authorization.
 
-import type { SnapshotRateLimitPolicy } from "../snapshot/schema.ts";
+import type { SnapshotRateLimitPolicy } from "../../../core/api/snapshot/schema.ts";
 import { type KeySources, keyValue } from "./key-value.ts";
 import type { LimitCheck } from "./types.ts";
 

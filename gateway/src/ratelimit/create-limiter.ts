@@ -15,7 +15,7 @@
 //     the extra turn of the event loop auto-pipelining waits.
 //   autoResubscribe: false — the limiter never subscribes.
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
-import { GatewayError } from "../errors.ts";
+import { GatewayError } from "../../../core/api/errors.ts";
 import { MemoryLimiter } from "./memory-limiter.ts";
 import { RedisLimiter } from "./redis-limiter.ts";
 import type { Limiter } from "./types.ts";

@@ -3,7 +3,7 @@
 // client can get up to 2× the limit across an edge (the end of one window and the start of
 // the next), which is the price of the cheapest algorithm. Quota comes back only at the
 // window's end: `resetMs` (the draft's t) is the time to it, refused or not.
-import type { AlgorithmStep } from "./algorithm.ts";
+import type { AlgorithmStep } from "./algorithm-step.ts";
 
 export const fixedWindow: AlgorithmStep = (state, now, quota, cost) => {
   const { limit, periodMs } = quota;

@@ -4,7 +4,7 @@
 // once, after which they pass evenly spaced. One number of state, no counters to reset.
 // Quota comes back one interval at a time: `resetMs` (the draft's t) is the time until one
 // more whole request conforms.
-import type { AlgorithmStep } from "./algorithm.ts";
+import type { AlgorithmStep } from "./algorithm-step.ts";
 
 export const leakyBucket: AlgorithmStep = (state, now, quota, cost) => {
   const interval = quota.periodMs / quota.limit;

@@ -2,7 +2,7 @@
 // an entry to the end on use and evicting from the front is an LRU without extra structure.
 // Evicting a key forgets its count (it starts fresh), so the bound should comfortably exceed
 // the number of keys active within one period.
-import type { AlgorithmState } from "./algorithm.ts";
+import type { AlgorithmState } from "./algorithm-step.ts";
 import type { StateStore } from "./check-rules.ts";
 
 interface Entry {

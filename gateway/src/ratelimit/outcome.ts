@@ -2,7 +2,7 @@
 // with Retry-After, or, when the store failed, what each failed policy's failureMode says.
 // A refusal by a rule that did answer wins over a store failure: the request is over a
 // limit either way.
-import type { SnapshotRateLimitPolicy } from "../snapshot/schema.ts";
+import type { SnapshotRateLimitPolicy } from "../../../core/api/snapshot/schema.ts";
 import { remainingFraction } from "./decision.ts";
 import { quotaPolicyName, rateLimitHeaders, retryAfterHeader } from "./headers.ts";
 import { RateLimitProblem } from "./problems.ts";

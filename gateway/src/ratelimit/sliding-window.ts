@@ -10,7 +10,7 @@
 // State: {window, count, previous}; two windows are kept, so the state lives 2 periods.
 // Quota comes back as the previous window's weight shrinks and at each window edge:
 // `resetMs` (the draft's t) is the time until the estimate admits one more whole request.
-import type { AlgorithmStep } from "./algorithm.ts";
+import type { AlgorithmStep } from "./algorithm-step.ts";
 
 export const slidingWindow: AlgorithmStep = (state, now, quota, cost) => {
   const { limit, periodMs } = quota;

@@ -4,7 +4,7 @@
 // requests on top of that. State: {tokens, updatedAt}; the key expires when the bucket
 // would be full again, which is indistinguishable from a fresh key. Quota comes back one
 // token at a time, so `resetMs` (the draft's t) is the time to the next whole token.
-import type { AlgorithmStep } from "./algorithm.ts";
+import type { AlgorithmStep } from "./algorithm-step.ts";
 
 export const tokenBucket: AlgorithmStep = (state, now, quota, cost) => {
   const capacity = quota.limit + quota.burst;

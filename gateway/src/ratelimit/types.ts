@@ -1,7 +1,7 @@
 // The limiter's public vocabulary. The data plane builds LimitChecks from the policies that
 // apply to a route (see checks-for-request.ts), asks a Limiter, and turns the LimitDecision
 // into a response (see outcome.ts).
-import type { SnapshotRateLimitPolicy } from "../snapshot/schema.ts";
+import type { SnapshotRateLimitPolicy } from "../../../core/api/snapshot/schema.ts";
 
 export type RateLimitRule = SnapshotRateLimitPolicy["rules"][number];
 export type Algorithm = "TokenBucket" | "SlidingWindow" | "FixedWindow" | "LeakyBucket";

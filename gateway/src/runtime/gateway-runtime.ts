@@ -1,8 +1,9 @@
 // A snapshot turned into the objects requests run on: the router, the rules and the
 // backend pools. Immutable once built; the gateway swaps one reference to move to the
 // next snapshot, so in-flight requests finish on the objects they started with.
+
+import type { Snapshot, SnapshotRateLimitPolicy } from "../../../core/api/snapshot/schema.ts";
 import { type AuthRuntime, type AuthRuntimeOptions, buildAuthRuntime } from "../auth/auth-runtime.ts";
-import type { Snapshot, SnapshotRateLimitPolicy } from "../snapshot/schema.ts";
 import { BackendPoolRuntime, type PoolEvent, poolConfigKey } from "../upstream/backend-pool.ts";
 import { Router } from "./router.ts";
 import { buildRule, GATEWAY_HEADERS, type RuleRuntime } from "./rule-runtime.ts";

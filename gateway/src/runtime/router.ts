@@ -9,8 +9,8 @@
 // query params, route age). Within each index we keep that order, and we consult the
 // indexes in the same order, so the first hit is the one precedence picks.
 import type { IncomingHttpHeaders } from "node:http";
-import type { SnapshotRouteMatch } from "../snapshot/schema.ts";
-import { compileLinearRegex } from "./linear-regex.ts";
+import { compileLinearRegex } from "../../../core/api/linear-regex.ts";
+import type { SnapshotRouteMatch } from "../../../core/api/snapshot/schema.ts";
 
 interface ValueMatcher {
   name: string;

@@ -1,40 +1,30 @@
 // A route rule ready for requests: filters compiled, backends resolved to pool runtimes,
 // timeouts and retry settings in the shape the proxy reads. Built at snapshot load.
+
+import type {
+  SnapshotFilter,
+  SnapshotRateLimitPolicy,
+  SnapshotRule,
+} from "../../../core/api/snapshot/schema.ts";
 import type { AuthPolicyRuntime } from "../auth/auth-policy.ts";
-import { type CorsRuntime, compileCors } from "../filters/cors.ts";
+import { compileCors } from "../filters/cors.ts";
 import { compileHeaderOps, type HeaderOps } from "../filters/headers.ts";
 import type { SecurityHeaderValues } from "../filters/security-headers.ts";
-import type { SnapshotFilter, SnapshotRateLimitPolicy, SnapshotRule } from "../snapshot/schema.ts";
 import type { BackendPoolRuntime } from "../upstream/backend-pool.ts";
 import { createBalancer } from "../upstream/balancers.ts";
+import type { BackendChoice, UpstreamRule } from "../upstream/upstream-rule.ts";
 
 type Rewrite = Extract<SnapshotFilter, { type: "URLRewrite" }>;
 type Redirect = Extract<SnapshotFilter, { type: "RequestRedirect" }>;
 
-/** One weighted backendRef; pool undefined when it did not resolve (its share gets 500). */
-export interface BackendChoice {
-  key: string;
-  weight: number;
-  inflight: number;
-  healthy: boolean;
-  pool: BackendPoolRuntime | undefined;
-}
-
-export interface RuleRuntime {
+/** A rule as requests use it: what the upstream stage reads (UpstreamRule), and the rest. */
+export interface RuleRuntime extends UpstreamRule {
   id: string;
-  route: string;
   requestHeaders: HeaderOps | undefined;
-  responseHeaders: HeaderOps | undefined;
   rewrite: Rewrite | undefined;
   redirect: Redirect | undefined;
-  cors: CorsRuntime | undefined;
   /** The rule's ResponseSecurityHeaders: values that replace the gateway's (empty: none). */
   securityHeaders: Partial<SecurityHeaderValues> | undefined;
-  /** Picks the backendRef for a request (smooth weighted round-robin over weights). */
-  pickBackend(): BackendChoice | undefined;
-  requestTimeoutMs: number | undefined;
-  backendTimeoutMs: number | undefined;
-  retry: { attempts: number; on: ReadonlySet<string>; baseMs: number; maxMs: number } | undefined;
   /** Header names the gateway sets itself (identity headers of every policy included): client copies are dropped. */
   dropHeaders: ReadonlySet<string>;
   /** The rule's AuthzPolicy; undefined when none targets it. */

@@ -3,12 +3,12 @@
 // The old runtime's pools that the new one did not take over are closed after their
 // in-flight requests end.
 
+import { GatewayError } from "../../../core/api/errors.ts";
+import type { Snapshot } from "../../../core/api/snapshot/schema.ts";
+import { snapshotProblems } from "../../../core/api/snapshot/validate.ts";
 import type { AuthRuntimeOptions } from "../auth/auth-runtime.ts";
-import { GatewayError } from "../errors.ts";
 import { buildRuntime, type GatewayRuntime, retire } from "../runtime/gateway-runtime.ts";
 import type { PoolEvent } from "../upstream/backend-pool.ts";
-import type { Snapshot } from "./schema.ts";
-import { snapshotProblems } from "./validate.ts";
 
 export interface LoaderStatus {
   version: string | undefined;

@@ -4,8 +4,8 @@
 // across reloads while its configuration is unchanged, so connections, health state and
 // ejections survive a reload.
 import { type Dispatcher, Pool } from "undici";
-import type { SnapshotPool } from "../snapshot/schema.ts";
-import { canonicalJson } from "../snapshot/version.ts";
+import type { SnapshotPool } from "../../../core/api/snapshot/schema.ts";
+import { canonicalJson } from "../../../core/api/snapshot/version.ts";
 import { type Balancer, createBalancer, hash32 } from "./balancers.ts";
 
 export class EndpointRuntime {

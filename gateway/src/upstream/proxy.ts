@@ -15,10 +15,10 @@ import { applyHeaderOps, connectionListed, HOP_BY_HOP } from "../filters/headers
 import type { RequestRecord } from "../observability/request-record.ts";
 import { endSpan, startAttemptSpan } from "../observability/tracing.ts";
 import { Problem, type ProblemKind, sendProblem } from "../problem.ts";
-import type { RuleRuntime } from "../runtime/rule-runtime.ts";
 import type { BackendPoolRuntime, EndpointRuntime } from "./backend-pool.ts";
 import { hashKeyOf } from "./hash-key.ts";
 import { http2Headers } from "./http2-headers.ts";
+import type { UpstreamRule } from "./upstream-rule.ts";
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 const CONNECT_FAILURES = new Set([
@@ -50,7 +50,7 @@ class TimeoutError extends Error {
 export interface Exchange {
   req: IncomingMessage;
   res: ServerResponse;
-  rule: RuleRuntime;
+  rule: UpstreamRule;
   /** Path and query sent upstream (after rewrites). */
   path: string;
   /** Upstream request headers, already filtered and extended. */

@@ -13,8 +13,8 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Dispatcher } from "undici";
 import type { ProblemKind } from "../problem.ts";
-import type { RuleRuntime } from "../runtime/rule-runtime.ts";
 import type { BackendPoolRuntime } from "./backend-pool.ts";
+import type { UpstreamRule } from "./upstream-rule.ts";
 
 function refuse(socket: Duplex, status: string) {
   socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
@@ -70,7 +70,7 @@ export function proxyUpgrade(
   req: IncomingMessage,
   socket: Duplex,
   head: Buffer,
-  rule: RuleRuntime,
+  rule: UpstreamRule,
   path: string,
   headers: Record<string, string | string[]>,
   hashKey: (pool: BackendPoolRuntime) => string | undefined,

@@ -1,15 +1,15 @@
 // Publishes the snapshot into its Secret, so gateways start and serve from it even while
 // the operator is down. Writes only when the version changed.
 
-import type { Snapshot } from "../../../gateway/src/snapshot/schema.ts";
+import type { Snapshot } from "../../../core/api/snapshot/schema.ts";
 import {
   decodeSnapshot,
   encodeSnapshot,
   SNAPSHOT_SECRET_KEY,
   SNAPSHOT_VERSION_ANNOTATION,
-} from "../../../gateway/src/snapshot/secret-codec.ts";
-import { snapshotProblems } from "../../../gateway/src/snapshot/validate.ts";
-import { type ApiClient, ApiError } from "../kubernetes/api-client.ts";
+} from "../../../core/api/snapshot/secret-codec.ts";
+import { snapshotProblems } from "../../../core/api/snapshot/validate.ts";
+import { type ApiClient, ApiError } from "../../../core/kubernetes/api-client.ts";
 
 interface SecretObject {
   metadata: { resourceVersion?: string; annotations?: Record<string, string> };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ObjectStatus } from "../compile/status-book.ts";
+import type { ObjectStatus } from "../../../core/compile/status-book.ts";
 import { markExpiredApiKeys } from "./api-key-expiry.ts";
 
 const key = (name: string, expiresAt?: string) => ({

@@ -2,7 +2,7 @@
 // compile the operator turns Active=True into Active=False/Expired for keys whose
 // spec.expiresAt has passed, and wakes itself at the next expiry. The gateway refuses an
 // expired key on its own clock either way; this is what `kubectl get apikey` shows.
-import type { ObjectStatus } from "../compile/status-book.ts";
+import type { ObjectStatus } from "../../../core/compile/status-book.ts";
 
 export const EXPIRED = "Expired";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { API_KEY_USAGE_ANNOTATION, encodeApiKeyUsage } from "../../../gateway/src/sources/replica-report.ts";
-import type { ObjectStatus } from "../compile/status-book.ts";
+import { API_KEY_USAGE_ANNOTATION, encodeApiKeyUsage } from "../../../core/api/replica-report.ts";
+import type { ObjectStatus } from "../../../core/compile/status-book.ts";
 import { applyApiKeyUsage, sumApiKeyUsage } from "./api-key-usage.ts";
 import type { ReportLease } from "./programmed.ts";
 

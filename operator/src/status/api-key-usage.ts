@@ -1,9 +1,9 @@
 // ApiKey usage in status: each gateway replica reports per-key counts since it started and
-// the last use (gateway/src/sources/replica-report.ts); the operator adds the counts of the
+// the last use (core/api/replica-report.ts); the operator adds the counts of the
 // live replicas and takes the latest use. Folded into status at most once per interval, so
 // a busy key costs the API server one status write per interval, not one per request.
-import { API_KEY_USAGE_ANNOTATION } from "../../../gateway/src/sources/replica-report.ts";
-import type { ObjectStatus } from "../compile/status-book.ts";
+import { API_KEY_USAGE_ANNOTATION } from "../../../core/api/replica-report.ts";
+import type { ObjectStatus } from "../../../core/compile/status-book.ts";
 import type { ReportLease } from "./programmed.ts";
 
 export interface ApiKeyUsageStatus {

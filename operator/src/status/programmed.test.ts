@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ObjectStatus } from "../compile/status-book.ts";
+import type { ObjectStatus } from "../../../core/compile/status-book.ts";
 import { ProgrammedTracker, type ReportLease } from "./programmed.ts";
 
 const route = (generation: number, accepted = true): ObjectStatus => ({

@@ -1,13 +1,13 @@
 // `Programmed` tells the truth end to end: an object is Programmed only when every live
 // gateway replica serves a snapshot that contains the object's current generation. The
-// replicas report in per-replica Leases (gateway/src/sources/replica-report.ts); the
+// replicas report in per-replica Leases (core/api/replica-report.ts); the
 // operator remembers which object generations each recent snapshot version contains.
 import {
   REJECTED_ANNOTATION,
   REJECTED_REASON_ANNOTATION,
   SERVING_ANNOTATION,
-} from "../../../gateway/src/sources/replica-report.ts";
-import type { ConditionDraft, ObjectStatus } from "../compile/status-book.ts";
+} from "../../../core/api/replica-report.ts";
+import type { ConditionDraft, ObjectStatus } from "../../../core/compile/status-book.ts";
 
 export interface ReportLease {
   metadata: { name?: string; annotations?: Record<string, string> };

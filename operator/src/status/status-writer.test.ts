@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { ConditionDraft, ObjectStatus } from "../compile/status-book.ts";
-import { type ApiClient, ApiError } from "../kubernetes/api-client.ts";
+import type { ConditionDraft, ObjectStatus } from "../../../core/compile/status-book.ts";
+import { type ApiClient, ApiError } from "../../../core/kubernetes/api-client.ts";
 import { desiredStatus, rfc3339, StatusWriter, sameStatus, withExtraConditions } from "./status-writer.ts";
 
 const T0 = "2026-01-01T00:00:00Z";

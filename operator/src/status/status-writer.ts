@@ -9,10 +9,10 @@
 // retry), and a PUT replaces the status as a whole: a condition or field compile no
 // longer produces disappears without the null tombstones a merge patch would need (and
 // merge patch replaces a list wholesale anyway; CRDs have no strategic merge).
-import { API_VERSION } from "../api/common.ts";
-import { kindDefinition } from "../api/kinds.ts";
-import type { ConditionDraft, ObjectStatus } from "../compile/status-book.ts";
-import { type ApiClient, ApiError } from "../kubernetes/api-client.ts";
+import { API_VERSION } from "../../../core/api/common.ts";
+import { kindDefinition } from "../../../core/api/kinds.ts";
+import type { ConditionDraft, ObjectStatus } from "../../../core/compile/status-book.ts";
+import { type ApiClient, ApiError } from "../../../core/kubernetes/api-client.ts";
 
 /** What the writer needs of an object: its resourceVersion, generation and current status. */
 export interface CurrentObject {

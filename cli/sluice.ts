@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// The `sluice` command.
+//   sluice gateway --config-dir DIR [--listen HOST:PORT] [--admin-listen HOST:PORT] …
+//   sluice operator [--kubeconfig FILE] [--namespace NS] …   the control plane in a cluster
+//   sluice compile FILE|DIR…   check manifests and print each object's conditions
+import { pino } from "pino";
+import { GatewayError } from "../core/api/errors.ts";
+import { loadGatewayConfig } from "../gateway/src/config.ts";
+import { startGateway } from "../gateway/src/server.ts";
+import { compileFilesCommand } from "./compile-command.ts";
+import { OPERATOR_USAGE, operatorCommand } from "./operator-command.ts";
+
+const USAGE = `usage:
+  sluice gateway (--config-dir DIR | --snapshot-file FILE) [--listen HOST:PORT] [--admin-listen HOST:PORT]
+                 [--trusted-hops N] [--max-header-bytes N] [--max-body-bytes N] [--drain-ms N] [--config FILE]
+${OPERATOR_USAGE}
+  sluice compile FILE|DIR...`;
+
+async function main(argv: string[]) {
+  const [command, ...rest] = argv;
+  if (command === "compile") return compileFilesCommand(rest.length > 0 ? rest : ["."]);
+  if (command === "operator") return operatorCommand(rest);
+  if (command !== "gateway") {
+    console.error(USAGE);
+    process.exitCode = 2;
+    return;
+  }
+  const log = pino({ name: "sluice-gateway", level: process.env.SLUICE_LOG_LEVEL ?? "info" });
+  let config: ReturnType<typeof loadGatewayConfig>;
+  try {
+    config = loadGatewayConfig(rest);
+  } catch (err) {
+    console.error(err instanceof GatewayError ? err.message : err);
+    console.error(USAGE);
+    process.exitCode = 2;
+    return;
+  }
+  const gateway = await startGateway(config, log);
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      log.info({ signal }, "shutting down");
+      void gateway.shutdown().then(() => process.exit(0));
+    });
+  }
+}
+
+await main(process.argv.slice(2));
