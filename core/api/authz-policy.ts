@@ -6,12 +6,13 @@ import {
   Duration,
   HeaderName,
   type KindDefinition,
+  PolicyStatusSchema,
   SecretKeySelector,
   SectionName,
-  StatusSchema,
   StringEnum,
   StringList,
   TargetRefs,
+  targetsColumn,
 } from "./common.ts";
 
 const ASYMMETRIC = [
@@ -305,22 +306,9 @@ export const authzPolicy: KindDefinition<typeof AuthzPolicySpec> = {
   description:
     "AuthzPolicy says who may call the targeted GatewayRoutes: how callers authenticate (JWT, API key) and which rules (roles, scopes, consumers, addresses, CEL conditions) allow or deny them.",
   spec: AuthzPolicySpec,
-  status: StatusSchema({
-    targets: Type.Optional(
-      Type.String({
-        maxLength: 4096,
-        description: "The targeted routes (route or route/rule), comma-separated.",
-      }),
-    ),
-  }),
+  status: PolicyStatusSchema(),
   printerColumns: [
-    {
-      name: "Targets",
-      type: "string",
-      // A JSONPath over every targetRef would show only the first: compile writes the list.
-      jsonPath: ".status.targets",
-      description: "Targeted routes.",
-    },
+    targetsColumn,
     {
       name: "Default",
       type: "string",

@@ -168,6 +168,25 @@ export const conditionColumn = (type: string): PrinterColumn => ({
   description: `Status of the ${type} condition.`,
 });
 
+/** The status of a policy kind: conditions plus the routes it targets, as compile lists them. */
+export const PolicyStatusSchema = () =>
+  StatusSchema({
+    targets: Type.Optional(
+      Type.String({
+        maxLength: 4096,
+        description: "The targeted routes (route or route/rule), comma-separated.",
+      }),
+    ),
+  });
+
+export const targetsColumn: PrinterColumn = {
+  name: "Targets",
+  type: "string",
+  // A JSONPath over every targetRef would show only the first: compile writes the list.
+  jsonPath: ".status.targets",
+  description: "Targeted routes.",
+};
+
 export const ageColumn: PrinterColumn = {
   name: "Age",
   type: "date",

@@ -6,10 +6,11 @@ import {
   Duration,
   HeaderName,
   type KindDefinition,
+  PolicyStatusSchema,
   SectionName,
-  StatusSchema,
   StringEnum,
   TargetRefs,
+  targetsColumn,
 } from "./common.ts";
 
 const LimitKey = Type.Object(
@@ -147,22 +148,9 @@ export const rateLimitPolicy: KindDefinition<typeof RateLimitPolicySpec> = {
   description:
     "RateLimitPolicy limits how many requests the targeted GatewayRoutes accept, per client, key, consumer, tenant, claim, header or globally, shared across gateway replicas through Redis.",
   spec: RateLimitPolicySpec,
-  status: StatusSchema({
-    targets: Type.Optional(
-      Type.String({
-        maxLength: 4096,
-        description: "The targeted routes (route or route/rule), comma-separated.",
-      }),
-    ),
-  }),
+  status: PolicyStatusSchema(),
   printerColumns: [
-    {
-      name: "Targets",
-      type: "string",
-      // A JSONPath over every targetRef would show only the first: compile writes the list.
-      jsonPath: ".status.targets",
-      description: "Targeted routes.",
-    },
+    targetsColumn,
     { name: "Failure Mode", type: "string", jsonPath: ".spec.failureMode", description: "Open or Closed." },
     conditionColumn("Accepted"),
     conditionColumn("Programmed"),
