@@ -1,14 +1,13 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { freePort, sleep } from "../test-support/index.ts";
 import { ExtraApiServer } from "./harness/extra-apiserver.ts";
 import { installCrds } from "./harness/install.ts";
 import { KubeClient } from "./harness/kube-client.ts";
 import { serviceAccountKubeconfig } from "./harness/service-account.ts";
 import {
-  freePort,
   type GatewayProcess,
   get,
   type OperatorProcess,

@@ -10,6 +10,7 @@ import {
   LeaderElector,
   type LeaseSpec,
 } from "../core/kubernetes/leader-election.ts";
+import { sleep, timeUntil } from "../test-support/index.ts";
 import { KubeClient } from "./harness/kube-client.ts";
 
 const NAMESPACE = "default";
@@ -84,14 +85,8 @@ async function readLease(name: string): Promise<LeaseSpec> {
 }
 
 /** Polls until cond() holds; returns the milliseconds it took. */
-async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<number> {
-  const start = performance.now();
-  while (!cond()) {
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return performance.now() - start;
-}
+const waitFor = (what: string, cond: () => boolean, timeoutMs: number): Promise<number> =>
+  timeUntil(what, cond, { timeoutMs });
 
 /** Samples isLeader every 10 ms for durationMs; returns each sample's leader count. */
 async function sampleLeaders(candidates: Candidate[], durationMs: number): Promise<number[]> {
@@ -99,7 +94,7 @@ async function sampleLeaders(candidates: Candidate[], durationMs: number): Promi
   const end = performance.now() + durationMs;
   while (performance.now() < end) {
     counts.push(candidates.filter((c) => c.elector.isLeader).length);
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
   }
   return counts;
 }
@@ -165,7 +160,7 @@ describe("leader election on a Lease", () => {
     d.elector.start();
     await waitFor("someone leads", () => c.elector.isLeader || d.elector.isLeader, 1000);
     // Let the follower observe a few renewals first.
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     const [leader, follower] = c.elector.isLeader ? [c, d] : [d, c];
     expect((await readLease(name)).holderIdentity).toBe(leader.id);
 
@@ -188,7 +183,7 @@ describe("leader election on a Lease", () => {
 
     // Back online, the old leader finds the lease taken and stays a follower.
     leader.client.down = false;
-    await new Promise((r) => setTimeout(r, 700));
+    await sleep(700);
     expect(leader.elector.isLeader).toBe(false);
     expect(eventNames(leader)).toEqual(["started", "stopped"]);
     expect(follower.elector.isLeader).toBe(true);

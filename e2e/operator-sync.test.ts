@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { decodeSnapshot } from "../core/api/snapshot/secret-codec.ts";
+import { sleep } from "../test-support/index.ts";
 import { installCrds, ROOT } from "./harness/install.ts";
 import { KubeClient } from "./harness/kube-client.ts";
 import { serviceAccountKubeconfig } from "./harness/service-account.ts";

@@ -11,10 +11,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
 import charts from "../charts/sluice/values.schema.json" with { type: "json" };
 import { GatewayConfigSchema } from "../gateway/src/config.ts";
+import { freePort } from "../test-support/index.ts";
 import { installCrds, ROOT } from "./harness/install.ts";
 import { KubeClient } from "./harness/kube-client.ts";
 import { tokenKubeconfig } from "./harness/service-account.ts";
-import { freePort, get, SluiceProcesses } from "./harness/sluice-processes.ts";
+import { get, SluiceProcesses } from "./harness/sluice-processes.ts";
 import { argoHealth } from "./helm/argocd-lua.ts";
 import {
   CHART,

@@ -7,8 +7,9 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { freePort } from "../../test-support/index.ts";
 import { LOAD_CPU } from "./load.ts";
-import { cpusAllowed, freePort, startProc, waitUntilAnswers } from "./procs.ts";
+import { cpusAllowed, startProc, waitUntilAnswers } from "./procs.ts";
 import { type TargetContext, UPSTREAMS } from "./targets.ts";
 
 export interface Backdrop {

@@ -34,12 +34,12 @@
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { join } from "node:path";
+import { freePort } from "../../test-support/index.ts";
 import { type Backdrop, startBackdrop } from "./backdrop.ts";
 import { busyPercent, cpuModel, foreignCores, sampleCpu } from "./cpu.ts";
 import { LOAD_CPU, type Loader, type LoadResult, pickLoader } from "./load.ts";
 import {
   benchWorkspace,
-  freePort,
   groups,
   httpGet,
   type Proc,

@@ -43,13 +43,13 @@ import { mkdirSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { freePort } from "../../test-support/index.ts";
 import { startBackdrop } from "./backdrop.ts";
 import { busyPercent, cpuModel, foreignCores, sampleCpu } from "./cpu.ts";
 import { LOAD_CPU, type LoadResult, pickLoader } from "./load.ts";
 import {
   benchWorkspace,
   cpusAllowed,
-  freePort,
   groups,
   hasTaskset,
   httpGet,

@@ -4,9 +4,9 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, request } from "undici";
 import { parse, stringify } from "yaml";
+import { sleep } from "../../test-support/index.ts";
 
 interface Kubeconfig {
   clusters: { name: string; cluster: Record<string, string> }[];

@@ -2,7 +2,7 @@
 // EndpointSlices, so backends discovered through a Service listen in a network namespace
 // this harness creates (ip netns + a veth pair, on a private range the test owns).
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { setTimeout as sleep } from "node:timers/promises";
+import { sleep } from "../../test-support/index.ts";
 
 export interface TestHosts {
   /** The addresses inside the namespace, each a host the test can run a server on. */

@@ -3,12 +3,10 @@
 // polling helpers the black-box tests share.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdtempSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
+import { eventually, freePort } from "../../test-support/index.ts";
 import { ROOT } from "./install.ts";
 
 export interface GatewayProcess {
@@ -112,27 +110,13 @@ export class SluiceProcesses {
   }
 
   /** Polls until check() returns a value (not undefined) or the timeout passes. */
-  async until<T>(
+  until<T>(
     what: string,
     check: () => Promise<T | undefined> | T | undefined,
     timeoutMs = 15_000,
   ): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await check();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (logs in ${this.logs})`);
-      await sleep(50);
-    }
+    return eventually(what, check, { timeoutMs, intervalMs: 50, hint: `logs in ${this.logs}` });
   }
-}
-
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
 }
 
 /** GET through the gateway with a Host header; a connection failure is status 0. */

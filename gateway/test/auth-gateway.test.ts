@@ -3,6 +3,7 @@
 // 127.0.0.1, and what the client and the upstream each see.
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sleep } from "../../test-support/index.ts";
 import { makeKey, sign, type TestKey } from "../src/auth/test-tokens.ts";
 import { type FakeIdp, startIdp } from "./auth-idp.ts";
 import {
@@ -295,7 +296,7 @@ describe("brute-force protection", () => {
     const statuses: number[] = [];
     for (let i = 0; i < 11; i++) statuses.push((await get("127.0.0.2", OLD_KEY)).status);
     expect(statuses).toEqual([...Array(11).fill(401)]);
-    await new Promise((r) => setTimeout(r, 50)); // failures are counted asynchronously
+    await sleep(50); // failures are counted asynchronously
     // The consumer's current key, from another address: served (it was 429 Retry-After 300).
     expect(await get("127.0.0.3", API_KEY)).toEqual({ status: 200, retryAfter: undefined });
     // The address that kept failing is blocked, whatever it presents: guessing stops there.
@@ -312,7 +313,7 @@ describe("brute-force protection", () => {
     const { get } = await rotated();
     for (let i = 0; i < 22; i++)
       expect((await get(`127.0.1.${i % 2 === 0 ? 1 : 2}`, `sk_acme_guess_${i}_0123456789`)).status).toBe(401);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     expect((await get("127.0.0.5", API_KEY)).status).toBe(200);
     expect((await get("127.0.1.1", API_KEY)).status).toBe(429);
   });

@@ -1,24 +1,21 @@
 // The auth module against a real JWKS endpoint (node:http on 127.0.0.1): key rotation,
 // an IdP that is down, slow or oversized, and a flood of unknown kids.
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { SnapshotAuthzPolicy } from "../../core/api/snapshot/schema.ts";
+import { cleanupAfterEach, sleep } from "../../test-support/index.ts";
 import type { AuthFailure, AuthRequest } from "../src/auth/auth-policy.ts";
 import { type AuthRuntime, type AuthRuntimeOptions, buildAuthRuntime } from "../src/auth/auth-runtime.ts";
 import type { RemoteJwksOptions } from "../src/auth/remote-jwks.ts";
 import { ISSUER, makeKey, provider, sign, type TestKey } from "../src/auth/test-tokens.ts";
-import { type FakeIdp, startIdp } from "./auth-idp.ts";
+import { startIdp } from "./auth-idp.ts";
 
 let k1: TestKey;
 let k2: TestKey;
-const idps: FakeIdp[] = [];
+const { defer } = cleanupAfterEach();
 
 beforeAll(async () => {
   k1 = await makeKey("k1");
   k2 = await makeKey("k2", "ES256");
-});
-
-afterEach(async () => {
-  await Promise.all(idps.splice(0).map((i) => i.close()));
 });
 
 let serial = 0;
@@ -27,8 +24,6 @@ const claims = () => {
   const t = Math.floor(Date.now() / 1000);
   return { iss: ISSUER, aud: "api", sub: "user-1", iat: t, exp: t + 300, jti: `t-${++serial}` };
 };
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One policy whose JWT provider takes its keys from `uri`. */
 function runtimeFor(uri: string, options: Omit<AuthRuntimeOptions, "hashKey">, previous?: AuthRuntime) {
@@ -62,7 +57,7 @@ const JWKS: Partial<RemoteJwksOptions> = { cooldownMs: 100, refreshIntervalMs: 6
 
 async function setup(jwks: Partial<RemoteJwksOptions> = {}) {
   const idp = await startIdp([k1.publicJwk]);
-  idps.push(idp);
+  defer(() => idp.close());
   const failures: AuthFailure[] = [];
   const { runtime, check } = runtimeFor(idp.uri, {
     onFailure: (f) => failures.push(f),
@@ -129,7 +124,7 @@ describe("auth against a real JWKS endpoint", () => {
 
   it("IdP slow: the fetch is cut at the timeout, the client gets 401 quickly, and is not blamed", async () => {
     const idp = await startIdp([k1.publicJwk]);
-    idps.push(idp);
+    defer(() => idp.close());
     idp.mode = "slow";
     idp.slowMs = 10_000;
     const failures: AuthFailure[] = [];
@@ -153,7 +148,7 @@ describe("auth against a real JWKS endpoint", () => {
 
   it("an oversized JWKS is refused", async () => {
     const idp = await startIdp([k1.publicJwk]);
-    idps.push(idp);
+    defer(() => idp.close());
     idp.padding = 300_000;
     const { runtime, check } = runtimeFor(idp.uri, { jwks: { maxBytes: 64 * 1024, cooldownMs: 0 } });
     const d = await check(await sign(k1, claims()));

@@ -7,9 +7,9 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { sleep } from "../../test-support/index.ts";
 import { closeAfterEach, pool, simpleRoute, type TestGateway } from "./harness.ts";
 
 const { upstream, gateway, defer } = closeAfterEach();

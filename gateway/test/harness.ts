@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Logger, pino } from "pino";
 import { type Dispatcher, request } from "undici";
-import { afterEach } from "vitest";
 import { stringify } from "yaml";
+import { cleanupAfterEach } from "../../test-support/index.ts";
 import { type GatewayConfig, loadGatewayConfig } from "../src/config.ts";
 import { type GatewayHandle, type GatewayOptions, startGateway } from "../src/server.ts";
 
@@ -52,18 +52,6 @@ export async function startUpstream(name: string, handler?: UpstreamHandler): Pr
         server.close(() => resolve());
       }),
   };
-}
-
-/** A free port for a process to listen on (bound, then released). */
-export const freePort = (): Promise<number> => deadPort();
-
-/** A port nothing listens on (bound, then released). */
-export async function deadPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
 }
 
 export interface TestGateway {
@@ -167,14 +155,11 @@ export async function json<T = Record<string, unknown>>(res: Dispatcher.Response
  * fails. Call once at the top of a test file.
  */
 export function closeAfterEach() {
-  const cleanups: (() => Promise<unknown> | unknown)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const { defer } = cleanupAfterEach();
   return {
     async upstream(name: string, handler?: UpstreamHandler): Promise<Upstream> {
       const up = await startUpstream(name, handler);
-      cleanups.push(() => up.close());
+      defer(() => up.close());
       return up;
     },
     async gateway(
@@ -183,12 +168,10 @@ export function closeAfterEach() {
       extras?: GatewayOptions & { log?: Logger },
     ): Promise<TestGateway> {
       const gw = await startTestGateway(objects, config, extras);
-      cleanups.push(() => gw.close());
+      defer(() => gw.close());
       return gw;
     },
-    defer(cleanup: () => Promise<unknown> | unknown) {
-      cleanups.push(cleanup);
-    },
+    defer,
   };
 }
 

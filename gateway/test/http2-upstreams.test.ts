@@ -22,6 +22,7 @@ import { Readable } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import type { Dispatcher } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
+import { sleep } from "../../test-support/index.ts";
 import { closeAfterEach, pool, simpleRoute } from "./harness.ts";
 
 const { gateway, defer } = closeAfterEach();
@@ -336,8 +337,7 @@ describe("h2 upstreams over TLS (ALPN)", () => {
       simpleRoute("r", "p"),
     ]);
     const deadline = Date.now() + 5000;
-    while (!up.seen.some((s) => s.url === "/healthz") && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 50));
+    while (!up.seen.some((s) => s.url === "/healthz") && Date.now() < deadline) await sleep(50);
     const check = up.seen.find((s) => s.url === "/healthz");
     expect(check).toMatchObject({ httpVersion: "2.0", servername: "users.shop.svc" });
     expect(check?.headers["user-agent"]).toBe("sluice-health-check");

@@ -4,7 +4,8 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { request } from "undici";
 import { describe, expect, it } from "vitest";
-import { closeAfterEach, deadPort, pool, simpleRoute } from "./harness.ts";
+import { deadPort, eventually } from "../../test-support/index.ts";
+import { closeAfterEach, pool, simpleRoute } from "./harness.ts";
 
 const t = closeAfterEach();
 
@@ -38,10 +39,6 @@ async function scrape(adminUrl: string): Promise<string> {
   return res.body.text();
 }
 
-const waitFor = async (check: () => boolean) => {
-  for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 20));
-};
-
 describe("metrics", () => {
   it("counts requests by route, method and status class, exactly", async () => {
     const up = await t.upstream("a");
@@ -56,7 +53,6 @@ describe("metrics", () => {
     for (let i = 0; i < 2; i++) await (await gw.request("/a/y", { method: "POST", body: "{}" })).body.dump();
     for (let i = 0; i < 3; i++) await (await gw.request("/nowhere")).body.dump();
     for (let i = 0; i < 2; i++) await (await gw.request("/dead")).body.dump();
-    await waitFor(() => true);
     const text = await scrape(gw.adminUrl);
     expect(sample(text, 'sluice_requests_total{route="test/a",method="GET",status_class="2xx"}')).toBe(5);
     expect(sample(text, 'sluice_requests_total{route="test/a",method="POST",status_class="2xx"}')).toBe(2);
@@ -137,7 +133,7 @@ describe("access log", () => {
     const body = await res.body.text();
     expect(res.statusCode).toBe(200);
     await (await gw.request("/refused%2Fpath")).body.dump();
-    await waitFor(() => access.out.length >= 2);
+    await eventually("two access-log lines", () => access.out.length >= 2, { timeoutMs: 2000 });
     expect(access.out).toHaveLength(2);
     const line = access.out[0] as Record<string, unknown>;
     expect(line).toMatchObject({

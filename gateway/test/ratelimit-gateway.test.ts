@@ -3,6 +3,7 @@
 // headers, 429 problem+json naming the policy, Retry-After — and the failure modes.
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sleep } from "../../test-support/index.ts";
 import { closeAfterEach, json, pool, simpleRoute } from "./harness.ts";
 import { type RedisServer, startRedis } from "./redis-harness.ts";
 
@@ -184,7 +185,7 @@ describe("rate limits in memory (standalone)", () => {
     const guess = (i: number) => () =>
       gw.request("/x", { headers: { "x-api-key": `wrong-guess-${i}-0123456789` } });
     for (let i = 0; i < 4; i++) expect(await statuses(guess(i), 1)).toEqual([401]);
-    await new Promise((r) => setTimeout(r, 50)); // failures are counted asynchronously
+    await sleep(50); // failures are counted asynchronously
     const blocked = await gw.request("/x", { headers: { "x-api-key": "right-key-0123456789" } });
     expect(blocked.statusCode).toBe(429);
     expect(Number(blocked.headers["retry-after"])).toBeGreaterThan(60);
@@ -221,7 +222,7 @@ describe("rate limits in Redis", () => {
     expect(paused.statusCode).toBe(200);
     expect(paused.headers.ratelimit).toBeUndefined();
     expect(tookMs).toBeLessThan(1000);
-    await new Promise((r) => setTimeout(r, 1600));
+    await sleep(1600);
     await redis.kill();
     const down = await gw.request("/x");
     await down.body.dump();
@@ -229,7 +230,7 @@ describe("rate limits in Redis", () => {
     await redis.restart();
     let headers: string | undefined;
     for (let i = 0; i < 50 && !headers; i++) {
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       const res = await gw.request("/x");
       await res.body.dump();
       headers = res.headers.ratelimit as string | undefined;
@@ -253,7 +254,7 @@ describe("rate limits in Redis", () => {
     expect((await json<{ type: string }>(res)).type).toBe(
       "https://sluice.dev/problems/rate-limit-unavailable",
     );
-    await new Promise((r) => setTimeout(r, 1100));
+    await sleep(1100);
     expect(await statuses(() => gw.request("/x"), 1)).toEqual([200]);
   });
 });

@@ -6,6 +6,7 @@ import { once } from "node:events";
 import fc from "fast-check";
 import { type Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sleep } from "../../test-support/index.ts";
 import { createLimiter, createRedisClient, redisOptions } from "../src/ratelimit/create-limiter.ts";
 import { MemoryLimiter } from "../src/ratelimit/memory-limiter.ts";
 import { RedisLimiter } from "../src/ratelimit/redis-limiter.ts";
@@ -23,7 +24,6 @@ const ALGORITHMS: Algorithm[] = ["FixedWindow", "SlidingWindow", "TokenBucket", 
 /** Generous on a shared 2-core machine; the point is "bounded", not "fast". */
 const SLACK_MS = 250;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let unique = 0;
 const policyId = () => `test/p${process.pid}-${++unique}`;
 

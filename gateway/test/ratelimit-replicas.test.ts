@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { freePort, pool, route, startUpstream, type Upstream } from "./harness.ts";
+import { freePort } from "../../test-support/index.ts";
+import { pool, route, startUpstream, type Upstream } from "./harness.ts";
 import { type RedisServer, startRedis } from "./redis-harness.ts";
 
 const ROOT = join(import.meta.dirname, "../..");

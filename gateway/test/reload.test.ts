@@ -6,9 +6,9 @@ import { writeFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, request } from "undici";
 import { describe, expect, it } from "vitest";
+import { eventually, sleep } from "../../test-support/index.ts";
 import {
   closeAfterEach,
   pool,
@@ -22,15 +22,6 @@ import {
 const { upstream, gateway, defer } = closeAfterEach();
 
 const prefix = (value: string) => ({ matches: [{ path: { type: "PathPrefix", value } }] });
-
-/** Resolves once `check` holds, polling every 5 ms; rejects after `ms`. */
-async function until(check: () => boolean, ms = 2000, what = "condition") {
-  const deadline = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 /** Whether a new TCP connection to the port is refused. */
 function refused(port: number): Promise<boolean> {
@@ -105,7 +96,10 @@ async function wsConnect(url: string) {
     async echo(text: string): Promise<string> {
       const before = messages.length;
       ws.send(text);
-      await until(() => messages.length > before || closed, 2000, `the echo of "${text}"`);
+      await eventually(`the echo of "${text}"`, () => messages.length > before || closed, {
+        timeoutMs: 2000,
+        intervalMs: 5,
+      });
       if (closed) throw new Error("WebSocket closed");
       return messages[before] as string;
     },
@@ -320,7 +314,10 @@ describe("retiring a pool", () => {
       simpleRoute("slow", "slow", prefix("/slow")),
     ]);
     const inflight = gw.request("/slow/x");
-    await until(() => slow.requests.length === 1, 2000, "the slow request upstream");
+    await eventually("the slow request upstream", () => slow.requests.length === 1, {
+      timeoutMs: 2000,
+      intervalMs: 5,
+    });
     gw.update([pool("fast", [fast.port]), simpleRoute("fast", "fast", prefix("/fast"))]);
 
     expect((await gw.request("/slow/y")).statusCode).toBe(404);
@@ -352,7 +349,10 @@ describe("graceful shutdown", () => {
     defer(() => gw.close());
     expect((await request(`${gw.adminUrl}/readyz`)).statusCode).toBe(200);
     const inflight = gw.request("/x");
-    await until(() => up.requests.length === 1, 2000, "the request upstream");
+    await eventually("the request upstream", () => up.requests.length === 1, {
+      timeoutMs: 2000,
+      intervalMs: 5,
+    });
 
     const started = performance.now();
     let resolvedAt = 0;
@@ -394,7 +394,10 @@ describe("graceful shutdown", () => {
       (res) => `answered ${res.statusCode}`,
       (err: Error & { code?: string }) => `failed ${err.code ?? err.message}`,
     );
-    await until(() => up.requests.length === 1, 2000, "the request upstream");
+    await eventually("the request upstream", () => up.requests.length === 1, {
+      timeoutMs: 2000,
+      intervalMs: 5,
+    });
 
     const started = performance.now();
     await gw.handle.shutdown();
@@ -403,7 +406,10 @@ describe("graceful shutdown", () => {
     expect(took).toBeLessThan(700);
     // The client's connection was closed under it, and the upstream request abandoned.
     expect(await inflight).toMatch(/^failed (UND_ERR_SOCKET|ECONNRESET)/);
-    await until(() => upstreamClosed, 1000, "the upstream connection to close");
+    await eventually("the upstream connection to close", () => upstreamClosed, {
+      timeoutMs: 1000,
+      intervalMs: 5,
+    });
   });
 
   it("closes open WebSockets when drainMs has passed", async () => {
@@ -417,7 +423,13 @@ describe("graceful shutdown", () => {
     await gw.handle.shutdown();
     expect(performance.now() - started).toBeLessThan(700);
     // A stopped gateway carries no more traffic: both sides of the tunnel are closed.
-    await until(() => ws.isClosed(), 500, "the client's WebSocket to close");
-    await until(() => upstreamSockets.size === 0, 500, "the upstream's WebSocket to close");
+    await eventually("the client's WebSocket to close", () => ws.isClosed(), {
+      timeoutMs: 500,
+      intervalMs: 5,
+    });
+    await eventually("the upstream's WebSocket to close", () => upstreamSockets.size === 0, {
+      timeoutMs: 500,
+      intervalMs: 5,
+    });
   });
 });

@@ -4,22 +4,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
 import { describe, expect, it } from "vitest";
-import {
-  closeAfterEach,
-  deadPort,
-  pool,
-  route,
-  simpleRoute,
-  type TestGateway,
-  type Upstream,
-} from "./harness.ts";
+import { deadPort, sleep, timeUntil } from "../../test-support/index.ts";
+import { closeAfterEach, pool, route, simpleRoute, type TestGateway, type Upstream } from "./harness.ts";
 
 const PROBLEMS = "https://sluice.dev/problems/";
 
 // Everything a test starts is closed after it, even when it fails.
 const { upstream, gateway } = closeAfterEach();
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function reply(res: ServerResponse, name: string, status = 200, extra: Record<string, unknown> = {}) {
   const body = JSON.stringify({ name, ...extra });
@@ -73,14 +64,8 @@ async function expectProblem(res: Dispatcher.ResponseData, status: number, type:
 }
 
 /** Polls until check() is true; the time it took, or throws after timeoutMs. */
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 2000) {
-  const start = performance.now();
-  for (;;) {
-    if (await check()) return performance.now() - start;
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await sleep(10);
-  }
-}
+const waitFor = (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 2000) =>
+  timeUntil(what, check, { timeoutMs });
 
 interface EndpointStatus {
   endpoint: string;

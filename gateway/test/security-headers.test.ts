@@ -4,6 +4,7 @@
 // connection whose response is streaming cuts it instead of writing into it.
 import { connect } from "node:net";
 import { describe, expect, it } from "vitest";
+import { eventually } from "../../test-support/index.ts";
 import { closeAfterEach, json, pool, rawExchange, route, simpleRoute } from "./harness.ts";
 
 const { upstream, gateway, defer } = closeAfterEach();
@@ -21,14 +22,6 @@ const DEFAULTS = {
   "content-security-policy": "frame-ancestors 'none'",
   "referrer-policy": "no-referrer",
 };
-
-async function waitFor(what: string, ok: () => boolean, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe("security headers", () => {
   it("are on proxied answers and on every answer the gateway writes itself", async () => {
@@ -105,7 +98,7 @@ describe("security headers", () => {
     await check("/limited", 429);
     await check("/dead", 502);
     const first = gw.request("/full");
-    await waitFor("one request held upstream", () => held.length === 1);
+    await eventually("one request held upstream", () => held.length === 1);
     await check("/full", 503);
     held.shift()?.();
     await (await first).body.dump();
@@ -254,7 +247,7 @@ describe("malformed request behind a response in flight", () => {
     socket.on("error", () => {});
     const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
     socket.write("GET /stream HTTP/1.1\r\nHost: a\r\n\r\n");
-    await waitFor("the first part of the body", () => Buffer.concat(chunks).includes("part1"));
+    await eventually("the first part of the body", () => Buffer.concat(chunks).includes("part1"));
     // A pipelined request the strict parser refuses, while the answer above is mid-body.
     socket.write("GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n");
     await closed;

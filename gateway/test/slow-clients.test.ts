@@ -5,19 +5,12 @@
 import { connect, type Socket } from "node:net";
 import { Client } from "undici";
 import { describe, expect, it } from "vitest";
+import { eventually } from "../../test-support/index.ts";
 import { closeAfterEach, json, pool, rawExchange, simpleRoute } from "./harness.ts";
 
 const { upstream, gateway, defer } = closeAfterEach();
 
 const PROBLEMS = "https://sluice.dev/problems/";
-
-async function waitFor(what: string, ok: () => boolean, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** A connection from `localAddress` that sends a request head and then its body a byte at a time. */
 interface SlowUpload {
@@ -71,9 +64,10 @@ describe("slow clients", () => {
       for (const u of uploads) u.socket.destroy();
     });
     const answered = () => uploads.filter((u) => statusOf(u.received()) !== undefined);
-    await waitFor(
+    await eventually(
       "every slow upload admitted or refused",
       () => answered().length + up.requests.length === FLOOD,
+      { timeoutMs: 10_000 },
     );
 
     // Another client (127.0.0.3) still gets through the same pool, at once.
@@ -141,7 +135,7 @@ describe("slow clients", () => {
       await new Promise((r) => setTimeout(r, 100));
       u.socket.write("x");
     }
-    await waitFor("the answer", () => u.received().includes("\r\n\r\n{"));
+    await eventually("the answer", () => u.received().includes("\r\n\r\n{"), { timeoutMs: 10_000 });
     expect(statusOf(u.received())).toBe(200);
     expect(JSON.parse(u.received().slice(u.received().indexOf("\r\n\r\n") + 4)).name).toBe("a");
   });
@@ -157,7 +151,7 @@ describe("slow clients", () => {
     });
     const gw = await gateway([pool("a", [up.port]), simpleRoute("r", "a")], { maxRequestsPerClient: 2 });
     const first = [gw.request("/"), gw.request("/")];
-    await waitFor("two requests upstream", () => hold.length === 2);
+    await eventually("two requests upstream", () => hold.length === 2, { timeoutMs: 10_000 });
     const third = await gw.request("/");
     expect(third.statusCode).toBe(429);
     expect((await json(third)).type).toBe(`${PROBLEMS}client-concurrency-exceeded`);
@@ -167,7 +161,7 @@ describe("slow clients", () => {
       await r.body.dump();
     }
     const fourth = gw.request("/");
-    await waitFor("the next request upstream", () => hold.length === 1);
+    await eventually("the next request upstream", () => hold.length === 1, { timeoutMs: 10_000 });
     hold.shift()?.();
     expect((await fourth).statusCode).toBe(200);
   });

@@ -6,9 +6,9 @@ import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders 
 import { connect, type Socket } from "node:net";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sleep } from "../../test-support/index.ts";
 import {
   json,
   pool,

@@ -6,7 +6,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deadPort, pool, simpleRoute, startTestGateway, startUpstream } from "./harness.ts";
+import { deadPort } from "../../test-support/index.ts";
+import { pool, simpleRoute, startTestGateway, startUpstream } from "./harness.ts";
 
 interface OtlpSpan {
   traceId: string;
