@@ -1,4 +1,4 @@
-// Every validation case of the unit tests (core/api/validation-cases.ts), judged
+// Every validation case of the unit tests (test-support/validation-cases.ts), judged
 // by the real API server: what our validator accepts, the server accepts; what it refuses
 // for a CEL rule, the server refuses with the same rule's message.
 import { beforeAll, describe, expect, inject, it } from "vitest";
@@ -10,7 +10,7 @@ import {
   schemaInvalid,
   uniquenessInvalid,
   uniquenessValid,
-} from "../core/api/validation-cases.ts";
+} from "../test-support/validation-cases.ts";
 import { dryRunCreate, installCrds } from "./harness/install.ts";
 import { KubeClient } from "./harness/kube-client.ts";
 

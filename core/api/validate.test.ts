@@ -6,11 +6,6 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import type { CelRule } from "./common.ts";
-import { openApiSchema } from "./crd.ts";
-import { KINDS } from "./kinds.ts";
-import { type ValidationIssue, validatorFor } from "./validate.ts";
-
 import {
   API_VERSION,
   celInvalid,
@@ -31,7 +26,11 @@ import {
   servicePool,
   uniquenessInvalid,
   uniquenessValid,
-} from "./validation-cases.ts";
+} from "../../test-support/validation-cases.ts";
+import type { CelRule } from "./common.ts";
+import { openApiSchema } from "./crd.ts";
+import { KINDS } from "./kinds.ts";
+import { type ValidationIssue, validatorFor } from "./validate.ts";
 
 /** Validates a deep copy (validation applies defaults in place) and returns the issues and the copy. */
 function check(fixture: Obj): { issues: ValidationIssue[]; result: Obj } {

@@ -4,7 +4,7 @@
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sleep } from "../../test-support/index.ts";
-import { makeKey, sign, type TestKey } from "../src/auth/test-tokens.ts";
+import { makeKey, sign, type TestKey } from "../../test-support/test-tokens.ts";
 import { type FakeIdp, startIdp } from "./auth-idp.ts";
 import {
   closeAfterEach,

@@ -3,10 +3,10 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { SnapshotAuthzPolicy } from "../../core/api/snapshot/schema.ts";
 import { cleanupAfterEach, sleep } from "../../test-support/index.ts";
+import { ISSUER, makeKey, provider, sign, type TestKey } from "../../test-support/test-tokens.ts";
 import type { AuthFailure, AuthRequest } from "../src/auth/auth-policy.ts";
 import { type AuthRuntime, type AuthRuntimeOptions, buildAuthRuntime } from "../src/auth/auth-runtime.ts";
 import type { RemoteJwksOptions } from "../src/auth/remote-jwks.ts";
-import { ISSUER, makeKey, provider, sign, type TestKey } from "../src/auth/test-tokens.ts";
 import { startIdp } from "./auth-idp.ts";
 
 let k1: TestKey;

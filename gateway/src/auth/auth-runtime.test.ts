@@ -2,11 +2,18 @@ import type { IncomingHttpHeaders } from "node:http";
 import { beforeAll, describe, expect, it } from "vitest";
 import { apiKeyDigest, hashKeyId } from "../../../core/api/snapshot/api-key-hash.ts";
 import type { SnapshotApiKey, SnapshotAuthzPolicy } from "../../../core/api/snapshot/schema.ts";
+import {
+  baseClaims,
+  makeKey,
+  NOW_MS,
+  provider,
+  sign,
+  type TestKey,
+} from "../../../test-support/test-tokens.ts";
 import type { AuthFailure, AuthRequest } from "./auth-policy.ts";
 import { problemBody } from "./auth-responses.ts";
 import { buildAuthRuntime } from "./auth-runtime.ts";
 import { credentialDigest } from "./credentials.ts";
-import { baseClaims, makeKey, NOW_MS, provider, sign, type TestKey } from "./test-tokens.ts";
 
 const HASH_KEY = "installation-hash-key";
 const KEY_A1 = "key-a1-0123456789abcdef";

@@ -1,6 +1,5 @@
 import { createHmac } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { JwtProvider } from "./jwt-provider.ts";
 import {
   baseClaims,
   ISSUER,
@@ -13,7 +12,8 @@ import {
   signHmac,
   signRawRs256,
   type TestKey,
-} from "./test-tokens.ts";
+} from "../../../test-support/test-tokens.ts";
+import { JwtProvider } from "./jwt-provider.ts";
 
 let rsa: TestKey;
 let rsa2: TestKey;

@@ -1,7 +1,7 @@
 import { errors } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
+import { makeKey, type TestKey } from "../../../test-support/test-tokens.ts";
 import { KeysUnavailableError, RemoteJwks } from "./remote-jwks.ts";
-import { makeKey, type TestKey } from "./test-tokens.ts";
 
 let k1: TestKey;
 let k2: TestKey;

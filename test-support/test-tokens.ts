@@ -9,7 +9,7 @@ import {
   type JWTPayload,
   SignJWT,
 } from "jose";
-import type { SnapshotJwtProvider } from "./jwt-provider.ts";
+import type { SnapshotJwtProvider } from "../gateway/src/auth/jwt-provider.ts";
 
 export interface TestKey {
   kid: string;
