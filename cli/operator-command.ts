@@ -3,7 +3,9 @@
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
+import { ConfigInvalidError, hasCode } from "../core/api/errors.ts";
 import { ApiClient } from "../core/kubernetes/api-client.ts";
+import { checkLeaderElectionTimes } from "../core/kubernetes/leader-election.ts";
 import { splitAddress } from "../gateway/src/config.ts";
 import { startAdminServer } from "../operator/src/admin-server.ts";
 import { startOperator } from "../operator/src/operator.ts";
@@ -27,36 +29,77 @@ export const OPERATOR_USAGE = `  sluice operator [--kubeconfig FILE] [--namespac
                   [--admin-listen HOST:PORT]   (/healthz, /readyz, /status, /metrics; default 127.0.0.1:9902)
                   [--usage-interval-ms N]      (ApiKey usage into status; default 60000)`;
 
-export async function operatorCommand(argv: string[], env: NodeJS.ProcessEnv = process.env) {
-  const { values } = parseArgs({ args: argv, options: FLAGS, strict: true });
+export interface OperatorSettings {
+  kubeconfig: string | undefined;
+  namespace: string;
+  snapshotSecret: string;
+  leaseName: string;
+  identity: string;
+  apiKeyHashKey: string;
+  debounceMs: number;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  usageIntervalMs: number;
+  admin: { host: string; port: number };
+  logLevel: string;
+}
+
+/**
+ * Flags (or SLUICE_* variables) to settings. Every bad value throws ConfigInvalidError before
+ * anything starts, so `sluice operator` prints usage and exits 2 like `sluice gateway`.
+ */
+export function operatorSettings(argv: string[], env: NodeJS.ProcessEnv = process.env): OperatorSettings {
+  let values: Record<string, string | undefined>;
+  try {
+    values = parseArgs({ args: argv, options: FLAGS, strict: true }).values;
+  } catch (err) {
+    throw new ConfigInvalidError((err as Error).message);
+  }
   const pick = (flag: keyof typeof FLAGS) =>
-    (values as Record<string, string | undefined>)[flag] ??
-    env[`SLUICE_${flag.toUpperCase().replaceAll("-", "_")}`];
+    values[flag] ?? env[`SLUICE_${flag.toUpperCase().replaceAll("-", "_")}`];
   const number = (flag: keyof typeof FLAGS, fallback: number) => {
     const raw = pick(flag);
     const n = raw === undefined ? fallback : Number(raw);
     if (!Number.isInteger(n) || n < 0)
-      throw new Error(`SLUICE_CONFIG_INVALID: --${flag}: must be a non-negative integer`);
+      throw new ConfigInvalidError(`--${flag}: must be a non-negative integer`);
     return n;
   };
   const admin = splitAddress(pick("admin-listen") ?? "127.0.0.1:9902");
   if (!admin.host || !Number.isInteger(admin.port) || admin.port < 0 || admin.port > 65535)
-    throw new Error("SLUICE_CONFIG_INVALID: --admin-listen: must be HOST:PORT");
-  const log = pino({ name: "sluice-operator", level: env.SLUICE_LOG_LEVEL ?? "info" });
-  const operator = await startOperator({
-    client: ApiClient.load(pick("kubeconfig")),
+    throw new ConfigInvalidError("--admin-listen: must be HOST:PORT");
+  const times = {
+    leaseDurationMs: number("lease-duration-ms", 15_000),
+    renewDeadlineMs: number("renew-deadline-ms", 10_000),
+    retryPeriodMs: number("retry-period-ms", 2_000),
+  };
+  try {
+    checkLeaderElectionTimes(times);
+  } catch (err) {
+    if (!hasCode(err, "SLUICE_INVALID_ARGUMENT")) throw err;
+    throw new ConfigInvalidError(
+      `--lease-duration-ms, --renew-deadline-ms, --retry-period-ms: ${(err as Error).message}`,
+    );
+  }
+  return {
+    kubeconfig: pick("kubeconfig"),
     namespace: pick("namespace") ?? env.POD_NAMESPACE ?? "sluice-system",
     snapshotSecret: pick("snapshot-secret") ?? "sluice-snapshot",
     leaseName: pick("lease") ?? "sluice-operator",
     identity: pick("identity") ?? `${hostname()}-${process.pid}`,
     apiKeyHashKey: env.SLUICE_API_KEY_HASH_KEY ?? "sluice-standalone",
     debounceMs: number("debounce-ms", 100),
-    leaseDurationMs: number("lease-duration-ms", 15_000),
-    renewDeadlineMs: number("renew-deadline-ms", 10_000),
-    retryPeriodMs: number("retry-period-ms", 2_000),
+    ...times,
     usageIntervalMs: number("usage-interval-ms", 60_000),
-    log,
-  });
+    admin,
+    logLevel: env.SLUICE_LOG_LEVEL ?? "info",
+  };
+}
+
+export async function operatorCommand(argv: string[], env: NodeJS.ProcessEnv = process.env) {
+  const { kubeconfig, admin, logLevel, ...settings } = operatorSettings(argv, env);
+  const log = pino({ name: "sluice-operator", level: logLevel });
+  const operator = await startOperator({ client: ApiClient.load(kubeconfig), ...settings, log });
   const adminServer = await startAdminServer(admin.host, admin.port, operator, log);
   log.info({ admin: adminServer.address, identity: operator.identity }, "operator admin listening");
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

@@ -4,7 +4,7 @@
 //   sluice operator [--kubeconfig FILE] [--namespace NS] …   the control plane in a cluster
 //   sluice compile FILE|DIR…   check manifests and print each object's conditions
 import { pino } from "pino";
-import { GatewayError } from "../core/api/errors.ts";
+import { hasCode, SluiceError } from "../core/api/errors.ts";
 import { loadGatewayConfig } from "../gateway/src/config.ts";
 import { startGateway } from "../gateway/src/server.ts";
 import { compileFilesCommand } from "./compile-command.ts";
@@ -16,24 +16,31 @@ const USAGE = `usage:
 ${OPERATOR_USAGE}
   sluice compile FILE|DIR...`;
 
+/** A bad command line: what was wrong (the message, which starts with its code), usage, exit 2. */
+function usageError(err?: unknown) {
+  if (err !== undefined) console.error(err instanceof SluiceError ? err.message : err);
+  console.error(USAGE);
+  process.exitCode = 2;
+}
+
 async function main(argv: string[]) {
   const [command, ...rest] = argv;
   if (command === "compile") return compileFilesCommand(rest.length > 0 ? rest : ["."]);
-  if (command === "operator") return operatorCommand(rest);
-  if (command !== "gateway") {
-    console.error(USAGE);
-    process.exitCode = 2;
-    return;
+  if (command === "operator") {
+    try {
+      return await operatorCommand(rest);
+    } catch (err) {
+      if (!hasCode(err, "SLUICE_CONFIG_INVALID")) throw err;
+      return usageError(err);
+    }
   }
+  if (command !== "gateway") return usageError();
   const log = pino({ name: "sluice-gateway", level: process.env.SLUICE_LOG_LEVEL ?? "info" });
   let config: ReturnType<typeof loadGatewayConfig>;
   try {
     config = loadGatewayConfig(rest);
   } catch (err) {
-    console.error(err instanceof GatewayError ? err.message : err);
-    console.error(USAGE);
-    process.exitCode = 2;
-    return;
+    return usageError(err);
   }
   const gateway = await startGateway(config, log);
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

@@ -3,18 +3,10 @@
 // node:https. Informers come from @kubernetes/client-node itself (resource-store.ts).
 import { type RequestOptions, request } from "node:https";
 import { KubeConfig } from "@kubernetes/client-node";
+import { KubernetesApiError } from "../api/errors.ts";
 
-export class ApiError extends Error {
-  readonly status: number;
-  readonly body: unknown;
-
-  constructor(status: number, method: string, path: string, body: unknown) {
-    const message = (body as { message?: string } | undefined)?.message ?? JSON.stringify(body);
-    super(`${method} ${path}: ${status} ${message}`);
-    this.status = status;
-    this.body = body;
-  }
-}
+/** A non-2xx answer (code SLUICE_KUBERNETES_API_STATUS); callers branch on `status`. */
+export { KubernetesApiError as ApiError };
 
 export class ApiClient {
   readonly kubeConfig: KubeConfig;
@@ -35,7 +27,7 @@ export class ApiClient {
     return new ApiClient(kc);
   }
 
-  /** Sends a request and resolves with the parsed body; throws ApiError unless 2xx. */
+  /** Sends a request and resolves with the parsed body; throws ApiError (KubernetesApiError) unless 2xx. */
   async send<T = Record<string, unknown>>(
     method: string,
     path: string,
@@ -44,7 +36,7 @@ export class ApiClient {
   ): Promise<T> {
     const res = await this.exchange(method, path, body, contentType);
     if (res.status >= 200 && res.status < 300) return res.body as T;
-    throw new ApiError(res.status, method, path, res.body);
+    throw new KubernetesApiError(res.status, method, path, res.body);
   }
 
   /** Sends a request and resolves with its status and parsed body, whatever the status. */

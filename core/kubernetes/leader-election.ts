@@ -11,6 +11,7 @@
 // lease duration. The leader's own term is likewise counted from the *start* of its last
 // successful renewal, so it always ends (renewDeadline) before any other candidate can
 // see the lease as expired (leaseDuration > renewDeadline).
+import { InvalidArgumentError } from "../api/errors.ts";
 import { type ApiClient, ApiError } from "./api-client.ts";
 
 export interface LeaderElectionOptions {
@@ -57,6 +58,23 @@ export function microTime(date = new Date()): string {
   return date.toISOString().replace("Z", "000Z");
 }
 
+/**
+ * Throws InvalidArgumentError (SLUICE_INVALID_ARGUMENT) unless retryPeriod < renewDeadline <
+ * leaseDuration: a leader gets several renewal tries before it steps down, and steps down
+ * before its lease lets another candidate in. Exported so the CLI checks its flags up front.
+ */
+export function checkLeaderElectionTimes(t: {
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+}): void {
+  if (!(t.retryPeriodMs > 0)) throw new InvalidArgumentError("leader election: retryPeriodMs must be > 0");
+  if (!(t.renewDeadlineMs > t.retryPeriodMs))
+    throw new InvalidArgumentError("leader election: renewDeadlineMs must be greater than retryPeriodMs");
+  if (!(t.leaseDurationMs > t.renewDeadlineMs))
+    throw new InvalidArgumentError("leader election: leaseDurationMs must be greater than renewDeadlineMs");
+}
+
 export class LeaderElector {
   readonly #client: ApiClient;
   readonly #namespace: string;
@@ -100,12 +118,12 @@ export class LeaderElector {
         // A failing logger must not break the election loop.
       }
     };
-    if (!o.identity) throw new Error("leader election: identity must not be empty");
-    if (!(this.#retryPeriodMs > 0)) throw new Error("leader election: retryPeriodMs must be > 0");
-    if (!(this.#renewDeadlineMs > this.#retryPeriodMs))
-      throw new Error("leader election: renewDeadlineMs must be greater than retryPeriodMs");
-    if (!(this.#leaseDurationMs > this.#renewDeadlineMs))
-      throw new Error("leader election: leaseDurationMs must be greater than renewDeadlineMs");
+    if (!o.identity) throw new InvalidArgumentError("leader election: identity must not be empty");
+    checkLeaderElectionTimes({
+      leaseDurationMs: this.#leaseDurationMs,
+      renewDeadlineMs: this.#renewDeadlineMs,
+      retryPeriodMs: this.#retryPeriodMs,
+    });
   }
 
   /** True while we hold the lease and our last successful renewal is within renewDeadline. */

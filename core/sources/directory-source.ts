@@ -5,7 +5,7 @@
 // would silently delete routes or policies). The snapshot served so far is passed to
 // compile, so an object that became invalid keeps its last good version there too.
 
-import { GatewayError } from "../api/errors.ts";
+import { SourceUnreadableError } from "../api/errors.ts";
 import type { Snapshot } from "../api/snapshot/schema.ts";
 import { compileSnapshot } from "../compile/compile.ts";
 import type { ObjectStatus } from "../compile/status-book.ts";
@@ -22,9 +22,9 @@ export function compileDirectory(dir: string, apiKeyHashKey: string, previous?: 
   try {
     read = readManifests([dir], dir);
   } catch (err) {
-    throw new GatewayError("SLUICE_SOURCE_UNREADABLE", `${dir}: ${(err as Error).message}`);
+    throw new SourceUnreadableError(`${dir}: ${(err as Error).message}`);
   }
-  if (read.problems.length > 0) throw new GatewayError("SLUICE_SOURCE_UNREADABLE", read.problems.join("; "));
+  if (read.problems.length > 0) throw new SourceUnreadableError(read.problems.join("; "));
   return compileSnapshot(read.objects, { apiKeyHashKey, ...(previous ? { previous } : {}) });
 }
 

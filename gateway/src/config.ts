@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { type Static, Type } from "@sinclair/typebox";
 import { Ajv } from "ajv";
 import { parse as parseYaml } from "yaml";
-import { GatewayError } from "../../core/api/errors.ts";
+import { ConfigInvalidError } from "../../core/api/errors.ts";
 import type { RateLimitStoreConfig } from "./ratelimit/create-limiter.ts";
 
 const Address = (description: string, fallback: string) =>
@@ -262,7 +262,7 @@ export function loadGatewayConfig(
   try {
     parsed = parseArgs({ args: argv, options: FLAGS, strict: true });
   } catch (err) {
-    throw new GatewayError("SLUICE_CONFIG_INVALID", (err as Error).message);
+    throw new ConfigInvalidError((err as Error).message);
   }
   const values: Record<string, unknown> = {};
   const file = parsed.values.config ?? environment.SLUICE_CONFIG;
@@ -270,7 +270,7 @@ export function loadGatewayConfig(
     try {
       Object.assign(values, parseYaml(readFileSync(file, "utf8")));
     } catch (err) {
-      throw new GatewayError("SLUICE_CONFIG_INVALID", `--config ${file}: ${(err as Error).message}`);
+      throw new ConfigInvalidError(`--config ${file}: ${(err as Error).message}`);
     }
   }
   for (const flag of Object.keys(FLAGS)) {
@@ -289,30 +289,25 @@ export function loadGatewayConfig(
       const flag = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
       return `--${flag} (${env(flag)}): ${e.message ?? e.keyword}`;
     });
-    throw new GatewayError("SLUICE_CONFIG_INVALID", problems.join("; "));
+    throw new ConfigInvalidError(problems.join("; "));
   }
   const config = values as GatewayConfig;
   if ([config.configDir, config.snapshotFile, config.snapshotSecret].filter(Boolean).length !== 1) {
-    throw new GatewayError(
-      "SLUICE_CONFIG_INVALID",
+    throw new ConfigInvalidError(
       "set exactly one of --config-dir (standalone), --snapshot-file or --snapshot-secret",
     );
   }
   const stores = [config.redisUrl, config.redisSentinels, config.redisClusterNodes].filter(Boolean).length;
   if (stores > 1) {
-    throw new GatewayError(
-      "SLUICE_CONFIG_INVALID",
+    throw new ConfigInvalidError(
       "set at most one of --redis-url, --redis-sentinels and --redis-cluster-nodes",
     );
   }
   if (Boolean(config.redisSentinels) !== Boolean(config.redisSentinelName)) {
-    throw new GatewayError(
-      "SLUICE_CONFIG_INVALID",
-      "--redis-sentinels and --redis-sentinel-name go together",
-    );
+    throw new ConfigInvalidError("--redis-sentinels and --redis-sentinel-name go together");
   }
   if (Boolean(config.tlsCertFile) !== Boolean(config.tlsKeyFile)) {
-    throw new GatewayError("SLUICE_CONFIG_INVALID", "--tls-cert-file and --tls-key-file go together");
+    throw new ConfigInvalidError("--tls-cert-file and --tls-key-file go together");
   }
   return config;
 }

@@ -3,7 +3,7 @@
 // Remote JWKS caches outlive the snapshot: the next runtime takes over those with the
 // same URI, so a reload neither refetches every IdP's keys nor forgets them while an
 // IdP is down.
-import { GatewayError } from "../../../core/api/errors.ts";
+import { GatewayError, SnapshotRejectedError } from "../../../core/api/errors.ts";
 import type { Snapshot } from "../../../core/api/snapshot/schema.ts";
 import { ApiKeyStore } from "./api-key-store.ts";
 import { ApiKeyUsage } from "./api-key-usage.ts";
@@ -90,10 +90,7 @@ export function buildAuthRuntime(
       );
     } catch (err) {
       if (err instanceof GatewayError) throw err;
-      throw new GatewayError(
-        "SLUICE_SNAPSHOT_REJECTED",
-        `AuthzPolicy ${policy.id}: ${(err as Error).message}`,
-      );
+      throw new SnapshotRejectedError(`AuthzPolicy ${policy.id}: ${(err as Error).message}`);
     }
   }
   // Fetch keys now, not on the first request.

@@ -5,11 +5,11 @@
 // client always gets the same answer.
 import { type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
 import { JWT_ASYMMETRIC_ALGORITHMS, JWT_HMAC_ALGORITHMS } from "../../../core/api/authz-policy.ts";
-import { GatewayError } from "../../../core/api/errors.ts";
+import { hasCode, SnapshotRejectedError } from "../../../core/api/errors.ts";
 import type { SnapshotAuthzPolicy } from "../../../core/api/snapshot/schema.ts";
 import { BoundedCache } from "../bounded-cache.ts";
-import { AmbiguousKeyError, type KeySet, keySetFrom } from "./key-set.ts";
-import { KeysUnavailableError, type RemoteJwks } from "./remote-jwks.ts";
+import { type KeySet, keySetFrom } from "./key-set.ts";
+import type { RemoteJwks } from "./remote-jwks.ts";
 
 export type SnapshotJwtProvider = NonNullable<
   NonNullable<SnapshotAuthzPolicy["authentication"]>["jwt"]
@@ -43,8 +43,8 @@ export type JwtOutcome =
 
 /** Turns jose's errors into our reasons; anything unknown is "malformed". */
 function failureOf(err: unknown): { reason: JwtFailureReason } {
-  if (err instanceof KeysUnavailableError) return { reason: "keysUnavailable" };
-  if (err instanceof AmbiguousKeyError) return { reason: "ambiguousKey" };
+  if (hasCode(err, "SLUICE_JWKS_UNAVAILABLE")) return { reason: "keysUnavailable" };
+  if (hasCode(err, "SLUICE_JWT_AMBIGUOUS_KEY")) return { reason: "ambiguousKey" };
   const e = err as { code?: string; claim?: string; payload?: JWTPayload };
   switch (e.code) {
     case "ERR_JOSE_ALG_NOT_ALLOWED":
@@ -109,8 +109,7 @@ export class JwtProvider {
     const allowed = hmac ? HMAC_ALGORITHMS : ASYMMETRIC_ALGORITHMS;
     this.#algorithms = config.algorithms.filter((a) => allowed.has(a));
     if (this.#algorithms.length === 0) {
-      throw new GatewayError(
-        "SLUICE_SNAPSHOT_REJECTED",
+      throw new SnapshotRejectedError(
         `JWT provider ${config.name}: none of [${config.algorithms.join(", ")}] fits its ${hmac ? "shared secret" : "public keys"}`,
       );
     }

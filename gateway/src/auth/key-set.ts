@@ -8,10 +8,7 @@ import {
   type JWK,
   type JWSHeaderParameters,
 } from "jose";
-
-export class AmbiguousKeyError extends Error {
-  readonly code = "SLUICE_JWT_AMBIGUOUS_KEY";
-}
+import { JwtAmbiguousKeyError } from "../../../core/api/errors.ts";
 
 export interface KeySet {
   /** How many signing keys the set holds. */
@@ -40,7 +37,8 @@ export function keySetFrom(doc: unknown): KeySet {
     async select(header) {
       // With several keys and no kid, jose would try each in turn. Refuse instead: a
       // token that does not say which key signed it is not one our IdPs issue.
-      if (header.kid === undefined && usable.length > 1) throw new AmbiguousKeyError("no kid, several keys");
+      if (header.kid === undefined && usable.length > 1)
+        throw new JwtAmbiguousKeyError("no kid, several keys");
       return (await local(header)) as CryptoKey;
     },
   };

@@ -9,6 +9,7 @@
 // jose's createRemoteJWKSet has the first parts but neither a size bound nor stale keys
 // once its cache age passes, hence this small cache around fetch.
 import { type CryptoKey, errors, type JWSHeaderParameters } from "jose";
+import { InvalidArgumentError, JwksUnavailableError } from "../../../core/api/errors.ts";
 import { type KeySet, keySetFrom } from "./key-set.ts";
 
 export interface RemoteJwksOptions {
@@ -27,10 +28,8 @@ export const REMOTE_JWKS_DEFAULTS: RemoteJwksOptions = {
   maxBytes: 256 * 1024,
 };
 
-/** Keys could not be had: the IdP has not answered since we started. Not the client's fault. */
-export class KeysUnavailableError extends Error {
-  readonly code = "SLUICE_JWKS_UNAVAILABLE";
-}
+/** Keys could not be had: the IdP has not answered since we started (SLUICE_JWKS_UNAVAILABLE). */
+export { JwksUnavailableError as KeysUnavailableError };
 
 async function readBounded(res: Response, maxBytes: number): Promise<string> {
   const declared = Number(res.headers.get("content-length") ?? "0");
@@ -70,7 +69,8 @@ export class RemoteJwks {
     this.#options = { ...REMOTE_JWKS_DEFAULTS, ...options };
     for (const k of ["timeoutMs", "refreshIntervalMs", "cooldownMs", "maxBytes"] as const) {
       const v = this.#options[k];
-      if (!Number.isFinite(v) || v < 0) throw new TypeError(`RemoteJwks: ${k} must be a number ≥ 0`);
+      if (!Number.isFinite(v) || v < 0)
+        throw new InvalidArgumentError(`RemoteJwks: ${k} must be a number ≥ 0`);
     }
     this.#now = options.now ?? Date.now;
   }
@@ -88,7 +88,7 @@ export class RemoteJwks {
   async keyFor(header: JWSHeaderParameters): Promise<CryptoKey> {
     if (!this.#keys) {
       await this.#refresh().catch(() => {});
-      if (!this.#keys) throw new KeysUnavailableError(`no keys from ${this.uri}`);
+      if (!this.#keys) throw new JwksUnavailableError(`no keys from ${this.uri}`);
     } else if (this.#now() - this.#fetchedAt >= this.#options.refreshIntervalMs) {
       void this.#refresh().catch(() => {});
     }

@@ -15,7 +15,7 @@
 //     the extra turn of the event loop auto-pipelining waits.
 //   autoResubscribe: false — the limiter never subscribes.
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
-import { GatewayError } from "../../../core/api/errors.ts";
+import { ConfigInvalidError } from "../../../core/api/errors.ts";
 import { MemoryLimiter } from "./memory-limiter.ts";
 import { RedisLimiter } from "./redis-limiter.ts";
 import type { Limiter } from "./types.ts";
@@ -35,7 +35,7 @@ export interface RateLimitStoreConfig {
 }
 
 function invalid(message: string): never {
-  throw new GatewayError("SLUICE_CONFIG_INVALID", `rate limit store: ${message}`);
+  throw new ConfigInvalidError(`rate limit store: ${message}`);
 }
 
 function hostPort(node: string): { host: string; port: number } {

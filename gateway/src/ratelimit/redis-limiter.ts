@@ -6,6 +6,7 @@
 // Every call is bounded by `timeoutMs`; a failed or late store shows up as `storeFailed` in
 // the decision, never as a rejection or a stall.
 import type { ChainableCommander, Cluster, Redis } from "ioredis";
+import { hasCode, InvalidArgumentError } from "../../../core/api/errors.ts";
 import { ALGORITHM_CODE } from "./algorithm.ts";
 import { toOutcome } from "./check-rules.ts";
 import { decide } from "./decision.ts";
@@ -20,7 +21,7 @@ import type {
   RuleOutcome,
   StoreFailure,
 } from "./types.ts";
-import { StoreTimeoutError, withTimeout } from "./with-timeout.ts";
+import { withTimeout } from "./with-timeout.ts";
 
 /** Any number of rules: the key count comes first. */
 const COMMAND = "sluiceRateLimitCheck";
@@ -83,7 +84,7 @@ export class RedisLimiter implements Limiter {
   constructor(client: Redis | Cluster, options: RedisLimiterOptions = {}) {
     const { timeoutMs = 50, onError = () => {}, ownsClient = false, clock } = options;
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
-      throw new RangeError("timeoutMs must be a positive number");
+      throw new InvalidArgumentError("timeoutMs must be a positive number");
     this.#client = client;
     this.#timeoutMs = timeoutMs;
     this.#onError = onError;
@@ -181,8 +182,9 @@ export class RedisLimiter implements Limiter {
           (waiters[i] as Waiter)(outcomesOf(checks, reply, i * perRequest));
       },
       (error: Error) => {
-        const failure: StoreFailure =
-          error instanceof StoreTimeoutError || /timed out/i.test(error.message) ? "timeout" : "unavailable";
+        // Our own timer (with-timeout.ts) bounds every call; ioredis's commandTimeout is set
+        // longer (create-limiter.ts), so a late store shows up here with our code.
+        const failure: StoreFailure = hasCode(error, "SLUICE_RATELIMIT_TIMEOUT") ? "timeout" : "unavailable";
         this.#onError(error);
         const outcomes = checks.map((check) => failed(check, failure));
         for (const resolve of waiters) resolve(outcomes);

@@ -3,7 +3,7 @@
 // The old runtime's pools that the new one did not take over are closed after their
 // in-flight requests end.
 
-import { GatewayError } from "../../../core/api/errors.ts";
+import { type GatewayError, SnapshotRejectedError } from "../../../core/api/errors.ts";
 import type { Snapshot } from "../../../core/api/snapshot/schema.ts";
 import { snapshotProblems } from "../../../core/api/snapshot/validate.ts";
 import type { AuthRuntimeOptions } from "../auth/auth-runtime.ts";
@@ -64,7 +64,7 @@ export class SnapshotLoader {
         auth: this.#options.auth ?? { hashKey: "sluice-standalone" },
       });
     } catch (err) {
-      const error = new GatewayError("SLUICE_SNAPSHOT_REJECTED", (err as Error).message);
+      const error = new SnapshotRejectedError((err as Error).message);
       this.status.lastRejected = {
         version: typeof version === "string" ? version : undefined,
         source,

@@ -10,6 +10,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:
 import type { Readable } from "node:stream";
 import type { Span } from "@opentelemetry/api";
 import type { Dispatcher } from "undici";
+import { BackendTimeoutError, ErrorCode } from "../../../core/api/errors.ts";
 import { addCorsHeaders } from "../filters/cors.ts";
 import { applyHeaderOps, connectionListed, HOP_BY_HOP } from "../filters/headers.ts";
 import type { RequestRecord } from "../observability/request-record.ts";
@@ -33,18 +34,21 @@ const CONNECT_FAILURES = new Set([
 // connection ends it in HTTP/1.1: the same retryOn trigger covers both.
 const RESETS = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED", "ERR_HTTP2_STREAM_ERROR"]);
 
+// Ours is the abort reason when timeouts.backendRequest or timeouts.request passes.
+const TIMEOUTS = new Set<string>([
+  ErrorCode.SLUICE_BACKEND_TIMEOUT,
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+]);
+
 type FailureKind = "connect-failure" | "reset" | "timeout" | "other";
 
 function failureKind(err: Error & { code?: string }): FailureKind {
   const code = err.code ?? "";
   if (CONNECT_FAILURES.has(code)) return "connect-failure";
   if (RESETS.has(code)) return "reset";
-  if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") return "timeout";
+  if (TIMEOUTS.has(code)) return "timeout";
   return "other";
-}
-
-class TimeoutError extends Error {
-  readonly code = "SLUICE_BACKEND_TIMEOUT";
 }
 
 export interface Exchange {
@@ -128,7 +132,7 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error) {
     if (!this.#settle()) return;
-    const kind = err instanceof TimeoutError ? "timeout" : failureKind(err);
+    const kind = failureKind(err);
     if (kind === "connect-failure" || kind === "reset") this.forward.pool.recordFailure(this.endpoint);
     // An abort because the client went away or was answered is not the upstream's failure.
     if (!this.forward.done)
@@ -222,7 +226,7 @@ class Forward {
     }
     if (rule.backendTimeoutMs !== undefined) {
       attempt.timer = setTimeout(
-        () => attempt.controller?.abort(new TimeoutError("backend request timeout")),
+        () => attempt.controller?.abort(new BackendTimeoutError("backend request timeout")),
         rule.backendTimeoutMs,
       );
     }
@@ -316,7 +320,7 @@ class Forward {
   #timedOut() {
     if (this.done) return;
     if (this.responseStarted) {
-      this.exchange.res.destroy(new TimeoutError("request timeout"));
+      this.exchange.res.destroy(new BackendTimeoutError("request timeout"));
       this.finish();
     } else {
       this.answer(
