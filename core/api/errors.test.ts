@@ -4,7 +4,12 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { RemoteJwks } from "../../gateway/src/auth/remote-jwks.ts";
 import { Problem } from "../../gateway/src/problem.ts";
+import { MemoryLimiter } from "../../gateway/src/ratelimit/memory-limiter.ts";
+import { RedisLimiter } from "../../gateway/src/ratelimit/redis-limiter.ts";
+import type { ApiClient } from "../kubernetes/api-client.ts";
+import { LeaderElector } from "../kubernetes/leader-election.ts";
 import {
   BackendTimeoutError,
   ConfigInvalidError,
@@ -99,5 +104,34 @@ describe("the error registry", () => {
     expect(hasCode(new Error("SLUICE_CONFIG_INVALID: x"), "SLUICE_CONFIG_INVALID")).toBe(false);
     expect(hasCode(undefined, "SLUICE_CONFIG_INVALID")).toBe(false);
     expect(hasCode("SLUICE_CONFIG_INVALID", "SLUICE_CONFIG_INVALID")).toBe(false);
+  });
+
+  const elector =
+    (times: Record<string, number>, identity = "me") =>
+    () =>
+      new LeaderElector({
+        client: {} as ApiClient,
+        namespace: "ns",
+        name: "lease",
+        identity,
+        onStartedLeading() {},
+        onStoppedLeading() {},
+        ...times,
+      });
+  it.each([
+    ["leader election: empty identity", elector({}, "")],
+    ["leader election: retryPeriodMs 0", elector({ retryPeriodMs: 0 })],
+    ["leader election: renewDeadline ≤ retryPeriod", elector({ renewDeadlineMs: 2_000 })],
+    ["leader election: leaseDuration ≤ renewDeadline", elector({ leaseDurationMs: 10_000 })],
+    ["RedisLimiter: timeoutMs 0", () => new RedisLimiter({} as never, { timeoutMs: 0 })],
+    ["MemoryLimiter: maxKeys 0", () => new MemoryLimiter({ maxKeys: 0 })],
+    ["RemoteJwks: negative timeoutMs", () => new RemoteJwks("https://idp", { timeoutMs: -1 })],
+  ])("%s throws SLUICE_INVALID_ARGUMENT at construction", (_, construct) => {
+    expect(construct).toThrow(InvalidArgumentError);
+    try {
+      construct();
+    } catch (err) {
+      expect(hasCode(err, "SLUICE_INVALID_ARGUMENT")).toBe(true);
+    }
   });
 });

@@ -2,6 +2,7 @@
 // an entry to the end on use and evicting from the front is an LRU without extra structure.
 // Evicting a key forgets its count (it starts fresh), so the bound should comfortably exceed
 // the number of keys active within one period.
+import { InvalidArgumentError } from "../../../core/api/errors.ts";
 import type { AlgorithmState } from "./algorithm-step.ts";
 import type { StateStore } from "./check-rules.ts";
 
@@ -16,7 +17,8 @@ export class LruStateStore implements StateStore {
   readonly #entries = new Map<string, Entry>();
 
   constructor(maxKeys: number) {
-    if (!Number.isInteger(maxKeys) || maxKeys < 1) throw new RangeError("maxKeys must be a positive integer");
+    if (!Number.isInteger(maxKeys) || maxKeys < 1)
+      throw new InvalidArgumentError("maxKeys must be a positive integer");
     this.#max = maxKeys;
   }
 
