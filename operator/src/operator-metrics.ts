@@ -47,6 +47,11 @@ export class OperatorMetrics {
     labelNames: ["kind"] as const,
     registers: [this.registry],
   });
+  readonly #snapshotsRefused = new Counter({
+    name: "sluice_operator_snapshot_refusals_total",
+    help: "Compiled snapshots that failed validation and were not published (each retry counts).",
+    registers: [this.registry],
+  });
   readonly #reconcileFailures = new Counter({
     name: "sluice_operator_reconcile_failures_total",
     help: "Reconciles that failed (publish or status write errors) and were retried.",
@@ -103,6 +108,10 @@ export class OperatorMetrics {
 
   listed(kind: string) {
     this.#lists.labels(kind).inc();
+  }
+
+  snapshotRefused() {
+    this.#snapshotsRefused.inc();
   }
 
   reconcileFailed() {

@@ -1,0 +1,263 @@
+// The reconcile loop: level-triggered, it compiles the whole world as it is now, whatever
+// event came, and (when leading) publishes the snapshot and writes status.
+//   - Bursts coalesce: every change restarts one debounce timer, and a change that arrives
+//     while a reconcile runs makes exactly one more after it.
+//   - A failed reconcile is retried with backoff (400 ms doubling to 30 s).
+//   - The compile is reused while nothing the compiler reads has changed: gateway reports
+//     (every replica renews every 10 s) and timers only re-evaluate status, they do not
+//     recompile a world of thousands of objects.
+//   - A snapshot that fails validation is never published (as Envoy Gateway skips an IR that
+//     fails its Validate()): logged, counted, retried with backoff, and the Secret keeps the
+//     last good one the gateways serve.
+// Its collaborators are narrow interfaces, so unit tests drive it with fake timers, a fake
+// store and a fake API client behind the real publisher and status writer.
+import type { KubernetesObject } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { Snapshot } from "../../core/api/snapshot/schema.ts";
+import { snapshotProblems } from "../../core/api/snapshot/validate.ts";
+import { type CompileResult, compileSnapshot } from "../../core/compile/compile.ts";
+import type { OperatorMetrics } from "./operator-metrics.ts";
+import type { SnapshotPublisher } from "./publish/snapshot-publisher.ts";
+import { markExpiredApiKeys } from "./status/api-key-expiry.ts";
+import { type ApiKeyUsageStatus, applyApiKeyUsage, sumApiKeyUsage } from "./status/api-key-usage.ts";
+import { ProgrammedTracker, type ReportLease } from "./status/programmed.ts";
+import { type StatusWriter, withExtraConditions } from "./status/status-writer.ts";
+
+/** What the loop reads of the cluster (ResourceStore). */
+export interface World {
+  /** Every kind has been listed once. */
+  readonly synced: boolean;
+  objects(): KubernetesObject[];
+  get(kind: string, namespace: string, name: string): KubernetesObject | undefined;
+}
+
+/** The gateway replicas' report Leases (an informer). */
+export interface Reports {
+  readonly synced: boolean;
+  list(): ReadonlyArray<KubernetesObject>;
+}
+
+export interface ReconcileLoopOptions {
+  world: World;
+  reports: Reports;
+  publisher: Pick<SnapshotPublisher, "read" | "publish">;
+  writer: Pick<StatusWriter, "write">;
+  metrics: OperatorMetrics;
+  log: Logger;
+  apiKeyHashKey: string;
+  debounceMs: number;
+  /** How often ApiKey usage from the gateways' reports is folded into status (default 60 s). */
+  usageIntervalMs?: number;
+  /** compileSnapshot; replaceable so tests can count compiles or hand over a broken snapshot. */
+  compile?: typeof compileSnapshot;
+}
+
+/** Thrown inside a reconcile for a snapshot that fails validation: it is retried like any failure. */
+class InvalidSnapshot extends Error {}
+
+export class ReconcileLoop {
+  readonly #o: ReconcileLoopOptions;
+  readonly #compile: typeof compileSnapshot;
+  readonly #tracker = new ProgrammedTracker();
+  #replicas: ReturnType<typeof ProgrammedTracker.replicas>["live"] = [];
+  #leading = false;
+  #version: string | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #expiryTimer: NodeJS.Timeout | undefined;
+  #keyExpiryTimer: NodeJS.Timeout | undefined;
+  #running = false;
+  #again = false;
+  #failures = 0;
+  #stopped = false;
+  // The last compile, reused while nothing the compiler reads has changed.
+  #compiled: CompileResult | undefined;
+  // What validation found wrong with #compiled's snapshot (checked once per compile).
+  #problems: string[] = [];
+  // The snapshot compiled (or published) last: where an object that became invalid finds
+  // its last good version. Read back from the published Secret at start and on becoming
+  // leader, so a restart or a leader change keeps what the gateways serve.
+  #previous: Snapshot | undefined;
+  #recovered = false;
+  #usage = new Map<string, ApiKeyUsageStatus>();
+  #usageAt = 0;
+
+  constructor(o: ReconcileLoopOptions) {
+    this.#o = o;
+    this.#compile = o.compile ?? compileSnapshot;
+  }
+
+  /** The last snapshot version compiled (published when leading). */
+  get version(): string | undefined {
+    return this.#version;
+  }
+
+  get leading(): boolean {
+    return this.#leading;
+  }
+
+  start(): void {
+    this.#schedule(0);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    clearTimeout(this.#expiryTimer);
+    clearTimeout(this.#keyExpiryTimer);
+  }
+
+  /** Something the compiler reads changed (the store's informers): recompile. */
+  readonly worldChanged = (): void => {
+    this.#compiled = undefined;
+    this.#schedule();
+  };
+
+  /** Only what status depends on changed (a gateway report): re-evaluate, no recompile. */
+  readonly statusChanged = (): void => {
+    this.#schedule();
+  };
+
+  /** This replica took the Lease: read back what the gateways serve, then publish and write. */
+  startedLeading(): void {
+    this.#leading = true;
+    this.#recovered = false;
+    this.#schedule(0);
+  }
+
+  stoppedLeading(): void {
+    this.#leading = false;
+  }
+
+  #schedule(delay = this.#o.debounceMs): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.#reconcile(), delay);
+  }
+
+  async #reconcile(): Promise<void> {
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    const { world, reports, metrics, log } = this.#o;
+    // Never compile a partial world: a kind not listed yet would read as "all deleted" and
+    // the leader would publish it. The first successful list of each schedules us again.
+    if (!world.synced || !reports.synced) return;
+    this.#running = true;
+    try {
+      if (!this.#recovered) {
+        this.#previous = (await this.#o.publisher.read()) ?? this.#previous;
+        this.#recovered = true;
+        this.#compiled = undefined;
+      }
+      const compiled = this.#compiled ?? this.#compileWorld();
+      const now = Date.now();
+      const statuses = this.#withUsage(compiled, now);
+      this.#watchReplicas(compiled, now);
+      if (this.#leading) {
+        await this.#publish(compiled.snapshot);
+        const programmed = statuses.map((s) =>
+          withExtraConditions(s, [this.#tracker.condition(s, this.#replicas, this.#version)]),
+        );
+        const counts = await this.#o.writer.write(programmed, (kind, namespace, name) =>
+          world.get(kind, namespace, name),
+        );
+        metrics.statusWritten(counts);
+        if (counts.written > 0 || counts.conflicts > 0) log.info(counts, "status written");
+      }
+      this.#failures = 0;
+    } catch (err) {
+      this.#failures++;
+      metrics.reconcileFailed();
+      const delay = Math.min(30_000, 200 * 2 ** this.#failures);
+      if (err instanceof InvalidSnapshot)
+        log.error({ problems: this.#problems, retryInMs: delay }, "snapshot fails validation; not published");
+      else log.error({ err: String(err), retryInMs: delay }, "reconcile failed; retrying");
+      this.#schedule(delay);
+    } finally {
+      this.#running = false;
+      if (this.#again) {
+        this.#again = false;
+        this.#schedule();
+      }
+    }
+  }
+
+  #compileWorld(): CompileResult {
+    const { world, metrics, log } = this.#o;
+    const started = performance.now();
+    const objects = world.objects();
+    const compiled = this.#compile(objects, {
+      apiKeyHashKey: this.#o.apiKeyHashKey,
+      ...(this.#previous ? { previous: this.#previous } : {}),
+    });
+    this.#compiled = compiled;
+    this.#previous = compiled.snapshot;
+    this.#problems = snapshotProblems(compiled.snapshot);
+    const compileMs = performance.now() - started;
+    const nextKeyExpiry = markExpiredApiKeys(compiled.statuses, objects, Date.now());
+    clearTimeout(this.#keyExpiryTimer);
+    if (nextKeyExpiry !== undefined && !this.#stopped) {
+      // setTimeout's limit is about 24.8 days; a later expiry is looked at again then.
+      this.#keyExpiryTimer = setTimeout(
+        this.worldChanged,
+        Math.min(nextKeyExpiry - Date.now() + 50, 2 ** 31 - 1),
+      );
+      this.#keyExpiryTimer.unref();
+    }
+    metrics.compiled(compileMs / 1000, compiled.statuses);
+    if (compiled.snapshot.version !== this.#version)
+      log.info({ version: compiled.snapshot.version, compileMs }, "compiled");
+    this.#version = compiled.snapshot.version;
+    this.#tracker.record(compiled.snapshot.version, compiled.statuses);
+    return compiled;
+  }
+
+  /** Compile's statuses with ApiKey usage, sampled at most once per interval. */
+  #withUsage(compiled: CompileResult, now: number) {
+    const { world, reports } = this.#o;
+    // Between samples, status is unchanged.
+    if (now - this.#usageAt >= (this.#o.usageIntervalMs ?? 60_000)) {
+      this.#usageAt = now;
+      this.#usage = sumApiKeyUsage(ProgrammedTracker.live(reports.list() as ReportLease[], now));
+    }
+    const statuses = compiled.statuses.map((s) => ({ ...s }));
+    applyApiKeyUsage(statuses, this.#usage, (namespace, name) => {
+      const current = world.get("ApiKey", namespace, name) as
+        | { status?: { usage?: ApiKeyUsageStatus } }
+        | undefined;
+      return current?.status?.usage;
+    });
+    return statuses;
+  }
+
+  /** Which gateway replicas are alive and what they serve; re-check when one expires. */
+  #watchReplicas(compiled: CompileResult, now: number) {
+    const seen = ProgrammedTracker.replicas(this.#o.reports.list() as ReportLease[], now);
+    this.#replicas = seen.live;
+    this.#o.metrics.programmed(
+      compiled.statuses.map((s) => ({
+        kind: s.kind,
+        status: this.#tracker.condition(s, this.#replicas, this.#version).status,
+      })),
+    );
+    clearTimeout(this.#expiryTimer);
+    if (seen.nextExpiry !== undefined && !this.#stopped) {
+      this.#expiryTimer = setTimeout(() => this.#schedule(), seen.nextExpiry - now + 50);
+      this.#expiryTimer.unref();
+    }
+  }
+
+  async #publish(snapshot: Snapshot) {
+    const { metrics, log } = this.#o;
+    if (this.#problems.length > 0) {
+      metrics.snapshotRefused();
+      this.#compiled = undefined; // the retry compiles again
+      throw new InvalidSnapshot(this.#problems.join("; "));
+    }
+    if (await this.#o.publisher.publish(snapshot)) {
+      metrics.published();
+      log.info({ version: snapshot.version }, "snapshot published");
+    }
+  }
+}
