@@ -3,7 +3,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterEach } from "vitest";
+import { afterAll, afterEach } from "vitest";
 
 export { sleep };
 
@@ -67,14 +67,14 @@ export async function timeUntil(
   return performance.now() - start;
 }
 
-/**
- * Registers cleanups that run after each test of the calling file, last registered first,
- * even when the test fails. Call once at the top of a test file; `defer` what the test
- * starts as soon as it has started it.
- */
-export function cleanupAfterEach(): { defer(cleanup: () => unknown): void } {
+export interface Cleanups {
+  /** Registers a cleanup; cleanups run last registered first, even when a test or hook failed. */
+  defer(cleanup: () => unknown): void;
+}
+
+function cleanupsRunBy(hook: typeof afterEach): Cleanups {
   const cleanups: (() => unknown)[] = [];
-  afterEach(async () => {
+  hook(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
   return {
@@ -83,3 +83,15 @@ export function cleanupAfterEach(): { defer(cleanup: () => unknown): void } {
     },
   };
 }
+
+/**
+ * Cleanups that run after each test of the calling file. Call once at the top of a test
+ * file; `defer` what a test starts as soon as it has started it.
+ */
+export const cleanupAfterEach = (): Cleanups => cleanupsRunBy(afterEach);
+
+/**
+ * Cleanups that run once after the calling file's (or describe block's) tests: for what a
+ * beforeAll starts and its tests share. Also runs when the beforeAll failed halfway.
+ */
+export const cleanupAfterAll = (): Cleanups => cleanupsRunBy(afterAll);

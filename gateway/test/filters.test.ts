@@ -2,19 +2,20 @@
 // them: header modifiers, URL rewrites, redirects, CORS, hop-by-hop headers,
 // X-Forwarded-*/Forwarded and X-Request-Id.
 import type { IncomingHttpHeaders } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
+  closeAfterAll,
   json,
   pool,
   type RawResponse,
   rawExchange,
   route,
   simpleRoute,
-  startTestGateway,
-  startUpstream,
   type TestGateway,
   type Upstream,
 } from "./harness.ts";
+
+const t = closeAfterAll();
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -69,9 +70,9 @@ let gw: TestGateway;
 let trusting: TestGateway;
 
 beforeAll(async () => {
-  echo = await startUpstream("echo");
+  echo = await t.upstream("echo");
   // Answers with headers of its own, some of them hop-by-hop.
-  hdr = await startUpstream("hdr", (req, res) => {
+  hdr = await t.upstream("hdr", (req, res) => {
     req.resume();
     res.setHeader("connection", "x-up-secret");
     res.setHeader("x-up-secret", "1");
@@ -94,7 +95,7 @@ beforeAll(async () => {
     allowCredentials: true,
     maxAge: "10m",
   };
-  gw = await startTestGateway([
+  gw = await t.gateway([
     ...pools,
     simpleRoute("default", "echo"),
     route("modifiers", {
@@ -169,13 +170,7 @@ beforeAll(async () => {
       ],
     }),
   ]);
-  trusting = await startTestGateway([...pools, simpleRoute("default", "echo")], { trustedHops: 1 });
-});
-afterAll(async () => {
-  await gw.close();
-  await trusting.close();
-  await echo.close();
-  await hdr.close();
+  trusting = await t.gateway([...pools, simpleRoute("default", "echo")], { trustedHops: 1 });
 });
 
 /** A request through `gateway`; returns the response and what the echo upstream saw. */

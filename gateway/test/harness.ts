@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { type Logger, pino } from "pino";
 import { type Dispatcher, request } from "undici";
 import { stringify } from "yaml";
-import { cleanupAfterEach } from "../../test-support/index.ts";
+import { type Cleanups, cleanupAfterAll, cleanupAfterEach } from "../../test-support/index.ts";
 import { type GatewayConfig, loadGatewayConfig } from "../src/config.ts";
 import { type GatewayHandle, type GatewayOptions, startGateway } from "../src/server.ts";
 
@@ -150,12 +150,8 @@ export async function json<T = Record<string, unknown>>(res: Dispatcher.Response
   return (await res.body.json()) as T;
 }
 
-/**
- * Upstreams and gateways that close after each test of the calling file, even when it
- * fails. Call once at the top of a test file.
- */
-export function closeAfterEach() {
-  const { defer } = cleanupAfterEach();
+/** Starts upstreams and gateways that close with the given cleanups. */
+function closingWith({ defer }: Cleanups) {
   return {
     async upstream(name: string, handler?: UpstreamHandler): Promise<Upstream> {
       const up = await startUpstream(name, handler);
@@ -174,6 +170,18 @@ export function closeAfterEach() {
     defer,
   };
 }
+
+/**
+ * Upstreams and gateways that close after each test of the calling file, even when it
+ * fails. Call once at the top of a test file.
+ */
+export const closeAfterEach = () => closingWith(cleanupAfterEach());
+
+/**
+ * Upstreams and gateways that a beforeAll starts for the tests of the calling file (or
+ * describe block), closed once after them. Call once, outside the beforeAll.
+ */
+export const closeAfterAll = () => closingWith(cleanupAfterAll());
 
 export interface RawResponse {
   status: number;

@@ -1,30 +1,27 @@
 // Limits a client runs into: body size (announced and chunked), head size, strict parsing.
 import { Readable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
+  closeAfterAll,
   json,
   pool,
   rawExchange,
   simpleRoute,
-  startTestGateway,
-  startUpstream,
   type TestGateway,
   type Upstream,
 } from "./harness.ts";
+
+const { upstream, gateway } = closeAfterAll();
 
 let up: Upstream;
 let gw: TestGateway;
 
 beforeAll(async () => {
-  up = await startUpstream("a");
-  gw = await startTestGateway([pool("a", [up.port]), simpleRoute("r", "a")], {
+  up = await upstream("a");
+  gw = await gateway([pool("a", [up.port]), simpleRoute("r", "a")], {
     maxBodyBytes: 1024,
     maxHeaderBytes: 2048,
   });
-});
-afterAll(async () => {
-  await gw.close();
-  await up.close();
 });
 
 /** Sends raw bytes and returns the status line of the answer. */

@@ -2,18 +2,19 @@
 // normalises them first. Each row says either which pool got the request and the exact
 // path (and query) it received, or that the gateway refused it with a 400 problem.
 // The invariant behind every row: the path that was matched is the path forwarded.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
+  closeAfterAll,
   pool,
   type RawResponse,
   rawExchange,
   route,
   simpleRoute,
-  startTestGateway,
-  startUpstream,
   type TestGateway,
   type Upstream,
 } from "./harness.ts";
+
+const { upstream, gateway } = closeAfterAll();
 
 function rawRequest(port: number, target: string, host = "paths.test"): Promise<RawResponse> {
   return rawExchange(port, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
@@ -26,9 +27,9 @@ const ups = new Map<Name, Upstream>();
 let gw: TestGateway;
 
 beforeAll(async () => {
-  for (const name of NAMES) ups.set(name, await startUpstream(name));
+  for (const name of NAMES) ups.set(name, await upstream(name));
   const prefix = (value: string) => ({ matches: [{ path: { type: "PathPrefix", value } }] });
-  gw = await startTestGateway([
+  gw = await gateway([
     ...NAMES.map((n) => pool(n, [(ups.get(n) as Upstream).port])),
     simpleRoute("root", "root"),
     simpleRoute("pub", "pub", prefix("/public")),
@@ -51,10 +52,6 @@ beforeAll(async () => {
       ],
     }),
   ]);
-});
-afterAll(async () => {
-  await gw.close();
-  for (const u of ups.values()) await u.close();
 });
 
 type Expected = { pool: Name; url: string } | { status: 400 };

@@ -5,8 +5,8 @@
 import { once } from "node:events";
 import fc from "fast-check";
 import { type Cluster, Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sleep } from "../../test-support/index.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { cleanupAfterAll, sleep } from "../../test-support/index.ts";
 import { createLimiter, createRedisClient, redisOptions } from "../src/ratelimit/create-limiter.ts";
 import { MemoryLimiter } from "../src/ratelimit/memory-limiter.ts";
 import { RedisLimiter } from "../src/ratelimit/redis-limiter.ts";
@@ -39,11 +39,11 @@ function rule(over: Partial<RateLimitRule> = {}): RateLimitRule {
   };
 }
 
-const clients: (Redis | Cluster)[] = [];
+const { defer } = cleanupAfterAll();
 async function connect(server: RedisServer, timeoutMs = 50): Promise<Redis> {
   const client = new Redis(server.port, server.host, redisOptions(timeoutMs));
   client.on("error", () => {});
-  clients.push(client);
+  defer(() => client.disconnect());
   await once(client, "ready");
   return client;
 }
@@ -61,10 +61,7 @@ async function awayFromWindowEdge(periodMs: number, marginMs: number) {
 let server: RedisServer;
 beforeAll(async () => {
   server = await startRedis();
-});
-afterAll(async () => {
-  for (const c of clients) c.disconnect();
-  await server?.stop();
+  defer(() => server.stop());
 });
 
 describe("RedisLimiter on standalone Redis", () => {
@@ -364,20 +361,18 @@ describe("RedisLimiter when Redis misbehaves", () => {
 describe("RedisLimiter on a 3-node Redis Cluster", () => {
   let cluster: RedisCluster;
   let client: Cluster;
+  const cleanup = cleanupAfterAll();
   beforeAll(async () => {
     cluster = await startRedisCluster(3);
+    cleanup.defer(() => cluster.stop());
     client = createRedisClient({
       cluster: { nodes: cluster.nodes.map((n) => `${n.host}:${n.port}`) },
       timeoutMs: 1000,
     }) as Cluster;
     client.on("error", () => {});
-    clients.push(client);
+    cleanup.defer(() => client.disconnect());
     await once(client, "ready");
   }, 60_000);
-  afterAll(async () => {
-    client?.disconnect();
-    await cluster?.stop();
-  });
 
   it("checks rules whose keys live on different slots, each rule consumed on its own", async () => {
     const id = policyId();
@@ -417,7 +412,7 @@ describe("RedisLimiter on a 3-node Redis Cluster", () => {
       timeoutMs: 5000,
     }) as Cluster;
     other.on("error", () => {});
-    clients.push(other);
+    cleanup.defer(() => other.disconnect());
     await once(other, "ready");
     const replicas = [limiter, new RedisLimiter(other, { timeoutMs: 5000 })];
     const decisions = (await Promise.all(replicas.map((l) => accepted(l, check, 50)))).flat();

@@ -1,21 +1,21 @@
 // Exact across replicas: three gateway processes (the real CLI) share one Redis; concurrent
 // load spread over all three must be accepted exactly `limit` times per window — no peer
 // guarantees this (Kong #2629, Traefik #13706).
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, request } from "undici";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { freePort } from "../../test-support/index.ts";
+import { cleanupAfterAll, eventually, freePort } from "../../test-support/index.ts";
 import { pool, route, startUpstream, type Upstream } from "./harness.ts";
 import { type RedisServer, startRedis } from "./redis-harness.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const LIMIT = 100;
 const dir = mkdtempSync(join(tmpdir(), "sluice-replicas-"));
-const children: ChildProcess[] = [];
+const { defer } = cleanupAfterAll();
 const gateways: string[] = [];
 let redis: RedisServer;
 let upstream: Upstream;
@@ -46,8 +46,11 @@ const limited = (name: string, algorithm: string, burst?: number) => [
 ];
 
 beforeAll(async () => {
+  defer(() => rmSync(dir, { recursive: true, force: true }));
   redis = await startRedis();
+  defer(() => redis.stop());
   upstream = await startUpstream("app");
+  defer(() => upstream.close());
   const objects = [
     pool("app", [upstream.port]),
     ...limited("fixed", "FixedWindow"),
@@ -81,26 +84,19 @@ beforeAll(async () => {
       ],
       { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, SLUICE_LOG_LEVEL: "warn" } },
     );
-    children.push(child);
+    defer(() => child.kill("SIGKILL"));
     gateways.push(`http://127.0.0.1:${port}`);
-    for (let tries = 0; ; tries++) {
-      const ready = await request(`http://127.0.0.1:${admin}/readyz`).then(
-        async (r) => (await r.body.text()).includes('"ready":true'),
-        () => false,
-      );
-      if (ready) break;
-      if (tries > 100) throw new Error(`gateway ${i} did not get ready`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await eventually(
+      `gateway ${i} to get ready`,
+      () =>
+        request(`http://127.0.0.1:${admin}/readyz`).then(
+          async (r) => (await r.body.text()).includes('"ready":true'),
+          () => false,
+        ),
+      { timeoutMs: 15_000, intervalMs: 100 },
+    );
   }
 }, 60_000);
-
-afterAll(async () => {
-  for (const c of children) c.kill("SIGKILL");
-  await upstream?.close();
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
 
 /** `total` requests, `concurrency` at a time, round-robin over the three gateways. */
 async function load(host: string, total: number, concurrency: number): Promise<Record<number, number>> {

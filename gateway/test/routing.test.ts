@@ -1,38 +1,24 @@
 // Routing as a client sees it: which upstream answers (each pool is its own upstream,
 // which echoes its name), or which problem the gateway answers with.
 import { connect } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  json,
-  pool,
-  route,
-  startTestGateway,
-  startUpstream,
-  type TestGateway,
-  type Upstream,
-} from "./harness.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { closeAfterAll, json, pool, route, type TestGateway } from "./harness.ts";
 
 type Options = { host?: string; method?: string; headers?: Record<string, string> };
 
-const upstreams: Upstream[] = [];
-const gateways: TestGateway[] = [];
+const t = closeAfterAll();
 
 /** One upstream (and BackendPool of the same name) per name. */
 async function pools(...names: string[]) {
   const out = [];
   for (const name of names) {
-    const up = await startUpstream(name);
-    upstreams.push(up);
+    const up = await t.upstream(name);
     out.push(pool(name, [up.port]));
   }
   return out;
 }
 
-async function gateway(objects: unknown[]): Promise<TestGateway> {
-  const gw = await startTestGateway(objects);
-  gateways.push(gw);
-  return gw;
-}
+const gateway = (objects: unknown[]): Promise<TestGateway> => t.gateway(objects);
 
 /** A route with one rule: the given matches, to the pool of the same name as the route. */
 function to(name: string, matches: unknown[] = [], extra: { hostnames?: string[]; created?: string } = {}) {
@@ -84,11 +70,6 @@ function rawStatus(gw: TestGateway, head: string): Promise<number> {
     socket.write(`${head}\r\nConnection: close\r\n\r\n`, "latin1");
   });
 }
-
-afterAll(async () => {
-  for (const gw of gateways) await gw.close();
-  for (const up of upstreams) await up.close();
-});
 
 describe("hostnames", () => {
   let gw: TestGateway;

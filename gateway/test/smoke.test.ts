@@ -1,24 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  json,
-  pool,
-  simpleRoute,
-  startTestGateway,
-  startUpstream,
-  type TestGateway,
-  type Upstream,
-} from "./harness.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { closeAfterAll, json, pool, simpleRoute, type TestGateway, type Upstream } from "./harness.ts";
+
+const { upstream, gateway } = closeAfterAll();
 
 let up: Upstream;
 let gw: TestGateway;
 
 beforeAll(async () => {
-  up = await startUpstream("a");
-  gw = await startTestGateway([pool("a", [up.port]), simpleRoute("r", "a")]);
-});
-afterAll(async () => {
-  await gw.close();
-  await up.close();
+  up = await upstream("a");
+  gw = await gateway([pool("a", [up.port]), simpleRoute("r", "a")]);
 });
 
 describe("gateway smoke", () => {

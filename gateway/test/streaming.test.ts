@@ -7,18 +7,11 @@ import { connect, type Socket } from "node:net";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { request } from "undici";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { sleep } from "../../test-support/index.ts";
-import {
-  json,
-  pool,
-  route,
-  simpleRoute,
-  startTestGateway,
-  startUpstream,
-  type TestGateway,
-  type Upstream,
-} from "./harness.ts";
+import { closeAfterAll, json, pool, route, simpleRoute, type TestGateway, type Upstream } from "./harness.ts";
+
+const t = closeAfterAll();
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -254,7 +247,7 @@ const sse = { sentAt: [] as number[], endedAt: 0 };
 const downloadProgress = new Map<string, number>();
 
 beforeAll(async () => {
-  up = await startUpstream("stream", (req, res) => {
+  up = await t.upstream("stream", (req, res) => {
     const url = new URL(req.url ?? "/", "http://upstream");
     switch (url.pathname) {
       case "/upload": {
@@ -360,7 +353,7 @@ beforeAll(async () => {
     peer.send("hello from upstream");
   });
   const prefixes = ["/upload", "/download", "/endless", "/sse", "/echo", "/ws", "/plain"];
-  gw = await startTestGateway([
+  gw = await t.gateway([
     pool("stream", [up.port]),
     // The same upstream behind passive health checks that eject it after 2 failures.
     pool("strict", [up.port], {
@@ -376,11 +369,10 @@ beforeAll(async () => {
       ],
     }),
   ]);
-});
-afterAll(async () => {
-  for (const peer of peers) peer.socket.destroy();
-  await gw.close();
-  await up.close();
+  // Closed first: open WebSockets would hold the gateway's drain.
+  t.defer(() => {
+    for (const peer of peers) peer.socket.destroy();
+  });
 });
 
 describe("large bodies in constant memory", () => {

@@ -8,15 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type PeerCertificate } from "node:tls";
 import { Agent, request } from "undici";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  pool,
-  simpleRoute,
-  startTestGateway,
-  startUpstream,
-  type TestGateway,
-  type Upstream,
-} from "./harness.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { closeAfterAll, pool, simpleRoute, type TestGateway, type Upstream } from "./harness.ts";
+
+const t = closeAfterAll();
 
 const dir = mkdtempSync(join(tmpdir(), "sluice-tls-"));
 const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -75,6 +70,7 @@ let gateway: TestGateway;
 let port: number;
 
 beforeAll(async () => {
+  t.defer(() => rmSync(dir, { recursive: true, force: true }));
   openssl(
     "req",
     "-x509",
@@ -94,18 +90,12 @@ beforeAll(async () => {
   mkdirSync(join(dir, "mount"), { recursive: true });
   symlinkSync("..data/tls.crt", join(dir, "mount", "tls.crt"));
   symlinkSync("..data/tls.key", join(dir, "mount", "tls.key"));
-  upstream = await startUpstream("tls-upstream");
-  gateway = await startTestGateway([pool("web", [upstream.port]), simpleRoute("web", "web")], {
+  upstream = await t.upstream("tls-upstream");
+  gateway = await t.gateway([pool("web", [upstream.port]), simpleRoute("web", "web")], {
     tlsCertFile: join(dir, "mount", "tls.crt"),
     tlsKeyFile: join(dir, "mount", "tls.key"),
   });
   port = gateway.handle.dataAddress.port;
-});
-
-afterAll(async () => {
-  await gateway?.close();
-  await upstream?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("HTTPS listener", () => {

@@ -5,8 +5,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deadPort } from "../../test-support/index.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { cleanupAfterAll, deadPort } from "../../test-support/index.ts";
 import { pool, simpleRoute, startTestGateway, startUpstream } from "./harness.ts";
 
 interface OtlpSpan {
@@ -22,6 +22,7 @@ const CLIENT = 3;
 
 const spans: OtlpSpan[] = [];
 let receiver: Server;
+const { defer } = cleanupAfterAll();
 
 beforeAll(async () => {
   receiver = createServer((req, res) => {
@@ -37,16 +38,13 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  defer(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
   Object.assign(process.env, {
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
     OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
     OTEL_BSP_SCHEDULE_DELAY: "50",
     OTEL_TRACES_SAMPLER: "always_on",
   });
-});
-
-afterAll(async () => {
-  await new Promise<void>((resolve) => receiver.close(() => resolve()));
 });
 
 const attr = (s: OtlpSpan, key: string) => {
