@@ -50,7 +50,7 @@ function portFree(port: number): Promise<boolean> {
  * Picked at random in a range below the usual ephemeral ports, so two test files running
  * at once rarely collide; a collision surfaces as a start failure and is retried.
  */
-async function freePort(needBusPort: boolean): Promise<number> {
+async function redisPort(needBusPort: boolean): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     if ((await portFree(port)) && (!needBusPort || (await portFree(port + 10_000)))) return port;
@@ -129,7 +129,7 @@ async function startOn(
 ): Promise<RedisServer> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort(cluster);
+    const port = await redisPort(cluster);
     const dir = mkdtempSync(join(tmpdir(), "sluice-redis-"));
     try {
       let child = await launch(port, dir, extra, marker);
