@@ -50,7 +50,13 @@ export interface DataPlaneOptions {
   securityHeaders?: Partial<SecurityHeaderValues>;
 }
 
-export function createDataPlane(options: DataPlaneOptions) {
+/** What a listener hands every request and every upgrade to. */
+export interface DataPlane {
+  handleRequest(req: IncomingMessage, res: ServerResponse): void;
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const underscores = options.headersWithUnderscores ?? "allow";
   const routing: RouteSettings = { current: options.current, trustedHops: options.trustedHops, underscores };
   const admission: AdmissionSettings = {

@@ -1,0 +1,79 @@
+// The rate limiter the data plane, the brute-force guard and the admin API share: in Redis
+// when one is configured (shared by every replica), else in memory, per replica.
+import type { Logger } from "pino";
+import { BruteForceGuard } from "./auth/brute-force.ts";
+import { type GatewayConfig, rateLimitStore } from "./config.ts";
+import type { GatewayMetrics } from "./observability/gateway-metrics.ts";
+import { createLimiter } from "./ratelimit/create-limiter.ts";
+import type { Limiter, RuleOutcome } from "./ratelimit/types.ts";
+
+export interface LimiterSetup {
+  limiter: Limiter;
+  /** Refuses clients past --auth-failure-limit; undefined when the limit is 0. */
+  bruteForce: BruteForceGuard | undefined;
+  /** Logs a rule the store failed under failureMode Open, at most once per rule every 10 s. */
+  onFailedOpen: (outcome: RuleOutcome) => void;
+}
+
+/** Creates the limiter; with Redis, waits up to 2 s for it, then serves anyway. Closed with `limiter.close()`. */
+export async function startLimiter(
+  config: GatewayConfig,
+  log: Logger,
+  metrics: GatewayMetrics | undefined,
+): Promise<LimiterSetup> {
+  const store = rateLimitStore(config);
+  const redis = Boolean(store.url || store.sentinel || store.cluster);
+  const base = createLimiter({
+    ...store,
+    onError: (err) => log.warn({ err: err.message }, "rate-limit store error"),
+  });
+  const limiter = redis ? timedLimiter(base, metrics) : base;
+  if (redis && !(await limiter.connected(2000)))
+    log.warn(
+      "Redis did not answer within 2 s; serving anyway, each policy's failureMode applies until it does",
+    );
+  const bruteForce =
+    config.authFailureLimit > 0
+      ? new BruteForceGuard(limiter, {
+          limit: config.authFailureLimit,
+          windowMs: config.authFailureWindowMs,
+          blockMs: config.authFailureBlockMs,
+        })
+      : undefined;
+  return { limiter, bruteForce, onFailedOpen: failOpenLogger(log) };
+}
+
+/** The Redis limiter, with each check's duration and failure counted in the metrics. */
+function timedLimiter(base: Limiter, metrics: GatewayMetrics | undefined): Limiter {
+  return {
+    inspect: (c) => base.inspect(c),
+    reset: (c) => base.reset(c),
+    close: () => base.close(),
+    connected: (ms) => base.connected(ms),
+    check: async (checks) => {
+      const started = performance.now();
+      const decision = await base.check(checks);
+      const failure = decision.rules.find((r) => r.failure)?.failure;
+      metrics?.redisCall((performance.now() - started) / 1000, failure);
+      return decision;
+    },
+  };
+}
+
+/**
+ * A store outage under failureMode Open lets every request through: say so, once per rule
+ * every 10 s rather than once per request.
+ */
+function failOpenLogger(log: Logger): (o: RuleOutcome) => void {
+  const logged = new Map<string, number>();
+  return (o) => {
+    const key = `${o.policyId}/${o.rule}`;
+    const now = Date.now();
+    if ((logged.get(key) ?? 0) > now - 10_000) return;
+    logged.set(key, now);
+    log.warn(
+      { policy: o.policyId, rule: o.rule, failure: o.failure },
+      "rate limit not checked; failureMode Open lets requests through",
+    );
+  };
+}

@@ -1,0 +1,130 @@
+// The data-plane listener: HTTP, or HTTPS when a certificate is configured (reloaded when
+// its files change), hosted by fastify, with open connections counted and upgraded
+// sockets tracked. It closes by draining: stop accepting, let requests finish, cut the rest.
+import { createServer, type IncomingMessage, type ServerOptions } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import type { Server as TlsServer } from "node:tls";
+import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
+import type { Logger } from "pino";
+import { clientErrorHandler } from "./client-errors.ts";
+import { type GatewayConfig, splitAddress } from "./config.ts";
+import type { DataPlane } from "./data-plane.ts";
+import { compileSecurityHeaders, securityHeaderLines } from "./filters/security-headers.ts";
+import { readKeyPair, watchTlsFiles } from "./sources/tls-files.ts";
+
+export interface Listener {
+  readonly address: AddressInfo;
+  /** Open client connections (TLS: those past the handshake), for the metrics gauge. */
+  readonly connections: number;
+  /** True once draining started: /readyz answers 503 and responses close their connection. */
+  readonly draining: boolean;
+  /**
+   * Drains: stops accepting, closes idle keep-alive connections now and busy ones after
+   * their response, and after `drainMs` cuts what is left (upgraded sockets included).
+   */
+  close(drainMs: number): Promise<void>;
+}
+
+export async function startListener(
+  config: GatewayConfig,
+  dataPlane: DataPlane,
+  log: Logger,
+): Promise<Listener> {
+  // HTTPS when a certificate is configured: a bad pair at start stops the process (the
+  // error names the files); later, a bad pair is refused and the previous one keeps serving.
+  const keyPair = config.tlsCertFile
+    ? readKeyPair(config.tlsCertFile, config.tlsKeyFile as string)
+    : undefined;
+  const serverOptions: ServerOptions = {
+    insecureHTTPParser: false,
+    maxHeaderSize: config.maxHeaderBytes,
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    requireHostHeader: true,
+  };
+  const securityHeaders = compileSecurityHeaders(
+    config.securityHeaders ? config : {},
+    config.tlsCertFile !== undefined,
+  );
+  let draining = false;
+  // fastify hosts the data plane (ADR 0002: it costs nothing measurable here) but does no
+  // routing of its own: every request, including those it would call 404 or a bad URL, is
+  // handed over raw to the data plane, which routes on the current snapshot. The server
+  // itself is ours: strict parsing (never insecureHTTPParser), bounded head and timeouts.
+  const app = Fastify({
+    logger: false,
+    requestIdHeader: false,
+    serverFactory: (handler) =>
+      keyPair
+        ? createHttpsServer({ ...serverOptions, ...keyPair, minVersion: "TLSv1.2" }, handler)
+        : createServer(serverOptions, handler),
+    frameworkErrors: (_error, request, reply) => handOver(request, reply),
+    clientErrorHandler: clientErrorHandler(securityHeaderLines(securityHeaders)),
+  });
+  const handOver = (request: FastifyRequest, reply: FastifyReply) => {
+    reply.hijack();
+    if (draining) reply.raw.shouldKeepAlive = false;
+    dataPlane.handleRequest(request.raw, reply.raw);
+  };
+  // Bodies stream through to the upstream untouched: no fastify body parsing.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", (_request, _payload, done) => done(null));
+  app.all("/*", handOver);
+  app.setNotFoundHandler(handOver);
+  const server = app.server;
+  // Upgraded sockets leave the server's connection list: close() destroys them itself.
+  const upgraded = new Set<Duplex>();
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    upgraded.add(socket);
+    socket.once("close", () => upgraded.delete(socket));
+    dataPlane.handleUpgrade(req, socket, head);
+  });
+  let connections = 0;
+  server.on(keyPair ? "secureConnection" : "connection", (socket: Duplex) => {
+    connections++;
+    socket.once("close", () => connections--);
+  });
+  const certificates =
+    keyPair &&
+    watchTlsFiles(keyPair, {
+      certFile: config.tlsCertFile as string,
+      keyFile: config.tlsKeyFile as string,
+      onChange: (pair) => {
+        (server as unknown as TlsServer).setSecureContext(pair);
+        log.info({ certFile: config.tlsCertFile }, "TLS certificate reloaded");
+      },
+      onError: (err) =>
+        log.error({ err: err.message }, "TLS certificate not reloaded; the previous one keeps serving"),
+    });
+
+  const { host, port } = splitAddress(config.listen);
+  await app.listen({ host, port });
+  return {
+    address: server.address() as AddressInfo,
+    get connections() {
+      return connections;
+    },
+    get draining() {
+      return draining;
+    },
+    close: async (drainMs) => {
+      draining = true;
+      certificates?.close();
+      log.info({ drainMs }, "draining");
+      // Stop accepting; idle keep-alive connections close now, busy ones after their response.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Connections whose response ends become idle: close them as they do (no per-request
+      // listener on the hot path for this).
+      server.closeIdleConnections();
+      const sweeper = setInterval(() => server.closeIdleConnections(), 50);
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, drainMs).unref());
+      await Promise.race([closed, deadline]);
+      clearInterval(sweeper);
+      server.closeAllConnections();
+      for (const socket of upgraded) socket.destroy();
+    },
+  };
+}

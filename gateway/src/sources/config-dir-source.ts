@@ -1,0 +1,36 @@
+// Standalone: the --config-dir directory, compiled in-process by the operator's compile and
+// watched (core/sources/directory-watch.ts says how renames, symlinks and mounts are caught).
+import type { Logger } from "pino";
+import { compileDirectory, notAccepted, watchDirectory } from "../../../core/sources/directory-source.ts";
+import type { SnapshotLoader } from "../snapshot/loader.ts";
+import { readAndLoad, type SnapshotSource } from "./source.ts";
+
+export function startConfigDirSource(
+  dir: string,
+  apiKeyHashKey: string,
+  loader: SnapshotLoader,
+  log: Logger,
+): SnapshotSource {
+  // Objects of the directory that are not accepted, with why, for /status.
+  let problems: ReturnType<typeof notAccepted> = [];
+  const reload = () =>
+    readAndLoad(loader, log, dir, () => {
+      // The snapshot served so far is where an object that became invalid finds its last good version.
+      const { snapshot, statuses } = compileDirectory(dir, apiKeyHashKey, loader.current?.snapshot);
+      problems = notAccepted(statuses);
+      for (const s of statuses) {
+        for (const c of s.conditions) {
+          if (c.status === "False" || c.type === "Conflicted" || c.type === "Fallback") {
+            log.warn(
+              { kind: s.kind, object: `${s.namespace}/${s.name}`, condition: c.type, reason: c.reason },
+              c.message,
+            );
+          }
+        }
+      }
+      return snapshot;
+    });
+  reload();
+  const watch = watchDirectory(dir, reload);
+  return { reload, objects: () => problems, close: () => watch.close() };
+}

@@ -1,0 +1,41 @@
+// What the gateway's three snapshot sources (a standalone directory, a snapshot file, the
+// operator's Secret) have in common: each loads into the SnapshotLoader on start and on
+// every change, and a source that cannot be read keeps the last good snapshot serving.
+import type { Logger } from "pino";
+import { GatewayError } from "../../../core/api/errors.ts";
+import type { notAccepted } from "../../../core/sources/directory-source.ts";
+import type { SnapshotLoader } from "../snapshot/loader.ts";
+
+export interface SnapshotSource {
+  /** Reads the source again now (its watch does this on its own; a Secret has nothing to re-read). */
+  reload(): void;
+  /** Standalone only: the directory's objects that are not accepted, and why, for /status. */
+  objects?: () => ReturnType<typeof notAccepted>;
+  /** Stops watching (and, for the Secret, withdraws this replica's report). */
+  close(): Promise<void> | void;
+}
+
+/**
+ * Reads a snapshot and loads it. When reading fails, the failure is recorded as the last
+ * rejection (for /status and the replica report) and logged; the current snapshot stays.
+ */
+export function readAndLoad(loader: SnapshotLoader, log: Logger, source: string, read: () => unknown): void {
+  try {
+    loader.load(read(), source);
+  } catch (err) {
+    const error =
+      err instanceof GatewayError
+        ? err
+        : new GatewayError("SLUICE_SOURCE_UNREADABLE", (err as Error).message);
+    loader.status.lastRejected = {
+      version: undefined,
+      source,
+      reason: error.message,
+      at: new Date().toISOString(),
+    };
+    log.error(
+      { code: error.code, reason: error.message },
+      "configuration not loaded; the previous one keeps serving",
+    );
+  }
+}
