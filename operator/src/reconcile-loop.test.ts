@@ -556,6 +556,27 @@ describe("ReconcileLoop: validation before publishing", () => {
     expect(await counter(h.metrics, "sluice_operator_snapshot_publishes_total")).toBe(1);
   });
 
+  it("never takes a snapshot that fails validation as the previous one (last good stays what is served)", async () => {
+    let broken = true;
+    const previousSeen: (string | undefined)[] = [];
+    const h = harness({
+      compile: (objects, options) => {
+        previousSeen.push(options.previous?.version);
+        const out = compileSnapshot(objects, options);
+        return broken ? { ...out, snapshot: { ...out.snapshot, version: FORGED } } : out;
+      },
+    });
+    h.cluster.apply(pool(1), route());
+    h.loop.startedLeading();
+    await advance(0);
+    await advance(400);
+    broken = false;
+    await advance(800);
+    expect(previousSeen.length).toBeGreaterThanOrEqual(3);
+    expect(previousSeen).not.toContain(FORGED);
+    expect(h.cluster.secretWrites()).toHaveLength(1);
+  });
+
   it("a standby never publishes, so never refuses", async () => {
     const h = harness({
       compile: (objects, options) => {

@@ -192,8 +192,10 @@ export class ReconcileLoop {
       ...(this.#previous ? { previous: this.#previous } : {}),
     });
     this.#compiled = compiled;
-    this.#previous = compiled.snapshot;
     this.#problems = snapshotProblems(compiled.snapshot);
+    // Only a valid snapshot is anyone's last good version: one that fails validation is
+    // never published, so the next compile still keeps objects at what is served.
+    if (this.#problems.length === 0) this.#previous = compiled.snapshot;
     const compileMs = performance.now() - started;
     const nextKeyExpiry = markExpiredApiKeys(compiled.statuses, objects, Date.now());
     clearTimeout(this.#keyExpiryTimer);

@@ -2,7 +2,7 @@
 // operator's Secret) have in common: each loads into the SnapshotLoader on start and on
 // every change, and a source that cannot be read keeps the last good snapshot serving.
 import type { Logger } from "pino";
-import { GatewayError } from "../../../core/api/errors.ts";
+import { GatewayError, SourceUnreadableError } from "../../../core/api/errors.ts";
 import type { notAccepted } from "../../../core/sources/directory-source.ts";
 import type { SnapshotLoader } from "../snapshot/loader.ts";
 
@@ -23,10 +23,7 @@ export function readAndLoad(loader: SnapshotLoader, log: Logger, source: string,
   try {
     loader.load(read(), source);
   } catch (err) {
-    const error =
-      err instanceof GatewayError
-        ? err
-        : new GatewayError("SLUICE_SOURCE_UNREADABLE", (err as Error).message);
+    const error = err instanceof GatewayError ? err : new SourceUnreadableError((err as Error).message);
     loader.status.lastRejected = {
       version: undefined,
       source,
