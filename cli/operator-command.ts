@@ -7,7 +7,7 @@ import { ConfigInvalidError, hasCode } from "../core/api/errors.ts";
 import { ApiClient } from "../core/kubernetes/api-client.ts";
 import { checkLeaderElectionTimes } from "../core/kubernetes/leader-election.ts";
 import { splitAddress } from "../gateway/src/config.ts";
-import { startAdminServer } from "../operator/src/admin-server.ts";
+import { startOperatorAdmin } from "../operator/src/admin-server.ts";
 import { startOperator } from "../operator/src/operator.ts";
 
 const FLAGS = {
@@ -100,7 +100,7 @@ export async function operatorCommand(argv: string[], env: NodeJS.ProcessEnv = p
   const { kubeconfig, admin, logLevel, ...settings } = operatorSettings(argv, env);
   const log = pino({ name: "sluice-operator", level: logLevel });
   const operator = await startOperator({ client: ApiClient.load(kubeconfig), ...settings, log });
-  const adminServer = await startAdminServer(admin.host, admin.port, operator, log);
+  const adminServer = await startOperatorAdmin(admin.host, admin.port, operator, log);
   log.info({ admin: adminServer.address, identity: operator.identity }, "operator admin listening");
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {

@@ -1,10 +1,8 @@
-// The admin listener (--admin-listen): probes (/healthz, /readyz), /status, /metrics, the
-// log level, and rate-limit keys (admin-ratelimit.ts). Reads are open to probes and
-// scrapes; what changes something needs the admin token, or without one a loopback client.
-import type { AddressInfo } from "node:net";
-import Fastify from "fastify";
+// The gateway's admin listener (--admin-listen): the shared admin server (probes, /metrics,
+// log level, the auth rule — core/admin/admin-server.ts) plus what only the gateway knows:
+// /status and the rate-limit keys (admin-ratelimit.ts, guarded: a key's state says who is busy).
 import type { Logger } from "pino";
-import { isLoopback } from "../../core/admin/loopback.ts";
+import { type AdminServer, startAdminServer } from "../../core/admin/admin-server.ts";
 import { rateLimitRoutes } from "./admin-ratelimit.ts";
 import { splitAddress } from "./config.ts";
 import type { GatewayMetrics } from "./observability/gateway-metrics.ts";
@@ -24,56 +22,32 @@ export interface AdminApiDeps {
   draining: () => boolean;
 }
 
-export interface AdminApi {
-  readonly address: AddressInfo;
-  close(): Promise<void>;
-}
+export type AdminApi = AdminServer;
 
 export async function startAdminApi(d: AdminApiDeps): Promise<AdminApi> {
-  const { log, metrics, loader } = d;
-  const admin = Fastify({ logger: false });
-  // Endpoints that change something need the admin token, or (without one) a loopback client:
-  // in a pod the admin port is open to the kubelet's probes, not to be reconfigured.
-  admin.addHook("onRequest", async (request, reply) => {
-    // Reads are open (probes, scrapes), except a rate-limit key's state, which says who is busy.
-    if ((request.method === "GET" || request.method === "HEAD") && !request.url.startsWith("/ratelimit/"))
-      return;
-    const allowed = d.adminToken
-      ? request.headers.authorization === `Bearer ${d.adminToken}`
-      : isLoopback(request.socket.remoteAddress);
-    if (!allowed) return reply.code(403).send({ error: "admin token required" });
+  const { log, loader } = d;
+  return startAdminServer({
+    ...splitAddress(d.listen),
+    adminToken: d.adminToken,
+    log,
+    metrics: d.metrics?.registry,
+    // Ready once a snapshot is loaded, until shutdown starts.
+    readiness: () => {
+      const draining = d.draining();
+      const loaded = loader.current !== undefined;
+      const ready = loaded && !draining;
+      const version = loader.status.version ?? null;
+      if (ready) return { ready, draining, version };
+      return { ready, reason: draining ? "draining" : "no snapshot loaded", draining, version };
+    },
+    routes: (admin) => {
+      rateLimitRoutes(admin, loader, d.limiter, log);
+      admin.get("/status", async () => ({
+        ...loader.status,
+        ...(d.source.objects ? { objects: d.source.objects() } : {}),
+        draining: d.draining(),
+        pools: [...(loader.current?.pools.values() ?? [])].map((p) => p.describe()),
+      }));
+    },
   });
-  admin.get("/metrics", async (_req, reply) => {
-    if (!metrics) return reply.code(404).send({ error: "metrics are off (--metrics=false)" });
-    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
-  rateLimitRoutes(admin, loader, d.limiter, log);
-  // The log level at runtime: PUT /log-level?level=debug (trace, debug, info, warn, error, fatal).
-  admin.put("/log-level", async (request, reply) => {
-    const level = (request.query as { level?: string }).level ?? "";
-    if (!Object.hasOwn(log.levels.values, level)) {
-      return reply
-        .code(400)
-        .send({ error: `level must be one of ${Object.keys(log.levels.values).join(", ")}` });
-    }
-    log.level = level;
-    log.info({ level }, "log level changed");
-    return { level };
-  });
-  admin.get("/healthz", async () => ({ status: "ok" }));
-  admin.get("/readyz", async (_req, reply) => {
-    const draining = d.draining();
-    const ready = loader.current !== undefined && !draining;
-    return reply.code(ready ? 200 : 503).send({ ready, draining, version: loader.status.version ?? null });
-  });
-  admin.get("/status", async () => ({
-    ...loader.status,
-    ...(d.source.objects ? { objects: d.source.objects() } : {}),
-    draining: d.draining(),
-    pools: [...(loader.current?.pools.values() ?? [])].map((p) => p.describe()),
-  }));
-
-  const { host, port } = splitAddress(d.listen);
-  await admin.listen({ host, port });
-  return { address: admin.server.address() as AddressInfo, close: () => admin.close() };
 }

@@ -1,8 +1,10 @@
 // Admin endpoints for one rate-limit key: GET to read its state, DELETE to reset it
 // (counters and block). ?key= is the value the rule counts by: a client address, consumer,
-// tenant, header or claim value.
+// tenant, header or claim value. Both are guarded by the admin token (or loopback): a
+// key's state says who is busy.
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
+import { GUARDED } from "../../core/admin/admin-server.ts";
 import { clientIpKey, GLOBAL_KEY } from "./ratelimit/key-value.ts";
 import type { LimitCheck, Limiter } from "./ratelimit/types.ts";
 import type { SnapshotLoader } from "./snapshot/loader.ts";
@@ -29,7 +31,7 @@ export function rateLimitRoutes(
             : raw;
     return { policyId: id, rule: found, key };
   };
-  admin.get("/ratelimit/:namespace/:policy/:rule", async (request, reply) => {
+  admin.get("/ratelimit/:namespace/:policy/:rule", GUARDED, async (request, reply) => {
     const check = limitCheck(request);
     if (typeof check === "string") return reply.code(404).send({ error: check });
     try {
