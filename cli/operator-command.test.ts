@@ -61,4 +61,20 @@ describe("sluice operator with a bad flag", () => {
     expect(run.stderr).toContain("sluice operator [--kubeconfig FILE]");
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
+
+  it.each([
+    ["operator", "--kubeconfig", "/nonexistent/kubeconfig"],
+    [
+      "gateway",
+      "--snapshot-secret",
+      "sluice-system/sluice-snapshot",
+      "--kubeconfig",
+      "/nonexistent/kubeconfig",
+    ],
+  ])("%s with a kubeconfig that cannot be read exits 2 naming it, without a stack trace", (...args) => {
+    const run = spawnSync(process.execPath, [SLUICE, ...args], { encoding: "utf8", timeout: 20_000 });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain("SLUICE_CONFIG_INVALID: --kubeconfig /nonexistent/kubeconfig: ENOENT");
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
 });

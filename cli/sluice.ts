@@ -42,7 +42,16 @@ async function main(argv: string[]) {
   } catch (err) {
     return usageError(err);
   }
-  const gateway = await startGateway(config, log);
+  let gateway: Awaited<ReturnType<typeof startGateway>>;
+  try {
+    gateway = await startGateway(config, log);
+  } catch (err) {
+    // A setting only found unusable at start (an unreadable kubeconfig): said, not a stack.
+    if (!hasCode(err, "SLUICE_CONFIG_INVALID")) throw err;
+    console.error((err as Error).message);
+    process.exitCode = 2;
+    return;
+  }
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
       log.info({ signal }, "shutting down");

@@ -3,7 +3,7 @@
 // node:https. Informers come from @kubernetes/client-node itself (resource-store.ts).
 import { type RequestOptions, request } from "node:https";
 import { KubeConfig } from "@kubernetes/client-node";
-import { KubernetesApiError } from "../api/errors.ts";
+import { ConfigInvalidError, KubernetesApiError } from "../api/errors.ts";
 
 /** A non-2xx answer (code SLUICE_KUBERNETES_API_STATUS); callers branch on `status`. */
 export { KubernetesApiError as ApiError };
@@ -15,15 +15,22 @@ export class ApiClient {
   constructor(kubeConfig: KubeConfig) {
     this.kubeConfig = kubeConfig;
     const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error("kubeconfig has no current cluster");
+    if (!cluster) throw new ConfigInvalidError("kubeconfig: it has no current cluster");
     this.#server = new URL(cluster.server);
   }
 
   /** From a kubeconfig file, else the pod's service account (in-cluster). */
+  /** Throws SLUICE_CONFIG_INVALID naming the file when the kubeconfig cannot be read or used. */
   static load(kubeconfigPath?: string): ApiClient {
     const kc = new KubeConfig();
-    if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
-    else kc.loadFromDefault();
+    try {
+      if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
+      else kc.loadFromDefault();
+    } catch (err) {
+      throw new ConfigInvalidError(
+        `--kubeconfig ${kubeconfigPath ?? "(default)"}: ${(err as Error).message}`,
+      );
+    }
     return new ApiClient(kc);
   }
 
