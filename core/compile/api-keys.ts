@@ -33,11 +33,10 @@ export function compileApiKeys(
   // An invalid edit keeps the key's last good version — unless the edit tries to disable
   // it: an owner reaching for `disabled` must never find the key still working.
   const keepLastGood = (obj: KubeObject) => {
-    const namespace = namespaceOf(obj);
-    const kept = lastGood.apiKey(`${namespace}/${obj.metadata.name}`, hashKeyId(hashKey));
+    const kept = lastGood.apiKey(obj, hashKeyId(hashKey));
     if (!kept || asksToDisable(obj.spec) || byDigest.has(kept.digest)) return;
     byDigest.set(kept.digest, { entry: kept, obj });
-    status.servingLastGood(obj, lastGood.generation(obj.kind, namespace, obj.metadata.name));
+    status.servingLastGood(obj, lastGood.generation(obj));
   };
   // Oldest first: when two ApiKeys hold the same key material, the older one keeps it.
   for (const obj of index.list<ApiKeySpec>("ApiKey").sort(olderFirst)) {

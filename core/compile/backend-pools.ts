@@ -134,11 +134,10 @@ function keepLastGood(
   lastGood: LastGood,
   pools: Map<string, SnapshotPool>,
 ) {
-  const namespace = namespaceOf(obj);
-  const kept = lastGood.pool(`${namespace}/${obj.metadata.name}`);
+  const kept = lastGood.pool(obj);
   if (!kept) return;
   pools.set(kept.id, kept);
-  status.servingLastGood(obj, lastGood.generation(obj.kind, namespace, obj.metadata.name));
+  status.servingLastGood(obj, lastGood.generation(obj));
 }
 
 export function compileBackendPools(

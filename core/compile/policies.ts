@@ -91,14 +91,15 @@ function fallBack<P>(
   status: StatusBook,
   rules: Map<string, SnapshotRule>,
   routes: Routes,
-  lastGood: { kept: LastGoodPolicy<P> | undefined; generation: number | undefined } | undefined,
+  lastGood: LastGood,
+  kept: LastGoodPolicy<P> | undefined,
   why?: string,
 ): { policy: P; ruleIds: string[] } | undefined {
   const intended = intendedRules(policy, routes).filter((r) => rules.has(r));
-  if (lastGood?.kept) {
-    status.servingLastGood(policy, lastGood.generation);
-    const ruleIds = [...new Set([...lastGood.kept.ruleIds, ...intended])].filter((r) => rules.has(r)).sort();
-    return { policy: lastGood.kept.policy, ruleIds };
+  if (kept) {
+    status.servingLastGood(policy, lastGood.generation(policy));
+    const ruleIds = [...new Set([...kept.ruleIds, ...intended])].filter((r) => rules.has(r)).sort();
+    return { policy: kept.policy, ruleIds };
   }
   const id = `${namespaceOf(policy)}/${policy.metadata.name}`;
   const refused = [...new Set(intended)].sort();
@@ -158,14 +159,9 @@ export function attachRateLimitPolicies(
     }
   };
   const notAccepted = (policy: KubeObject) => {
-    const namespace = namespaceOf(policy);
-    const id = `${namespace}/${policy.metadata.name}`;
-    const kept = fallBack(policy, status, rules, routes, {
-      kept: lastGood.rateLimitPolicy(id),
-      generation: lastGood.generation(policy.kind, namespace, policy.metadata.name),
-    });
+    const kept = fallBack(policy, status, rules, routes, lastGood, lastGood.rateLimitPolicy(policy));
     if (!kept) return;
-    attach(id, kept.ruleIds);
+    attach(kept.policy.id, kept.ruleIds);
     out.push(kept.policy);
   };
   for (const policy of index.rejected("RateLimitPolicy")) notAccepted(policy);
@@ -340,12 +336,7 @@ export function attachAuthzPolicies(
 ): SnapshotAuthzPolicy[] {
   const candidates: AuthzCandidate[] = [];
   const notAccepted = (policy: KubeObject) => {
-    const namespace = namespaceOf(policy);
-    const id = `${namespace}/${policy.metadata.name}`;
-    const kept = fallBack(policy, status, rules, routes, {
-      kept: lastGood.authzPolicy(id),
-      generation: lastGood.generation(policy.kind, namespace, policy.metadata.name),
-    });
+    const kept = fallBack(policy, status, rules, routes, lastGood, lastGood.authzPolicy(policy));
     if (kept) {
       candidates.push({
         policy,
@@ -364,6 +355,7 @@ export function attachAuthzPolicies(
       status,
       rules,
       routes,
+      lastGood,
       undefined,
       "Its Secrets do not resolve (old key material is never kept)",
     );

@@ -150,7 +150,7 @@ function keepLastGood(
   out: CompiledRoutes,
 ) {
   const namespace = namespaceOf(route);
-  const kept = lastGood.route(namespace, route.metadata.name);
+  const kept = lastGood.route(route);
   if (!kept) {
     refuseIfProtected(route, index, status, out);
     return;
@@ -183,7 +183,7 @@ function keepLastGood(
     object: route,
     rules: kept.rules.map((r) => ({ id: r.id, name: r.name })),
   });
-  status.servingLastGood(route, lastGood.generation(route.kind, namespace, route.metadata.name));
+  status.servingLastGood(route, lastGood.generation(route));
 }
 
 /**
