@@ -63,11 +63,13 @@ verify-generated: $(DEPS)
 	node scripts/generate-manifests.ts --check
 	node scripts/sync-dashboard.ts --check
 
-## lint: typecheck, Biome (lint + format check), and the dependency rule (docs/adr/0004)
+## lint: typecheck, Biome (lint + format check), the dependency rule (docs/adr/0004), and
+## actionlint on the GitHub workflows (built from its Go module, cached in .cache/actionlint)
 lint: $(DEPS)
 	tsc --noEmit
 	biome check .
 	node scripts/check-dependencies.ts
+	actionlint=$$(scripts/tools/build-actionlint.sh | tail -n1); "$$actionlint" .github/workflows/*.yaml
 
 format: $(DEPS)
 	biome check --write .
