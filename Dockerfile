@@ -3,15 +3,26 @@
 # subcommand as args). Node 24 runs the TypeScript sources directly (type stripping), so there
 # is no build step: stage one installs production dependencies, stage two copies them and the
 # sources. Sources must stay outside node_modules: Node refuses to strip types there.
-# No Docker engine runs in our CI, so this file is not built there; scripts/e2e-kind.sh builds it.
-ARG NODE_IMAGE=node:24-bookworm-slim
+# Two builders read this one file. Docker / buildx on the official node image: the release
+# workflow (.github/workflows/release.yaml, amd64 + arm64) and scripts/e2e-kind.sh. And
+# `make image` (scripts/image/build.sh) on our machines, which have no Docker engine: buildah,
+# on a local base made from Debian and npm packages that it passes as NODE_IMAGE.
+# NODE_VERSION is the one Node pin for both; scripts/image/base.test.ts fails when the local
+# base drifts from this file.
+ARG NODE_VERSION=24.21.0
+ARG NODE_IMAGE=node:${NODE_VERSION}-bookworm-slim
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 # `npm ci`: exactly the locked versions (the lock lists every platform's optional packages).
 # --ignore-scripts: no production dependency needs an install script to run.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+# The optional `ca` secret is the build machine's CA bundle, for a TLS-intercepting proxy in
+# front of the registry (`--secret id=ca,src=/etc/ssl/certs/ca-certificates.crt`): mounted
+# for this step only, so it is in no layer. Without it npm trusts Node's own CAs.
+RUN --mount=type=secret,id=ca \
+    if [ -f /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi; \
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
 FROM ${NODE_IMAGE}
@@ -26,5 +37,15 @@ COPY operator/src ./operator/src
 # The image's `node` user, by number so that runAsNonRoot can verify it.
 USER 1000:1000
 EXPOSE 8080 9901 9902
+# Node is PID 1 without an init: both commands handle SIGTERM themselves (drain, then exit)
+# and start no child processes, so there are no zombies to reap.
 ENTRYPOINT ["node", "cli/sluice.ts"]
 CMD ["--help"]
+# Last, so that a new commit changes only this metadata step and no cached layer.
+ARG VERSION=dev
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="sluice" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="https://github.com/sluice-dev/sluice" \
+      org.opencontainers.image.licenses="Apache-2.0"

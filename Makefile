@@ -6,7 +6,7 @@ NODE_BIN := $(shell scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 DEPS := node_modules/.package-lock.json
 
-.PHONY: deps run compile test test-unit test-integration e2e manifests verify-generated lint format bench system-packages e2e-kind
+.PHONY: deps run compile test test-unit test-integration e2e manifests verify-generated lint format bench system-packages e2e-kind image
 
 # `npm ci`: exactly the locked versions, and package-lock.json is never rewritten (a lock
 # that does not match package.json is refused: run `npm install` and commit the lock).
@@ -23,6 +23,12 @@ deps: $(DEPS)
 ## e2e-kind: (needs Docker and kind; cannot run on our machines) build the image, helm install it into a kind cluster, curl through the gateway
 e2e-kind:
 	scripts/e2e-kind.sh
+
+## image: the container image ghcr.io/sluice-dev/sluice:<appVersion> from the Dockerfile, built with
+## buildah on a local Node base (no Docker engine), as .cache/image/sluice-<appVersion>.tar for
+## `ctr -n k8s.io images import` (scripts/image/verify.sh checks it in a private containerd)
+image:
+	scripts/image/build.sh
 
 ## system-packages: redis-server, lua5.4 and promtool, which tests run for real (apt, as root)
 system-packages:
