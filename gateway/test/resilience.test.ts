@@ -344,6 +344,21 @@ describe("retries", () => {
     expect(await answers(gw, 20)).toEqual(Array(20).fill("live"));
   });
 
+  it.each(["RoundRobin", "LeastRequest", "Random"])(
+    "%s: a retry avoids every endpoint tried before: 3 of 4 dead and 3 retries, every request succeeds",
+    async (algorithm) => {
+      // As when three of four backend pods go away at once: the retries must not go back to
+      // a pod an earlier attempt already found dead.
+      const dead = [await deadPort(), await deadPort(), await deadPort()];
+      const live = await upstream("live");
+      const gw = await gateway([
+        pool("p", [...dead, live.port], { loadBalancing: { algorithm } }),
+        simpleRoute("r", "p", { retry: { attempts: 3, retryOn: ["connect-failure"] } }),
+      ]);
+      expect(await answers(gw, 24)).toEqual(Array(24).fill("live"));
+    },
+  );
+
   it("retries a connect failure on another endpoint with ConsistentHash too: every request succeeds", async () => {
     // API reference: retry is "Retries of failed attempts to another endpoint".
     const dead = await deadPort();

@@ -113,17 +113,21 @@ export class BackendPoolRuntime {
   }
 
   /**
-   * An endpoint for the request, or undefined when none is healthy. `avoid` (the endpoint
-   * whose attempt is being retried) is chosen only when no other endpoint is healthy.
+   * An endpoint for the request, or undefined when none is healthy. `avoid` (the endpoints
+   * earlier attempts of a retried request went to, as Envoy's previous_hosts predicate) are
+   * chosen only when no other endpoint is healthy — then the last of them. When several
+   * backend pods go away at once, a retry that may land on any of them again often fails
+   * again; one that avoids them all reaches a pod that stays.
    */
-  pick(hashKey: string | undefined, avoid?: EndpointRuntime): EndpointRuntime | undefined {
+  pick(hashKey: string | undefined, avoid?: readonly EndpointRuntime[]): EndpointRuntime | undefined {
     const hash = hashKey === undefined ? undefined : hash32(hashKey);
-    if (!avoid?.healthy) return this.#balancer.pick(hash);
-    avoid.healthy = false; // balancers read `healthy` at pick time
+    if (!avoid?.length) return this.#balancer.pick(hash);
+    const hidden = avoid.filter((e) => e.healthy);
+    for (const e of hidden) e.healthy = false; // balancers read `healthy` at pick time
     try {
-      return this.#balancer.pick(hash) ?? avoid;
+      return this.#balancer.pick(hash) ?? hidden.at(-1);
     } finally {
-      avoid.healthy = true;
+      for (const e of hidden) e.healthy = true;
     }
   }
 

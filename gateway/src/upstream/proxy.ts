@@ -164,6 +164,8 @@ class Forward {
   readonly pool: BackendPoolRuntime;
   current: Attempt | undefined;
   attempts = 0;
+  /** Endpoints earlier attempts went to (set on the first retry). */
+  tried: EndpointRuntime[] | undefined;
   done = false;
   responseStarted = false;
   timer: NodeJS.Timeout | undefined;
@@ -195,7 +197,9 @@ class Forward {
     const hashKey = pool.config.loadBalancing.hashOn
       ? hashKeyOf(pool, exchange.req, exchange.client, exchange.res)
       : undefined;
-    const endpoint = pool.pick(hashKey, this.current?.endpoint);
+    // Only a retry has endpoints to avoid; the first attempt allocates nothing.
+    if (this.current) (this.tried ??= []).push(this.current.endpoint);
+    const endpoint = pool.pick(hashKey, this.tried);
     if (!endpoint) {
       this.answer(Problem.NoHealthyEndpoint, `no healthy endpoint in BackendPool ${this.pool.id}`);
       return;
