@@ -1,9 +1,9 @@
 // The data-plane listener: HTTP, or HTTPS when a certificate is configured (reloaded when
 // its files change), hosted by fastify, with open connections counted and upgraded
 // sockets tracked. It closes by draining: stop accepting, let requests finish, cut the rest.
-import { createServer, type IncomingMessage, type ServerOptions } from "node:http";
+import { createServer, type IncomingMessage, type ServerOptions, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, Server as NetServer } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Server as TlsServer } from "node:tls";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
@@ -82,10 +82,10 @@ export async function startListener(
     socket.once("close", () => upgraded.delete(socket));
     dataPlane.handleUpgrade(req, socket, head);
   });
-  let connections = 0;
+  const sockets = new Set<Duplex>();
   server.on(keyPair ? "secureConnection" : "connection", (socket: Duplex) => {
-    connections++;
-    socket.once("close", () => connections--);
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
   });
   const certificates =
     keyPair &&
@@ -105,7 +105,7 @@ export async function startListener(
   return {
     address: server.address() as AddressInfo,
     get connections() {
-      return connections;
+      return sockets.size;
     },
     get draining() {
       return draining;
@@ -114,15 +114,21 @@ export async function startListener(
       draining = true;
       certificates?.close();
       log.info({ drainMs }, "draining");
-      // Stop accepting; idle keep-alive connections close now, busy ones after their response.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // Connections whose response ends become idle: close them as they do (no per-request
-      // listener on the hot path for this).
-      server.closeIdleConnections();
-      const sweeper = setInterval(() => server.closeIdleConnections(), 50);
+      // Stop accepting, but leave idle keep-alive connections open: a client may be writing
+      // its next request on one right now, and cutting it would reset that request (seen on
+      // a real cluster during evictions). Each connection's next response says
+      // `Connection: close` (above), and an idle one ends at the keep-alive timeout the
+      // client was told in `Keep-Alive: timeout=…` — clients close before that themselves.
+      // http.Server#close would close idle connections at once (Node ≥ 19); net's does not.
+      const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+      // A response still being worked on closes its connection too, though its request came
+      // before the drain (Node keeps the socket's current response in _httpMessage).
+      for (const socket of sockets) {
+        const res = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
+        if (res && !res.headersSent) res.shouldKeepAlive = false;
+      }
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, drainMs).unref());
       await Promise.race([closed, deadline]);
-      clearInterval(sweeper);
       server.closeAllConnections();
       for (const socket of upgraded) socket.destroy();
     },

@@ -380,6 +380,37 @@ describe("graceful shutdown", () => {
     expect(resolvedAt - answeredAt, "shutdown kept waiting after the last response").toBeLessThan(500);
   });
 
+  it("a keep-alive client idle when the drain starts may still send on its connection: answered, with Connection: close", async () => {
+    // Cutting idle connections at once resets a request the client is writing at that moment
+    // (seen as ECONNRESET on a real cluster when a gateway pod was evicted under load).
+    const up = await upstream("a");
+    const gw = await startTestGateway([pool("a", [up.port]), simpleRoute("a", "a")], { drainMs: 2000 });
+    defer(() => gw.close());
+    const socket = connect(gw.handle.dataAddress.port, "127.0.0.1");
+    defer(() => socket.destroy());
+    let received = "";
+    socket.on("data", (chunk: Buffer) => {
+      received += chunk.toString("latin1");
+    });
+    socket.on("error", () => {});
+    const ask = () => socket.write("GET /x HTTP/1.1\r\nhost: example.com\r\n\r\n");
+    ask();
+    await eventually("the first answer", () => received.includes("\r\n\r\n"), { timeoutMs: 2000 });
+    expect(received).toMatch(/^HTTP\/1.1 200/);
+    expect(received.toLowerCase()).toContain("connection: keep-alive");
+
+    received = "";
+    const shutdown = gw.handle.shutdown();
+    await sleep(50);
+    ask();
+    await eventually("the answer on the idle connection", () => /\r\n\r\n/.test(received), {
+      timeoutMs: 2000,
+    });
+    expect(received).toMatch(/^HTTP\/1.1 200/);
+    expect(received.toLowerCase()).toContain("connection: close");
+    await shutdown;
+  });
+
   it("cuts requests still running when drainMs has passed", async () => {
     let upstreamClosed = false;
     const up = await upstream("silent", (req) => {
