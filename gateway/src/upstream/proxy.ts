@@ -198,7 +198,10 @@ class Forward {
       ? hashKeyOf(pool, exchange.req, exchange.client, exchange.res)
       : undefined;
     // Only a retry has endpoints to avoid; the first attempt allocates nothing.
-    if (this.current) (this.tried ??= []).push(this.current.endpoint);
+    if (this.current) {
+      this.tried ??= [];
+      this.tried.push(this.current.endpoint);
+    }
     const endpoint = pool.pick(hashKey, this.tried);
     if (!endpoint) {
       this.answer(Problem.NoHealthyEndpoint, `no healthy endpoint in BackendPool ${this.pool.id}`);
