@@ -6,7 +6,7 @@ NODE_BIN := $(shell scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 DEPS := node_modules/.package-lock.json
 
-.PHONY: deps run compile test test-unit test-integration e2e manifests verify-generated lint format bench system-packages e2e-kind image
+.PHONY: deps run compile test test-unit test-integration e2e manifests verify-generated lint format bench system-packages e2e-kind image e2e-cluster
 
 # `npm ci`: exactly the locked versions, and package-lock.json is never rewritten (a lock
 # that does not match package.json is refused: run `npm install` and commit the lock).
@@ -20,8 +20,9 @@ $(DEPS): package.json package-lock.json
 deps: $(DEPS)
 	@:
 
-## e2e-kind: (needs Docker and kind; cannot run on our machines) build the image, helm install it into a kind cluster, curl through the gateway
-e2e-kind:
+## e2e-kind: the e2e-cluster scenarios on a kind cluster instead of our own (needs Docker and
+## kind, which our machines lack): docker build, kind load, then the same checks
+e2e-kind: $(DEPS)
 	scripts/e2e-kind.sh
 
 ## image: the container image ghcr.io/sluice-dev/sluice:<appVersion> from the Dockerfile, built with
@@ -30,7 +31,8 @@ e2e-kind:
 image:
 	scripts/image/build.sh
 
-## system-packages: redis-server, lua5.4 and promtool, which tests run for real (apt, as root)
+## system-packages: what tests run for real: redis-server, lua5.4, promtool, containerd, runc,
+## the CNI plugins, conntrack, iptables, and mmdebstrap, umoci, buildah for the image (apt, as root)
 system-packages:
 	scripts/ensure-system-packages.sh
 
@@ -43,8 +45,8 @@ compile: $(DEPS)
 	node cli/sluice.ts compile config/samples
 
 ## test: the whole suite: generated files, typecheck and lint, unit + golden + property
-## tests, then the e2e suite on a real API server
-test: verify-generated lint test-unit test-integration e2e
+## tests, the e2e suite on a real API server, then the chart on a real one-node cluster
+test: verify-generated lint test-unit test-integration e2e e2e-cluster
 
 ## test-unit: unit, golden and property tests (no external processes)
 test-unit: $(DEPS)
@@ -57,6 +59,12 @@ test-integration: $(DEPS) system-packages
 ## e2e: CRDs and samples against a real etcd + kube-apiserver built from Go modules
 e2e: $(DEPS) system-packages
 	vitest run --project e2e
+
+## e2e-cluster: a one-node Kubernetes started from nothing (kubelet, kube-proxy, containerd;
+## e2e/cluster/up.sh), the image from `make image` in it, helm install, and the scenarios of
+## docs/testing.md under load; torn down always, checked to leave the host as it was (root)
+e2e-cluster: $(DEPS) system-packages
+	vitest run --project e2e-cluster
 
 ## manifests: regenerate crds/ and docs/reference/api.md from the schemas, and the chart's
 ## copy of the Grafana dashboard from config/prometheus/dashboards

@@ -24,6 +24,15 @@ export function helmBinary(): string {
   return binary;
 }
 
+/** The throwaway helm configuration every helm run of the tests uses. */
+export function helmHome(): Record<string, string> {
+  return {
+    HELM_CONFIG_HOME: join(home, "config"),
+    HELM_CACHE_HOME: join(home, "cache"),
+    HELM_DATA_HOME: join(home, "data"),
+  };
+}
+
 export interface HelmResult {
   status: number;
   stdout: string;
@@ -34,12 +43,7 @@ export interface HelmResult {
 export function helm(args: string[], kubeconfig?: string): HelmResult {
   const res = spawnSync(helmBinary(), [...args, ...(kubeconfig ? ["--kubeconfig", kubeconfig] : [])], {
     encoding: "utf8",
-    env: {
-      ...process.env,
-      HELM_CONFIG_HOME: join(home, "config"),
-      HELM_CACHE_HOME: join(home, "cache"),
-      HELM_DATA_HOME: join(home, "data"),
-    },
+    env: { ...process.env, ...helmHome() },
     timeout: 120_000,
   });
   return { status: res.status ?? -1, stdout: res.stdout, stderr: res.stderr };
