@@ -14,6 +14,9 @@ import type { DataPlane } from "./data-plane.ts";
 import { compileSecurityHeaders, securityHeaderLines } from "./filters/security-headers.ts";
 import { readKeyPair, watchTlsFiles } from "./sources/tls-files.ts";
 
+const LATEST = Symbol("latest response");
+type TrackedSocket = Duplex & { [LATEST]?: ServerResponse };
+
 export interface Listener {
   readonly address: AddressInfo;
   /** Open client connections (TLS: those past the handshake), for the metrics gauge. */
@@ -21,8 +24,9 @@ export interface Listener {
   /** True once draining started: /readyz answers 503 and responses close their connection. */
   readonly draining: boolean;
   /**
-   * Drains: stops accepting, closes idle keep-alive connections now and busy ones after
-   * their response, and after `drainMs` cuts what is left (upgraded sockets included).
+   * Drains: stops accepting, closes busy connections after their response and idle
+   * keep-alive ones at their keep-alive timeout (or with their next response), and after
+   * `drainMs` cuts what is left (upgraded sockets included).
    */
   close(drainMs: number): Promise<void>;
 }
@@ -67,6 +71,9 @@ export async function startListener(
   const handOver = (request: FastifyRequest, reply: FastifyReply) => {
     reply.hijack();
     if (draining) reply.raw.shouldKeepAlive = false;
+    // The connection's latest response, for the drain to close the connection after it
+    // (with pipelining, responses before it still go out).
+    (request.raw.socket as TrackedSocket)[LATEST] = reply.raw;
     dataPlane.handleRequest(request.raw, reply.raw);
   };
   // Bodies stream through to the upstream untouched: no fastify body parsing.
@@ -121,11 +128,14 @@ export async function startListener(
       // client was told in `Keep-Alive: timeout=…` — clients close before that themselves.
       // http.Server#close would close idle connections at once (Node ≥ 19); net's does not.
       const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
-      // A response still being worked on closes its connection too, though its request came
-      // before the drain (Node keeps the socket's current response in _httpMessage).
+      // Connections with a response still under way close after it, though its request
+      // came before the drain: by saying so in its head, or, head already sent, by ending
+      // the connection once it is done. Idle ones are left to their keep-alive timeout.
       for (const socket of sockets) {
-        const res = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
-        if (res && !res.headersSent) res.shouldKeepAlive = false;
+        const res = (socket as TrackedSocket)[LATEST];
+        if (!res || res.writableFinished) continue;
+        if (!res.headersSent) res.shouldKeepAlive = false;
+        else res.once("finish", () => socket.end());
       }
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, drainMs).unref());
       await Promise.race([closed, deadline]);

@@ -411,6 +411,52 @@ describe("graceful shutdown", () => {
     await shutdown;
   });
 
+  it("pipelined requests sent before the drain all get their answers", async () => {
+    const up = await upstream("a", (req, res) => {
+      req.resume();
+      setTimeout(() => res.end(req.url), 200);
+    });
+    const gw = await startTestGateway([pool("a", [up.port]), simpleRoute("a", "a")], { drainMs: 2000 });
+    defer(() => gw.close());
+    const socket = connect(gw.handle.dataAddress.port, "127.0.0.1");
+    defer(() => socket.destroy());
+    let received = "";
+    socket.on("data", (chunk: Buffer) => {
+      received += chunk.toString("latin1");
+    });
+    socket.on("error", () => {});
+    socket.write(
+      "GET /one HTTP/1.1\r\nhost: example.com\r\n\r\nGET /two HTTP/1.1\r\nhost: example.com\r\n\r\n",
+    );
+    await eventually("both requests upstream", () => up.requests.length >= 1, { timeoutMs: 2000 });
+    const shutdown = gw.handle.shutdown();
+    await eventually("two answers", () => received.includes("/two"), { timeoutMs: 3000 });
+    expect(received).toContain("/one");
+    await shutdown;
+  });
+
+  it("a response whose head went out before the drain closes its connection when done, not at the keep-alive timeout", async () => {
+    const up = await upstream("a", (req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.write("start ");
+      setTimeout(() => res.end("end"), 300);
+    });
+    const gw = await startTestGateway([pool("a", [up.port]), simpleRoute("a", "a")], {
+      drainMs: 5000,
+      keepAliveTimeoutMs: 4000,
+    });
+    defer(() => gw.close());
+    const res = gw.request("/stream");
+    await eventually("the request upstream", () => up.requests.length === 1, { timeoutMs: 2000 });
+    await sleep(50);
+    const started = performance.now();
+    const shutdown = gw.handle.shutdown();
+    expect(await (await res).body.text()).toBe("start end");
+    await shutdown;
+    expect(performance.now() - started, "shutdown waited for the keep-alive timeout").toBeLessThan(1500);
+  });
+
   it("cuts requests still running when drainMs has passed", async () => {
     let upstreamClosed = false;
     const up = await upstream("silent", (req) => {

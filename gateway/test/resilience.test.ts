@@ -359,6 +359,20 @@ describe("retries", () => {
     },
   );
 
+  it("a retry waiting out its backoff while a reload replaces the pool goes to the new pool's endpoints", async () => {
+    // As in a scale-down: the endpoint set changes (a new pool is built, the old one closes)
+    // between a failed attempt and its retry.
+    const dead = await deadPort();
+    const live = await upstream("live");
+    const retry = { attempts: 1, retryOn: ["connect-failure"], backoff: { base: "300ms", max: "300ms" } };
+    const gw = await gateway([pool("p", [dead]), simpleRoute("r", "p", { retry })]);
+    const answer = send(gw);
+    await sleep(50); // the first attempt has failed; the retry waits 150–300 ms
+    gw.update([pool("p", [dead, live.port]), simpleRoute("r", "p", { retry })]);
+    const { status, name } = await answer;
+    expect({ status, name }).toEqual({ status: 200, name: "live" });
+  });
+
   it("retries a connect failure on another endpoint with ConsistentHash too: every request succeeds", async () => {
     // API reference: retry is "Retries of failed attempts to another endpoint".
     const dead = await deadPort();

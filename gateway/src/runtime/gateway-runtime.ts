@@ -70,5 +70,7 @@ export function buildRuntime(
 /** Closes the pools of `old` that `next` did not take over, once their requests end. */
 export async function retire(old: GatewayRuntime, next: GatewayRuntime | undefined) {
   const kept = new Set(next ? [...next.pools.values()] : []);
-  await Promise.all([...old.pools.values()].filter((p) => !kept.has(p)).map((p) => p.close()));
+  const retired = [...old.pools.values()].filter((p) => !kept.has(p));
+  for (const p of retired) p.successor = next?.pools.get(p.id);
+  await Promise.all(retired.map((p) => p.close()));
 }

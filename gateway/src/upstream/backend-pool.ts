@@ -92,6 +92,12 @@ export class BackendPoolRuntime {
   inflight = 0;
   retriesInflight = 0;
   closed = false;
+  /**
+   * The pool of the same id that replaced this one at a reload (set when this one is
+   * retired): a request retried after the reload continues there, since this pool's
+   * connections are closing.
+   */
+  successor: BackendPoolRuntime | undefined;
 
   constructor(config: SnapshotPool, onEvent: (e: PoolEvent) => void = () => {}) {
     this.id = config.id;

@@ -161,7 +161,7 @@ class Attempt implements Dispatcher.DispatchHandler {
 
 class Forward {
   readonly exchange: Exchange;
-  readonly pool: BackendPoolRuntime;
+  pool: BackendPoolRuntime;
   current: Attempt | undefined;
   attempts = 0;
   /** Endpoints earlier attempts went to (set on the first retry). */
@@ -193,15 +193,16 @@ class Forward {
   send() {
     if (this.done) return;
     const { req, rule, path, headers, body } = this.exchange;
-    const { pool, exchange } = this;
-    const hashKey = pool.config.loadBalancing.hashOn
-      ? hashKeyOf(pool, exchange.req, exchange.client, exchange.res)
-      : undefined;
     // Only a retry has endpoints to avoid; the first attempt allocates nothing.
     if (this.current) {
       this.tried ??= [];
       this.tried.push(this.current.endpoint);
     }
+    if (this.pool.closed) this.#followReload();
+    const { pool, exchange } = this;
+    const hashKey = pool.config.loadBalancing.hashOn
+      ? hashKeyOf(pool, exchange.req, exchange.client, exchange.res)
+      : undefined;
     const endpoint = pool.pick(hashKey, this.tried);
     if (!endpoint) {
       this.answer(Problem.NoHealthyEndpoint, `no healthy endpoint in BackendPool ${this.pool.id}`);
@@ -246,6 +247,21 @@ class Forward {
       },
       attempt,
     );
+  }
+
+  /**
+   * The pool was replaced by a reload while this request waited to retry (endpoints
+   * changed, e.g. pods scaled away): its connections are closing and would refuse the
+   * attempt. Continue in its successor, avoiding the same endpoints there.
+   */
+  #followReload() {
+    let next = this.pool.successor;
+    while (next?.closed && next.successor) next = next.successor;
+    if (!next || next.closed) return;
+    this.pool.inflight--;
+    next.inflight++;
+    this.tried = this.tried?.flatMap((e) => next.endpoints.find((x) => x.key === e.key) ?? []);
+    this.pool = next;
   }
 
   /** Whether a failure of this kind may be retried now. */
