@@ -34,7 +34,7 @@ describe("scenario 4: helm upgrade of a gateway value", () => {
       const pods = getJson(kube, "pods", "-n", NAMESPACE, "-l", "app.kubernetes.io/component=gateway")
         .items as Json[];
       for (const pod of pods.filter((p) => !p.metadata.deletionTimestamp)) {
-        expect(pod.spec.containers[0].args.join(" ")).toContain("512");
+        expect(pod.spec.containers[0].args.join(" ")).toContain("--max-requests-per-client=512");
       }
     } finally {
       await load.stop();

@@ -1,6 +1,6 @@
 // Scenario 5: deleting the leading operator pod hands the lease to the warm standby within
 // the lease duration, and a change made meanwhile is compiled, published and served.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { eventually } from "../../test-support/index.ts";
 import {
   cluster,
@@ -29,6 +29,9 @@ describe("scenario 5: operator leader failover", () => {
     // The change is made while the leader is going away: a route to the traffic pool.
     const host = "failover.e2e.sluice.dev";
     kube.apply([echoRoute(TRAFFIC.namespace, "failover", host, TRAFFIC.name)[1]]);
+    onTestFinished(() => {
+      kube.kubectl("delete", "gatewayroute", "failover", "-n", TRAFFIC.namespace, "--ignore-not-found");
+    });
     // The warm standby usually wins; the leader's replacement may, if it is quicker to ask.
     const next = await eventually(
       "another operator pod leading",
@@ -45,6 +48,5 @@ describe("scenario 5: operator leader failover", () => {
       `[scenario 5] leader ${leader} deleted: ${next === standby ? "the standby" : "its replacement"} ${next} leads after ${failoverMs.toFixed(0)} ms; the change made meanwhile served after ${servedMs.toFixed(0)} ms`,
     );
     expect(failoverMs).toBeLessThan(LEASE_DURATION_MS);
-    kube.kubectl("delete", "gatewayroute", "failover", "-n", TRAFFIC.namespace);
   });
 });

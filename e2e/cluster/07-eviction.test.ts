@@ -8,6 +8,7 @@ import {
   cluster,
   ensureTrafficRoute,
   getJson,
+  getJsonAsync,
   NAMESPACE,
   RELEASE,
   readyPods,
@@ -51,6 +52,14 @@ describe("scenario 7: evictions and the PodDisruptionBudgets", () => {
       const [first, second] = readyPods(kube, NAMESPACE, `app.kubernetes.io/component=${component}`);
       const load = startLoad({ url, host: TRAFFIC.host, ratePerSecond: 100 });
       try {
+        // The budget's status may lag a pod that just turned Ready (scenario 6 restarted one).
+        await eventually(
+          "the budget allowing one disruption",
+          async () =>
+            (await getJsonAsync(kube, "pdb", `${RELEASE}-${component}`, "-n", NAMESPACE)).status
+              ?.disruptionsAllowed === 1,
+          { timeoutMs: 30_000, intervalMs: 250 },
+        );
         expect(await evict(first as string)).toBe(201);
         // The budget allows no second disruption while only one pod is Ready.
         expect(await evict(second as string)).toBe(429);

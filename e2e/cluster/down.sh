@@ -64,21 +64,24 @@ stop containerd
 log "node stopped (${SECONDS}s)"
 pkill -9 -f "containerd-shim.*-address $ctrd/containerd.sock" 2>/dev/null
 for _ in $(seq 1 50); do pgrep -f "containerd-shim.*-address $ctrd/containerd.sock" >/dev/null || break; sleep 0.1; done
-# Container processes whose shim died before them.
+# Container processes whose shim died before them (only in a kubepods cgroup that is ours:
+# one that was there before belongs to another kubelet).
 for cg in /sys/fs/cgroup/pids/kubepods /sys/fs/cgroup/kubepods; do
-  [[ -d "$cg" ]] && find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -9 2>/dev/null
+  [[ -d "$cg" ]] && ! grep -qxF "cgroup $cg" "$state/host-before" &&
+    find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -9 2>/dev/null
 done
 
 # 3. iptables: kube-proxy's own cleanup, then every KUBE-*/CNI-* chain that was not there before.
 log "shims gone (${SECONDS}s)"
-"$bin/kube-proxy" --cleanup >/dev/null 2>&1
+# kube-proxy --cleanup removes every kube-proxy rule on the host: only when there were none before.
+grep -q '^chain .* KUBE-' "$state/host-before" || "$bin/kube-proxy" --cleanup >/dev/null 2>&1
 log "kube-proxy cleanup done (${SECONDS}s)"
 for fam in iptables ip6tables; do
   for t in filter nat mangle; do
     rules="$("$fam" -t "$t" -S 2>/dev/null)"
     ours=()
     for ch in $(awk '$1 == "-N" && $2 ~ /^(KUBE-|CNI-)/ { print $2 }' <<<"$rules"); do
-      grep -qx "chain $fam/$t $ch" "$state/host-before" || ours+=("$ch")
+      grep -qxF "chain $fam/$t $ch" "$state/host-before" || ours+=("$ch")
     done
     ((${#ours[@]} == 0)) && continue
     # Rules that jump to one of them go first (read once: each iptables call costs ~50 ms),
@@ -92,13 +95,15 @@ for fam in iptables ip6tables; do
 done
 log "iptables clean (${SECONDS}s)"
 
-# 4. Mounts (deepest first), network namespaces and bridges made during the run.
-awk -v s="$state" '$2 ~ /kubelet|containerd|netns|kubepods/ || index($2, s) == 1 { print $2 }' /proc/mounts |
+# 4. Mounts (deepest first), network namespaces and bridges made during the run: ours are
+# under the state directory (the kubelet's and containerd's roots), and the pods' network
+# namespaces containerd's CRI names cni-*.
+awk -v s="$state" 'index($2, s) == 1 || $2 ~ "^(/var)?/run/netns/cni-" { print $2 }' /proc/mounts |
   sort -r | while read -r m; do
-    grep -qx "mount $m" "$state/host-before" || umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+    grep -qxF "mount $m" "$state/host-before" || umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
   done
-for ns in $(ip netns list 2>/dev/null | awk '{ print $1 }'); do
-  grep -qx "netns $ns" "$state/host-before" || ip netns delete "$ns" 2>/dev/null
+for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^cni-/ { print $1 }'); do
+  grep -qxF "netns $ns" "$state/host-before" || ip netns delete "$ns" 2>/dev/null
 done
 ip link delete "$POD_BRIDGE" 2>/dev/null
 ip link delete "$NODE_BRIDGE" 2>/dev/null
@@ -113,11 +118,11 @@ stop kube-apiserver KILL
 stop etcd KILL
 log "control plane stopped (${SECONDS}s)"
 for cg in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
-  [[ -d "$cg" ]] && ! grep -qx "cgroup $cg" "$state/host-before" &&
+  [[ -d "$cg" ]] && ! grep -qxF "cgroup $cg" "$state/host-before" &&
     find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
 done
 for p in "${HOST_PATHS[@]}"; do
-  [[ -e "$p" ]] && ! grep -qx "path $p" "$state/host-before" && rm -rf "$p"
+  [[ -e "$p" ]] && ! grep -qxF "path $p" "$state/host-before" && rm -rf "$p"
 done
 
 # 6. The check.

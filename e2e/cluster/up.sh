@@ -4,8 +4,8 @@
 # and kube-proxy (built from the k8s.io/kubernetes Go module by e2e/testenv/build.sh node),
 # with Debian's containerd + runc + CNI plugins running the pods. Root only.
 #
-#   eval "$(e2e/cluster/up.sh)"     # prints KUBECONFIG=, STATE_DIR=, DOWN=, CTR= … on stdout
-#   "$DOWN"                          # always: tears everything down and checks nothing is left
+#   e2e/cluster/up.sh > cluster.env  # KUBECONFIG=, STATE_DIR=, DOWN=, CONTAINERD_ADDRESS=, NODE_IP=
+#   "$DOWN" "$STATE_DIR"             # always: tears everything down and checks nothing is left
 #
 # Facts that shaped it (../shared/real-cluster-notes.md): the node IP cannot be loopback
 # (EndpointSlices refuse it, pods cannot reach the host's 127.0.0.1), so it lives on a
@@ -20,7 +20,7 @@ source "$here/host.sh"
 log() { printf '[cluster/up] %s\n' "$*" >&2; }
 
 [[ $(id -u) -eq 0 ]] || { log "needs root (network bridges, iptables, containerd)"; exit 1; }
-for cmd in containerd containerd-shim-runc-v2 runc ctr conntrack iptables openssl curl; do
+for cmd in containerd containerd-shim-runc-v2 runc ctr conntrack iptables openssl curl kubectl; do
   command -v "$cmd" >/dev/null || { log "$cmd not found (scripts/ensure-system-packages.sh installs it)"; exit 1; }
 done
 [[ -x "$CNI_BIN/bridge" ]] || { log "CNI plugins not found in $CNI_BIN"; exit 1; }
@@ -35,6 +35,10 @@ images="$("$here/images/build.sh" | tail -n1)"
 state="$(mktemp -d /tmp/sluice-cluster.XXXXXX)"
 chmod 700 "$state"
 mkdir -p "$state"/{certs,etcd,logs,pids,cni/net.d,cni/ipam,containerd,kubelet,pod-logs,flex}
+# The modules the cluster loads anyway (bridged traffic through iptables, conntrack), loaded
+# first so their sysctls are recorded as they were rather than as absent.
+modprobe -q br_netfilter 2>/dev/null || true
+modprobe -q nf_conntrack 2>/dev/null || true
 # What the host looked like before, for down.sh to restore and to check against.
 record_host_state > "$state/host-before"
 printf '%s\n' "$bin" > "$state/bin-dir"
@@ -189,7 +193,7 @@ start containerd containerd --config "$ctrd/config.toml"
 ctr=(ctr --address "$ctrd/containerd.sock" -n k8s.io)
 wait_for containerd 30 "${ctr[@]}" version
 for archive in "$images"/*.tar; do
-  "${ctr[@]}" images import --no-unpack=false "$archive" >/dev/null
+  "${ctr[@]}" images import "$archive" >/dev/null
 done
 if [[ -n "${SLUICE_CLUSTER_IMPORT:-}" ]]; then
   for archive in $SLUICE_CLUSTER_IMPORT; do "${ctr[@]}" images import "$archive" >/dev/null; done
@@ -253,6 +257,6 @@ log "ready in ${SECONDS}s: $server"
 
 echo "KUBECONFIG=$kubeconfig"
 echo "STATE_DIR=$state"
-echo "DOWN=$here/down.sh $state"
+echo "DOWN=$here/down.sh"
 echo "CONTAINERD_ADDRESS=$ctrd/containerd.sock"
 echo "NODE_IP=$NODE_IP"

@@ -64,7 +64,7 @@ export async function checkSamplesProgrammed(kube: KubeClient): Promise<void> {
         )
       );
     },
-    { timeoutMs: 60_000, intervalMs: 500, hint: last.map(describe).join(" | ") },
+    { timeoutMs: 60_000, intervalMs: 500 },
   ).catch((err: Error) => {
     throw new Error(`${err.message}\n${last.map(describe).join("\n")}`);
   });
@@ -139,8 +139,11 @@ export async function checkTrafficFollowsScaling(
     await eventually(
       "4 ready endpoints",
       async () => {
+        // The time before the read that first shows it ready: the earliest it can have been,
+        // so the figure below is never understated.
+        const askedAt = load.now();
         for (const pod of await readyEndpoints(kube))
-          if (!before.has(pod) && !readyAt.has(pod)) readyAt.set(pod, load.now());
+          if (!before.has(pod) && !readyAt.has(pod)) readyAt.set(pod, askedAt);
         return readyAt.size === 2;
       },
       { timeoutMs: 60_000, intervalMs: 50 },

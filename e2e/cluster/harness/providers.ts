@@ -52,16 +52,10 @@ function localCluster(): RunningCluster {
       .filter((l) => l.includes("="))
       .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
   );
-  if (!vars.KUBECONFIG || !vars.DOWN || !vars.CONTAINERD_ADDRESS)
-    throw new Error(`cluster did not start:\n${out}`);
-  const [down = "", state = ""] = vars.DOWN.split(" ");
+  const { KUBECONFIG: kubeconfig, DOWN: down, STATE_DIR: state, CONTAINERD_ADDRESS: containerd } = vars;
+  if (!kubeconfig || !down || !state || !containerd) throw new Error(`cluster did not start:\n${out}`);
   return {
-    info: {
-      provider: "local",
-      kubeconfig: vars.KUBECONFIG,
-      runtime: vars.CONTAINERD_ADDRESS,
-      helmValues: {},
-    },
+    info: { provider: "local", kubeconfig, runtime: containerd, helmValues: {} },
     // down.sh exits 1 naming anything the cluster left on the host: that fails the run.
     down: () => run(down, [state]),
   };
