@@ -37,6 +37,18 @@ function refused(port: number): Promise<boolean> {
 
 // --- A minimal WebSocket echo server (RFC 6455, short unfragmented frames) and client. ---
 
+/** A raw keep-alive connection to the gateway: what a client writes and reads, byte for byte. */
+function rawClient(port: number): { socket: Socket; received: string } {
+  const socket = connect(port, "127.0.0.1");
+  defer(() => socket.destroy());
+  const client = { socket, received: "" };
+  socket.on("data", (chunk: Buffer) => {
+    client.received += chunk.toString("latin1");
+  });
+  socket.on("error", () => {});
+  return client;
+}
+
 function wsFrame(opcode: number, payload: Buffer): Buffer {
   if (payload.length >= 126) throw new Error("short frames only");
   return Buffer.concat([Buffer.from([0x80 | opcode, payload.length]), payload]);
@@ -386,28 +398,22 @@ describe("graceful shutdown", () => {
     const up = await upstream("a");
     const gw = await startTestGateway([pool("a", [up.port]), simpleRoute("a", "a")], { drainMs: 2000 });
     defer(() => gw.close());
-    const socket = connect(gw.handle.dataAddress.port, "127.0.0.1");
-    defer(() => socket.destroy());
-    let received = "";
-    socket.on("data", (chunk: Buffer) => {
-      received += chunk.toString("latin1");
-    });
-    socket.on("error", () => {});
-    const ask = () => socket.write("GET /x HTTP/1.1\r\nhost: example.com\r\n\r\n");
+    const client = rawClient(gw.handle.dataAddress.port);
+    const ask = () => client.socket.write("GET /x HTTP/1.1\r\nhost: example.com\r\n\r\n");
     ask();
-    await eventually("the first answer", () => received.includes("\r\n\r\n"), { timeoutMs: 2000 });
-    expect(received).toMatch(/^HTTP\/1.1 200/);
-    expect(received.toLowerCase()).toContain("connection: keep-alive");
+    await eventually("the first answer", () => client.received.includes("\r\n\r\n"), { timeoutMs: 2000 });
+    expect(client.received).toMatch(/^HTTP\/1.1 200/);
+    expect(client.received.toLowerCase()).toContain("connection: keep-alive");
 
-    received = "";
+    client.received = "";
     const shutdown = gw.handle.shutdown();
     await sleep(50);
     ask();
-    await eventually("the answer on the idle connection", () => /\r\n\r\n/.test(received), {
+    await eventually("the answer on the idle connection", () => /\r\n\r\n/.test(client.received), {
       timeoutMs: 2000,
     });
-    expect(received).toMatch(/^HTTP\/1.1 200/);
-    expect(received.toLowerCase()).toContain("connection: close");
+    expect(client.received).toMatch(/^HTTP\/1.1 200/);
+    expect(client.received.toLowerCase()).toContain("connection: close");
     await shutdown;
   });
 
@@ -418,20 +424,14 @@ describe("graceful shutdown", () => {
     });
     const gw = await startTestGateway([pool("a", [up.port]), simpleRoute("a", "a")], { drainMs: 2000 });
     defer(() => gw.close());
-    const socket = connect(gw.handle.dataAddress.port, "127.0.0.1");
-    defer(() => socket.destroy());
-    let received = "";
-    socket.on("data", (chunk: Buffer) => {
-      received += chunk.toString("latin1");
-    });
-    socket.on("error", () => {});
-    socket.write(
+    const client = rawClient(gw.handle.dataAddress.port);
+    client.socket.write(
       "GET /one HTTP/1.1\r\nhost: example.com\r\n\r\nGET /two HTTP/1.1\r\nhost: example.com\r\n\r\n",
     );
     await eventually("both requests upstream", () => up.requests.length >= 1, { timeoutMs: 2000 });
     const shutdown = gw.handle.shutdown();
-    await eventually("two answers", () => received.includes("/two"), { timeoutMs: 3000 });
-    expect(received).toContain("/one");
+    await eventually("two answers", () => client.received.includes("/two"), { timeoutMs: 3000 });
+    expect(client.received).toContain("/one");
     await shutdown;
   });
 

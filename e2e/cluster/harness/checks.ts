@@ -195,3 +195,29 @@ export async function checkTrafficFollowsScaling(
     await scale(kube, 2);
   }
 }
+
+/**
+ * Steady 200 requests/s on the traffic route while `action` runs (and a second before and
+ * after): every request answered 200. Logs how long the action took and the load's summary.
+ */
+export async function checkNothingFailsWhile(
+  info: ClusterInfo,
+  kube: KubeClient,
+  label: string,
+  action: () => Promise<unknown>,
+): Promise<void> {
+  const url = await ensureTrafficRoute(info, kube);
+  const load = startLoad({ url, host: TRAFFIC.host, ratePerSecond: 200 });
+  try {
+    await sleep(1000);
+    const start = performance.now();
+    await action();
+    const seconds = (performance.now() - start) / 1000;
+    await sleep(1000);
+    const outcomes = await load.stop();
+    console.log(`[${label}] took ${seconds.toFixed(1)} s; ${summary(outcomes)}`);
+    expect(outcomes.filter((o) => o.status !== 200)).toEqual([]);
+  } finally {
+    await load.stop();
+  }
+}
