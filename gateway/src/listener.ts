@@ -15,6 +15,8 @@ import { compileSecurityHeaders, securityHeaderLines } from "./filters/security-
 import { readKeyPair, watchTlsFiles } from "./sources/tls-files.ts";
 
 const LATEST = Symbol("latest response");
+/** How long a drain leaves idle keep-alive connections to their clients before closing them. */
+const IDLE_GRACE_MS = 1000;
 type TrackedSocket = Duplex & { [LATEST]?: ServerResponse };
 
 export interface Listener {
@@ -25,7 +27,7 @@ export interface Listener {
   readonly draining: boolean;
   /**
    * Drains: stops accepting, closes busy connections after their response and idle
-   * keep-alive ones at their keep-alive timeout (or with their next response), and after
+   * keep-alive ones with their next response or once idle for a second, and after
    * `drainMs` cuts what is left (upgraded sockets included).
    */
   close(drainMs: number): Promise<void>;
@@ -121,11 +123,11 @@ export async function startListener(
       draining = true;
       certificates?.close();
       log.info({ drainMs }, "draining");
-      // Stop accepting, but leave idle keep-alive connections open: a client may be writing
-      // its next request on one right now, and cutting it would reset that request (seen on
-      // a real cluster during evictions). Each connection's next response says
-      // `Connection: close` (above), and an idle one ends at the keep-alive timeout the
-      // client was told in `Keep-Alive: timeout=…` — clients close before that themselves.
+      // Stop accepting, but do not cut idle keep-alive connections yet: a client may be
+      // writing its next request on one right now, and cutting it would reset that request
+      // (seen on a real cluster during evictions). Each connection's next response says
+      // `Connection: close` (above), so a client in use leaves by itself; what is still idle
+      // after IDLE_GRACE_MS has not been used for that long and is closed then.
       // http.Server#close would close idle connections at once (Node ≥ 19); net's does not.
       const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
       // Connections with a response still under way close after it, though its request
@@ -137,8 +139,18 @@ export async function startListener(
         if (!res.headersSent) res.shouldKeepAlive = false;
         else res.once("finish", () => socket.end());
       }
+      let sweeper: NodeJS.Timeout | undefined;
+      const grace = setTimeout(
+        () => {
+          server.closeIdleConnections();
+          sweeper = setInterval(() => server.closeIdleConnections(), 250);
+        },
+        Math.min(IDLE_GRACE_MS, drainMs / 2),
+      );
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, drainMs).unref());
       await Promise.race([closed, deadline]);
+      clearTimeout(grace);
+      clearInterval(sweeper);
       server.closeAllConnections();
       for (const socket of upgraded) socket.destroy();
     },

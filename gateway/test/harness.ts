@@ -85,7 +85,9 @@ export async function startTestGateway(
       ...loadGatewayConfig(["--config-dir", dir], {}),
       listen: "127.0.0.1:0",
       adminListen: "127.0.0.1:0",
-      drainMs: 2000,
+      // Short: closing a test's gateway waits min(1 s, drainMs / 2) for idle keep-alive
+      // connections of the test's client to be used or left alone before closing them.
+      drainMs: 500,
       apiKeyHashKey: "test",
       accessLog: false,
       ...config,
