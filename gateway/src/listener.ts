@@ -1,9 +1,10 @@
 // The data-plane listener: HTTP, or HTTPS when a certificate is configured (reloaded when
 // its files change), hosted by fastify, with open connections counted and upgraded
 // sockets tracked. It closes by draining: stop accepting, let requests finish, cut the rest.
+import cluster from "node:cluster";
 import { createServer, type IncomingMessage, type ServerOptions, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { type AddressInfo, Server as NetServer } from "node:net";
+import { type AddressInfo, type ListenOptions, Server as NetServer } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Server as TlsServer } from "node:tls";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
@@ -11,13 +12,18 @@ import type { Logger } from "pino";
 import { clientErrorHandler } from "./client-errors.ts";
 import { type GatewayConfig, splitAddress } from "./config.ts";
 import type { DataPlane } from "./data-plane.ts";
-import { compileSecurityHeaders, securityHeaderLines } from "./filters/security-headers.ts";
+import {
+  compileSecurityHeaders,
+  SecurityHeadersResponse,
+  securityHeaderLines,
+} from "./filters/security-headers.ts";
 import { readKeyPair, watchTlsFiles } from "./sources/tls-files.ts";
 
 const LATEST = Symbol("latest response");
 /** How long a drain leaves idle keep-alive connections to their clients before closing them. */
 const IDLE_GRACE_MS = 1000;
 type TrackedSocket = Duplex & { [LATEST]?: ServerResponse };
+const SHARED_PORT: ListenOptions = { reusePort: true, exclusive: true };
 
 export interface Listener {
   readonly address: AddressInfo;
@@ -50,6 +56,8 @@ export async function startListener(
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     requireHostHeader: true,
+    // Adds the security headers when a head is written (filters/security-headers.ts).
+    ServerResponse: SecurityHeadersResponse as typeof ServerResponse,
   };
   const securityHeaders = compileSecurityHeaders(
     config.securityHeaders ? config : {},
@@ -110,7 +118,9 @@ export async function startListener(
     });
 
   const { host, port } = splitAddress(config.listen);
-  await app.listen({ host, port });
+  // A --workers worker binds the port itself, as do its siblings (exclusive: not through the
+  // primary's handle), and the kernel spreads connections over them (reusePort: SO_REUSEPORT).
+  await app.listen({ host, port, ...(cluster.isWorker ? SHARED_PORT : {}) });
   return {
     address: server.address() as AddressInfo,
     get connections() {
