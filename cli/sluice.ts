@@ -1,18 +1,22 @@
 #!/usr/bin/env node
 // The `sluice` command.
-//   sluice gateway --config-dir DIR [--listen HOST:PORT] [--admin-listen HOST:PORT] …
+//   sluice gateway --config-dir DIR [--listen HOST:PORT] [--admin-listen HOST:PORT] [--workers N] …
 //   sluice operator [--kubeconfig FILE] [--namespace NS] …   the control plane in a cluster
 //   sluice compile FILE|DIR…   check manifests and print each object's conditions
-import { pino } from "pino";
-import { hasCode, SluiceError } from "../core/api/errors.ts";
-import { loadGatewayConfig } from "../gateway/src/config.ts";
+import { type Logger, pino } from "pino";
+import { hasCode, SluiceError, type WorkersFailedError } from "../core/api/errors.ts";
+import { type GatewayConfig, loadGatewayConfig } from "../gateway/src/config.ts";
 import { startGateway } from "../gateway/src/server.ts";
+import { defaultWorkers } from "../gateway/src/workers/cpu-limit.ts";
+import { stdoutRelay } from "../gateway/src/workers/output-relay.ts";
+import { startPrimary } from "../gateway/src/workers/primary.ts";
 import { compileFilesCommand } from "./compile-command.ts";
 import { OPERATOR_USAGE, operatorCommand } from "./operator-command.ts";
 
 const USAGE = `usage:
   sluice gateway (--config-dir DIR | --snapshot-file FILE) [--listen HOST:PORT] [--admin-listen HOST:PORT]
-                 [--trusted-hops N] [--max-header-bytes N] [--max-body-bytes N] [--drain-ms N] [--config FILE]
+                 [--trusted-hops N] [--max-header-bytes N] [--max-body-bytes N] [--drain-ms N] [--workers N]
+                 [--config FILE]
 ${OPERATOR_USAGE}
   sluice compile FILE|DIR...`;
 
@@ -35,29 +39,61 @@ async function main(argv: string[]) {
     }
   }
   if (command !== "gateway") return usageError();
-  const log = pino({ name: "sluice-gateway", level: process.env.SLUICE_LOG_LEVEL ?? "info" });
-  let config: ReturnType<typeof loadGatewayConfig>;
+  let config: GatewayConfig;
   try {
     config = loadGatewayConfig(rest);
   } catch (err) {
     return usageError(err);
   }
-  let gateway: Awaited<ReturnType<typeof startGateway>>;
+  const level = process.env.SLUICE_LOG_LEVEL ?? "info";
+  const workers = config.workers ?? defaultWorkers();
+  let running: { log: Logger; shutdown: () => Promise<void> };
   try {
-    gateway = await startGateway(config, log);
+    if (workers > 1) running = await startWorkers(config, workers, level);
+    else {
+      const log = pino({ name: "sluice-gateway", level });
+      const gateway = await startGateway(config, log);
+      running = { log, shutdown: () => gateway.shutdown() };
+    }
   } catch (err) {
-    // A setting only found unusable at start (an unreadable kubeconfig): said, not a stack.
-    if (!hasCode(err, "SLUICE_CONFIG_INVALID")) throw err;
+    // A setting only found unusable at start (an unreadable kubeconfig, a port in use for
+    // a worker): said, not a stack.
+    const config = hasCode(err, "SLUICE_CONFIG_INVALID");
+    if (!config && !hasCode(err, "SLUICE_WORKERS_FAILED")) throw err;
     console.error((err as Error).message);
-    process.exitCode = 2;
+    process.exitCode = config ? 2 : 1;
     return;
   }
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
-      log.info({ signal }, "shutting down");
-      void gateway.shutdown().then(() => process.exit(0));
+      running.log.info({ signal }, "shutting down");
+      void running.shutdown().then(() => process.exit(0));
     });
   }
+}
+
+/**
+ * --workers N above 1: this process becomes the primary of N gateway processes (ADR 0005).
+ * Its log and the workers' output share one writer to stdout; it exits 1 if workers keep dying.
+ */
+async function startWorkers(config: GatewayConfig, workers: number, level: string) {
+  let dropped = 0;
+  const output = stdoutRelay((bytes) => {
+    dropped += bytes;
+  });
+  const log = pino({ name: "sluice-gateway", level }, output.stream);
+  const primary = await startPrimary(config, workers, log, output);
+  const shutdown = async () => {
+    await primary.shutdown();
+    if (dropped > 0) log.warn({ bytes: dropped }, "output dropped: stdout did not keep up");
+    await output.close();
+  };
+  primary.failed.catch(async (err: WorkersFailedError) => {
+    log.fatal({ code: err.code }, err.message);
+    await shutdown();
+    process.exit(1);
+  });
+  return { log, shutdown };
 }
 
 await main(process.argv.slice(2));

@@ -11,6 +11,8 @@ export const ErrorCode = {
   SLUICE_SNAPSHOT_REJECTED: "SLUICE_SNAPSHOT_REJECTED",
   /** The standalone directory could not be read or parsed. */
   SLUICE_SOURCE_UNREADABLE: "SLUICE_SOURCE_UNREADABLE",
+  /** With --workers: a worker could not start, or workers kept exiting; the gateway stops. */
+  SLUICE_WORKERS_FAILED: "SLUICE_WORKERS_FAILED",
   /** A constructor or function was given an option it cannot work with (a programming error). */
   SLUICE_INVALID_ARGUMENT: "SLUICE_INVALID_ARGUMENT",
   /** The Kubernetes API answered with a status other than 2xx. */
@@ -49,6 +51,7 @@ export const GatewayErrorCode = {
   SLUICE_CONFIG_INVALID: ErrorCode.SLUICE_CONFIG_INVALID,
   SLUICE_SNAPSHOT_REJECTED: ErrorCode.SLUICE_SNAPSHOT_REJECTED,
   SLUICE_SOURCE_UNREADABLE: ErrorCode.SLUICE_SOURCE_UNREADABLE,
+  SLUICE_WORKERS_FAILED: ErrorCode.SLUICE_WORKERS_FAILED,
 } as const;
 export type GatewayErrorCode = keyof typeof GatewayErrorCode;
 
@@ -83,6 +86,15 @@ export class SourceUnreadableError extends GatewayError {
   constructor(message: string) {
     super(ErrorCode.SLUICE_SOURCE_UNREADABLE, message);
     this.name = "SourceUnreadableError";
+  }
+}
+
+/** With --workers: a worker could not start, or workers kept exiting (the process exits 1). */
+export class WorkersFailedError extends GatewayError {
+  declare readonly code: "SLUICE_WORKERS_FAILED";
+  constructor(message: string) {
+    super(ErrorCode.SLUICE_WORKERS_FAILED, message);
+    this.name = "WorkersFailedError";
   }
 }
 

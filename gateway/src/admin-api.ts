@@ -41,7 +41,7 @@ export async function startAdminApi(d: AdminApiDeps): Promise<AdminApi> {
       return { ready, reason: draining ? "draining" : "no snapshot loaded", draining, version };
     },
     routes: (admin) => {
-      rateLimitRoutes(admin, loader, d.limiter, log);
+      rateLimitRoutes(admin, () => loader.current?.rateLimits, d.limiter, log);
       admin.get("/status", async () => ({
         ...loader.status,
         ...(d.source.objects ? { objects: d.source.objects() } : {}),

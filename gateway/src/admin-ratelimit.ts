@@ -5,20 +5,23 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { GUARDED } from "../../core/admin/admin-server.ts";
+import type { SnapshotRateLimitPolicy } from "../../core/api/snapshot/schema.ts";
 import { clientIpKey, GLOBAL_KEY } from "./ratelimit/key-value.ts";
 import type { LimitCheck, Limiter } from "./ratelimit/types.ts";
-import type { SnapshotLoader } from "./snapshot/loader.ts";
 
 export function rateLimitRoutes(
   admin: FastifyInstance,
-  loader: SnapshotLoader,
+  /** The RateLimitPolicies of the snapshot being served, by id. */
+  rateLimits: () => ReadonlyMap<string, SnapshotRateLimitPolicy> | undefined,
   limiter: Limiter,
   log: Logger,
 ) {
   const limitCheck = (request: FastifyRequest): LimitCheck | string => {
     const { namespace, policy, rule } = request.params as { namespace: string; policy: string; rule: string };
     const id = `${namespace}/${policy}`;
-    const found = loader.current?.rateLimits.get(id)?.rules.find((r) => r.name === rule);
+    const found = rateLimits()
+      ?.get(id)
+      ?.rules.find((r) => r.name === rule);
     if (!found) return `no rule "${rule}" in RateLimitPolicy ${id} of the snapshot being served`;
     const raw = (request.query as { key?: string }).key;
     const key =

@@ -195,6 +195,14 @@ export const GatewayConfigSchema = Type.Object(
       default: 300000,
       description: "How long a client (or consumer) over --auth-failure-limit is refused (429).",
     }),
+    workers: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 64,
+        description:
+          "Gateway processes sharing the listen port (default: the container's CPU limit, rounded up, or 1 without one). Above 1, a primary process runs the snapshot source and the admin listener for all of them (docs/adr/0005-workers.md).",
+      }),
+    ),
     apiKeyHashKey: Type.String({
       minLength: 1,
       default: "sluice-standalone",
@@ -245,6 +253,7 @@ const FLAGS = {
   "auth-failure-limit": { type: "string" },
   "auth-failure-window-ms": { type: "string" },
   "auth-failure-block-ms": { type: "string" },
+  workers: { type: "string" },
 } as const;
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

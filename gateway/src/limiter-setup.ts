@@ -1,5 +1,7 @@
 // The rate limiter the data plane, the brute-force guard and the admin API share: in Redis
-// when one is configured (shared by every replica), else in memory, per replica.
+// when one is configured (shared by every replica), else in memory, per replica. A --workers
+// worker passes `shared`, the pod's one memory limiter in its primary (workers/ipc-limiter.ts):
+// N workers each counting on their own would allow N times the limit.
 import type { Logger } from "pino";
 import { BruteForceGuard } from "./auth/brute-force.ts";
 import { type GatewayConfig, rateLimitStore } from "./config.ts";
@@ -15,18 +17,29 @@ export interface LimiterSetup {
   onFailedOpen: (outcome: RuleOutcome) => void;
 }
 
+export interface WorkerLimits {
+  /** Used in place of an in-memory limiter (not with Redis, already shared). */
+  shared: Limiter;
+  /** A brute-force block this worker found, for the others to learn. */
+  onBlocked: (limiterKey: string, untilMs: number) => void;
+}
+
 /** Creates the limiter; with Redis, waits up to 2 s for it, then serves anyway. Closed with `limiter.close()`. */
 export async function startLimiter(
   config: GatewayConfig,
   log: Logger,
   metrics: GatewayMetrics | undefined,
+  worker?: WorkerLimits,
 ): Promise<LimiterSetup> {
   const store = rateLimitStore(config);
   const redis = Boolean(store.url || store.sentinel || store.cluster);
-  const base = createLimiter({
-    ...store,
-    onError: (err) => log.warn({ err: err.message }, "rate-limit store error"),
-  });
+  const base =
+    !redis && worker
+      ? worker.shared
+      : createLimiter({
+          ...store,
+          onError: (err) => log.warn({ err: err.message }, "rate-limit store error"),
+        });
   const limiter = redis ? timedLimiter(base, metrics) : base;
   if (redis && !(await limiter.connected(2000)))
     log.warn(
@@ -38,6 +51,7 @@ export async function startLimiter(
           limit: config.authFailureLimit,
           windowMs: config.authFailureWindowMs,
           blockMs: config.authFailureBlockMs,
+          ...(worker ? { onBlocked: worker.onBlocked } : {}),
         })
       : undefined;
   return { limiter, bruteForce, onFailedOpen: failOpenLogger(log) };

@@ -1,12 +1,13 @@
 // The gateway process: its components, started in order. Each lives in its own file; what
-// has a lifecycle starts here and closes in gracefulShutdown (shutdown.ts).
+// has a lifecycle starts here and closes in gracefulShutdown (shutdown.ts). With --workers N
+// above 1 the CLI starts workers/primary.ts instead, which runs the same data plane in N
+// processes (workers/worker.ts) and the source and admin listener once for all of them.
 import type { AddressInfo } from "node:net";
 import { type DestinationStream, type Logger, pino } from "pino";
 import { startAdminApi } from "./admin-api.ts";
 import type { GatewayConfig } from "./config.ts";
-import { createDataPlane } from "./data-plane.ts";
+import { startDataPlane } from "./data-plane-setup.ts";
 import { startLimiter } from "./limiter-setup.ts";
-import { startListener } from "./listener.ts";
 import { createSnapshotLoader } from "./loader-setup.ts";
 import { GatewayMetrics } from "./observability/gateway-metrics.ts";
 import { startObservability } from "./observability-setup.ts";
@@ -43,9 +44,10 @@ export async function startGateway(
       )
     : undefined;
   // Rate limiter (Redis or memory), brute-force guard and the fail-open log: limiter-setup.ts.
-  const { limiter, bruteForce, onFailedOpen } = await startLimiter(config, log, metrics);
+  const limits = await startLimiter(config, log, metrics);
+  const { limiter } = limits;
   // Snapshot loading: validate → build → swap, its events logged and counted.
-  const loader = createSnapshotLoader(config.apiKeyHashKey, bruteForce, log, metrics);
+  const loader = createSnapshotLoader(config.apiKeyHashKey, limits.bruteForce, log, metrics);
   // Access log, traces and the metrics every request reports to.
   const telemetry = await startObservability(
     { accessLog: config.accessLog, accessLogStream: options.accessLogStream },
@@ -53,23 +55,9 @@ export async function startGateway(
   );
   // The snapshot source (config directory, snapshot file or the operator's Secret): loads now, then watches.
   const source = startSnapshotSource(config, loader, log);
-  // The request pipeline on whatever snapshot is current: route → admission → forward.
-  const dataPlane = createDataPlane({
-    current: () => loader.current,
-    trustedHops: config.trustedHops,
-    maxBodyBytes: config.maxBodyBytes,
-    tls: config.tlsCertFile !== undefined,
-    observability: telemetry.observability,
-    limiter,
-    ...(bruteForce ? { bruteForce } : {}),
-    onFailedOpen,
-    bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,
-    maxRequestsPerClient: config.maxRequestsPerClient,
-    headersWithUnderscores: config.headersWithUnderscores,
-    securityHeaders: config.securityHeaders ? config : {},
-  });
-  // The data-plane listener (HTTP or HTTPS, certificates reloaded) hands every request to it.
-  const listener = await startListener(config, dataPlane, log);
+  // The request pipeline on whatever snapshot is current (route → admission → forward) and
+  // the data-plane listener (HTTP or HTTPS, certificates reloaded) handing it every request.
+  const listener = await startDataPlane(config, { loader, limits, telemetry }, log);
   // The admin listener: probes, /status, /metrics, log level, rate-limit keys.
   const admin = await startAdminApi({
     listen: config.adminListen,

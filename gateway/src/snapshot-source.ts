@@ -3,17 +3,16 @@
 // and then on every change; see sources/.
 import type { Logger } from "pino";
 import type { GatewayConfig } from "./config.ts";
-import type { SnapshotLoader } from "./snapshot/loader.ts";
 import { startConfigDirSource } from "./sources/config-dir-source.ts";
 import { startSnapshotFileSource } from "./sources/snapshot-file-source.ts";
 import { startSnapshotSecretSource } from "./sources/snapshot-secret-source.ts";
-import type { SnapshotSource } from "./sources/source.ts";
+import type { SnapshotSink, SnapshotSource } from "./sources/source.ts";
 
-export type { SnapshotSource } from "./sources/source.ts";
+export type { SnapshotSink, SnapshotSource } from "./sources/source.ts";
 
 export function startSnapshotSource(
   config: GatewayConfig,
-  loader: SnapshotLoader,
+  loader: SnapshotSink,
   log: Logger,
 ): SnapshotSource {
   if (config.snapshotSecret) {

@@ -21,6 +21,8 @@ export interface BruteForceSettings {
   limit: number;
   windowMs: number;
   blockMs: number;
+  /** A block this guard found, for the other workers of a pod to learn (learn()). */
+  onBlocked?: (limiterKey: string, untilMs: number) => void;
 }
 
 /** The limiter's policy id for the failure counts (not a resource anyone can name). */
@@ -31,6 +33,7 @@ export class BruteForceGuard {
   readonly #limiter: Limiter;
   readonly #rule: RateLimitRule;
   readonly #now: () => number;
+  readonly #onBlocked: BruteForceSettings["onBlocked"];
   /** "<ip or /64>" → blocked until (epoch ms); oldest first. */
   readonly #clients = new Map<string, number>();
   /** "<policy> <credential digest>" → blocked until (epoch ms); oldest first. */
@@ -39,6 +42,7 @@ export class BruteForceGuard {
   constructor(limiter: Limiter, s: BruteForceSettings, now: () => number = Date.now) {
     this.#limiter = limiter;
     this.#now = now;
+    this.#onBlocked = s.onBlocked;
     this.#rule = {
       name: "per-client",
       key: { type: "Global" },
@@ -77,11 +81,23 @@ export class BruteForceGuard {
           { policyId: BRUTE_FORCE_POLICY, rule: this.#rule, key: limiterKey },
         ]);
         if (decision.allowed || decision.storeFailed) return;
-        blocked.delete(key);
-        blocked.set(key, this.#now() + decision.retryAfterSeconds * 1000);
-        while (blocked.size > MAX_REMEMBERED) blocked.delete(blocked.keys().next().value as string);
+        const until = this.#now() + decision.retryAfterSeconds * 1000;
+        remember(blocked, key, until);
+        this.#onBlocked?.(limiterKey, until);
       }),
     );
+  }
+
+  /**
+   * A block found by another process sharing this one's counts (a worker of the same pod):
+   * without it, each worker would let a blocked guesser try once more before its own count
+   * came back refused.
+   */
+  learn(limiterKey: string, untilMs: number): void {
+    const colon = limiterKey.indexOf(":");
+    const kind = limiterKey.slice(0, colon);
+    const blocked = kind === "client" ? this.#clients : kind === "credential" ? this.#credentials : undefined;
+    if (blocked && untilMs > this.#now()) remember(blocked, limiterKey.slice(colon + 1), untilMs);
   }
 
   #left(blocked: Map<string, number>, key: string): number {
@@ -94,6 +110,12 @@ export class BruteForceGuard {
     }
     return Math.max(1, Math.ceil(left / 1000));
   }
+}
+
+function remember(blocked: Map<string, number>, key: string, untilMs: number): void {
+  blocked.delete(key);
+  blocked.set(key, untilMs);
+  while (blocked.size > MAX_REMEMBERED) blocked.delete(blocked.keys().next().value as string);
 }
 
 function clientKey(client: string): string {

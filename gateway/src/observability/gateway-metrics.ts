@@ -4,6 +4,9 @@
 // addresses or user ids, so a client cannot grow the series count.
 // Metrics counted on every request are HotCounter/HotHistogram (hot-metrics.ts): prom-client
 // validates and hashes labels on every inc/observe, which showed in the proxy bench.
+// With --workers, the primary sums every worker's registry and its own (prom-client's
+// AggregatorRegistry, workers/cluster-metrics.ts): counters and histograms add up, and each
+// gauge says how its values combine (`aggregator`) where a sum would be wrong.
 import { Counter, Gauge, Registry } from "prom-client";
 import { type CounterSeries, type HistogramSeries, HotCounter, HotHistogram } from "./hot-metrics.ts";
 
@@ -101,11 +104,13 @@ export class GatewayMetrics {
     name: "sluice_snapshot_info",
     help: "The snapshot being served (value 1; its version as a label).",
     labelNames: ["version"] as const,
+    aggregator: "max",
     registers: [this.registry],
   });
   readonly #lastReload = new Gauge({
     name: "sluice_snapshot_last_reload_timestamp_seconds",
     help: "When the last snapshot was loaded (Unix time).",
+    aggregator: "max",
     registers: [this.registry],
   });
   readonly #redisDuration = new HotHistogram(
@@ -146,6 +151,8 @@ export class GatewayMetrics {
       name: "sluice_endpoint_healthy",
       help: "1 when the endpoint is in rotation (passing active checks, not ejected), else 0.",
       labelNames: ["pool", "endpoint"] as const,
+      // Workers check and eject on their own: in rotation only where every worker has it.
+      aggregator: "min",
       registers: [this.registry],
       collect() {
         this.reset();
@@ -157,6 +164,8 @@ export class GatewayMetrics {
       name: "sluice_circuit_breaker_open",
       help: "1 while the pool is at its circuit-breaker limits (new requests get 503), else 0.",
       labelNames: ["pool"] as const,
+      // Open as soon as one worker refuses (each holds its share of the limits).
+      aggregator: "max",
       registers: [this.registry],
       collect() {
         this.reset();

@@ -2,7 +2,7 @@
 // backend pools. Immutable once built; the gateway swaps one reference to move to the
 // next snapshot, so in-flight requests finish on the objects they started with.
 
-import type { Snapshot, SnapshotRateLimitPolicy } from "../../../core/api/snapshot/schema.ts";
+import type { Snapshot, SnapshotPool, SnapshotRateLimitPolicy } from "../../../core/api/snapshot/schema.ts";
 import { type AuthRuntime, type AuthRuntimeOptions, buildAuthRuntime } from "../auth/auth-runtime.ts";
 import { BackendPoolRuntime, type PoolEvent, poolConfigKey } from "../upstream/backend-pool.ts";
 import { Router } from "./router.ts";
@@ -21,6 +21,8 @@ export interface RuntimeOptions {
   onPoolEvent?: (pool: string, e: PoolEvent) => void;
   /** hashKey must be this gateway's SLUICE_API_KEY_HASH_KEY. */
   auth: AuthRuntimeOptions;
+  /** A pool as this process builds it (a --workers worker divides its circuit breaker). */
+  adjustPool?: (pool: SnapshotPool) => SnapshotPool;
 }
 
 /**
@@ -37,7 +39,8 @@ export function buildRuntime(
   const pools = new Map<string, BackendPoolRuntime>();
   const created: BackendPoolRuntime[] = [];
   try {
-    for (const config of snapshot.pools) {
+    for (const published of snapshot.pools) {
+      const config = options.adjustPool?.(published) ?? published;
       const old = previous?.pools.get(config.id);
       if (old && !old.closed && old.configKey === poolConfigKey(config)) {
         pools.set(config.id, old);

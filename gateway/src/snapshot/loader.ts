@@ -7,7 +7,12 @@ import { type GatewayError, SnapshotRejectedError } from "../../../core/api/erro
 import type { Snapshot } from "../../../core/api/snapshot/schema.ts";
 import { snapshotProblems } from "../../../core/api/snapshot/validate.ts";
 import type { AuthRuntimeOptions } from "../auth/auth-runtime.ts";
-import { buildRuntime, type GatewayRuntime, retire } from "../runtime/gateway-runtime.ts";
+import {
+  buildRuntime,
+  type GatewayRuntime,
+  type RuntimeOptions,
+  retire,
+} from "../runtime/gateway-runtime.ts";
 import type { PoolEvent } from "../upstream/backend-pool.ts";
 
 export interface LoaderStatus {
@@ -25,6 +30,7 @@ export interface SnapshotLoaderOptions {
   onPoolEvent?: (pool: string, e: PoolEvent) => void;
   /** Authentication settings of this gateway (default: the standalone hash key, no failure hook). */
   auth?: AuthRuntimeOptions;
+  adjustPool?: RuntimeOptions["adjustPool"];
 }
 
 export class SnapshotLoader {
@@ -62,6 +68,7 @@ export class SnapshotLoader {
       next = buildRuntime(candidate as Snapshot, this.#current, {
         ...(this.#options.onPoolEvent ? { onPoolEvent: this.#options.onPoolEvent } : {}),
         auth: this.#options.auth ?? { hashKey: "sluice-standalone" },
+        ...(this.#options.adjustPool ? { adjustPool: this.#options.adjustPool } : {}),
       });
     } catch (err) {
       const error = new SnapshotRejectedError((err as Error).message);

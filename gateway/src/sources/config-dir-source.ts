@@ -2,13 +2,12 @@
 // watched (core/sources/directory-watch.ts says how renames, symlinks and mounts are caught).
 import type { Logger } from "pino";
 import { compileDirectory, notAccepted, watchDirectory } from "../../../core/sources/directory-source.ts";
-import type { SnapshotLoader } from "../snapshot/loader.ts";
-import { readAndLoad, type SnapshotSource } from "./source.ts";
+import { readAndLoad, type SnapshotSink, type SnapshotSource } from "./source.ts";
 
 export function startConfigDirSource(
   dir: string,
   apiKeyHashKey: string,
-  loader: SnapshotLoader,
+  loader: SnapshotSink,
   log: Logger,
 ): SnapshotSource {
   // Objects of the directory that are not accepted, with why, for /status.

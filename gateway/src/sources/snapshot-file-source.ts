@@ -2,10 +2,9 @@
 // read again whenever the file changes.
 import { readFileSync, watch } from "node:fs";
 import type { Logger } from "pino";
-import type { SnapshotLoader } from "../snapshot/loader.ts";
-import { readAndLoad, type SnapshotSource } from "./source.ts";
+import { readAndLoad, type SnapshotSink, type SnapshotSource } from "./source.ts";
 
-export function startSnapshotFileSource(file: string, loader: SnapshotLoader, log: Logger): SnapshotSource {
+export function startSnapshotFileSource(file: string, loader: SnapshotSink, log: Logger): SnapshotSource {
   const reload = () => readAndLoad(loader, log, file, () => JSON.parse(readFileSync(file, "utf8")));
   reload();
   const watcher = watch(file, () => reload());

@@ -6,8 +6,7 @@ import type { Logger } from "pino";
 import { ApiClient } from "../../../core/kubernetes/api-client.ts";
 import { ReplicaReporter } from "../../../core/kubernetes/replica-reporter.ts";
 import { watchSnapshotSecret } from "../../../core/sources/secret-source.ts";
-import type { SnapshotLoader } from "../snapshot/loader.ts";
-import type { SnapshotSource } from "./source.ts";
+import type { SnapshotSink, SnapshotSource } from "./source.ts";
 
 export interface SecretSourceSettings {
   /** NAMESPACE/NAME of the snapshot Secret. */
@@ -19,7 +18,7 @@ export interface SecretSourceSettings {
 
 export function startSnapshotSecretSource(
   settings: SecretSourceSettings,
-  loader: SnapshotLoader,
+  loader: SnapshotSink,
   log: Logger,
 ): SnapshotSource {
   const [namespace = "", name = ""] = settings.secret.split("/");
@@ -37,6 +36,8 @@ export function startSnapshotSecretSource(
     onError: (err) => log.warn({ err: String(err) }, "replica report failed; retrying"),
   });
   reporter.start();
+  // With --workers, a snapshot is served once every worker has it: report it then.
+  loader.onServed?.(() => reporter.update());
   const watch = watchSnapshotSecret({
     namespace,
     name,

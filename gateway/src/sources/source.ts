@@ -3,8 +3,26 @@
 // every change, and a source that cannot be read keeps the last good snapshot serving.
 import type { Logger } from "pino";
 import { GatewayError, SourceUnreadableError } from "../../../core/api/errors.ts";
+import type { Snapshot } from "../../../core/api/snapshot/schema.ts";
 import type { notAccepted } from "../../../core/sources/directory-source.ts";
-import type { SnapshotLoader } from "../snapshot/loader.ts";
+import type { ApiKeyUsageEntry } from "../auth/api-key-usage.ts";
+import type { LoaderStatus } from "../snapshot/loader.ts";
+
+/**
+ * Where a source loads into: the SnapshotLoader of a gateway process, or, with --workers,
+ * the primary's hand-over to its workers (workers/primary-snapshots.ts).
+ */
+export interface SnapshotSink {
+  /** Loads a candidate; false when it is rejected (the current one stays). */
+  load(candidate: unknown, source: string): boolean;
+  readonly status: LoaderStatus;
+  /** The snapshot loaded last (a directory's last good versions come from it) and its key usage. */
+  readonly current:
+    | { readonly snapshot: Snapshot; readonly auth: { readonly usage: { read(): ApiKeyUsageEntry[] } } }
+    | undefined;
+  /** Calls `listener` when what is served changes later than load() returns (the workers' primary). */
+  onServed?(listener: () => void): void;
+}
 
 export interface SnapshotSource {
   /** Reads the source again now (its watch does this on its own; a Secret has nothing to re-read). */
@@ -19,7 +37,7 @@ export interface SnapshotSource {
  * Reads a snapshot and loads it. When reading fails, the failure is recorded as the last
  * rejection (for /status and the replica report) and logged; the current snapshot stays.
  */
-export function readAndLoad(loader: SnapshotLoader, log: Logger, source: string, read: () => unknown): void {
+export function readAndLoad(loader: SnapshotSink, log: Logger, source: string, read: () => unknown): void {
   try {
     loader.load(read(), source);
   } catch (err) {
