@@ -14,6 +14,7 @@ export default defineConfig({
             "operator/**/*.test.ts",
             "gateway/src/**/*.test.ts",
             "scripts/**/*.test.ts",
+            "bench/**/*.test.ts",
           ],
           testTimeout: 30_000,
         },

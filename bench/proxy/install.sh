@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the proxy benchmark needs when it is missing: nginx (Debian's, one of
-# nginx-light / nginx), wrk (load generator), taskset (util-linux, CPU pinning) and the
+# nginx-light / nginx), wrk (load generator), taskset (util-linux, CPU pinning), vegeta
+# (latency.ts's open-loop load generator, built from its Go module into .cache/) and the
 # npm devDependencies (fastify, @fastify/http-proxy, autocannon as wrk's fallback).
 # Idempotent and silent when everything is already there.
 set -euo pipefail
@@ -37,4 +38,11 @@ fi
 if [ ! -d "$root/node_modules/@fastify/http-proxy" ] || [ ! -d "$root/node_modules/autocannon" ]; then
   echo "bench/proxy/install.sh: npm install" >&2
   (cd "$root" && npm install --no-audit --no-fund --silent)
+fi
+
+# Built, not installed (Debian has no vegeta); near-instant once cached. Its log is shown
+# only when the build fails, so that this script stays silent when nothing was missing.
+if ! log=$(bash "$root/scripts/tools/build-vegeta.sh" 2>&1); then
+  echo "$log" >&2
+  exit 1
 fi

@@ -1,11 +1,15 @@
-// Load generators for the proxy bench, always pinned to core 1 (with the upstream).
-// wrk (Debian) is preferred: C, one thread, far cheaper per request than a Node client.
-// autocannon (npm) is the fallback when wrk is missing; it costs more CPU per request, so
-// on the shared core it lowers the ceiling that `direct` shows.
+// Load generators for the proxy bench's saturation runs, always pinned to core 1 (with the
+// upstream). wrk (Debian) is preferred: C, one thread, far cheaper per request than a Node
+// client. autocannon (npm) is the fallback when wrk is missing; it costs more CPU per request,
+// so on the shared core it lowers the ceiling that `direct` shows.
+// Both are closed loop — a connection sends its next request only once the last one was
+// answered — so their latencies hide a stall rather than show it: latency is measured open
+// loop by latency.ts (vegeta). The fixed-rate half-load runs that used to be here were
+// closed loop too and are gone.
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { runProc, which } from "./procs.ts";
+import { hasTaskset, runProc, which } from "./procs.ts";
 
 export const LOAD_CPU = "1";
 
@@ -19,13 +23,16 @@ export interface LoadResult {
 
 export interface Loader {
   name: string; // with version, for the report
-  halfLoadMethod: string; // how run() at a fixed rate is done, for the report
-  /** rate undefined: saturation (closed loop, `conns` connections); else about `rate` req/s. */
+  /**
+   * A saturation run: `conns` connections, each sending as fast as it is answered. The
+   * fourth argument used to ask for a fixed rate; it stays, always undefined, so that the
+   * callers passing `undefined` there (paired.ts) need no change.
+   */
   run(
     url: string,
     conns: number,
     seconds: number,
-    rate?: number,
+    noRate?: undefined,
     headers?: Record<string, string>,
   ): Promise<LoadResult>;
 }
@@ -33,53 +40,27 @@ export interface Loader {
 export function pickLoader(root: string, logDir: string): Loader {
   // BENCH_LOADER=autocannon forces the fallback, to check it still works.
   const wrk = process.env.BENCH_LOADER === "autocannon" ? null : which("wrk");
-  if (wrk) return wrkLoader(wrk, which("wrk2") ?? process.env.BENCH_WRK2 ?? null, logDir);
+  if (wrk) return wrkLoader(wrk, logDir);
   const ac = join(root, "node_modules/autocannon/autocannon.js");
   if (existsSync(ac)) return autocannonLoader(ac, logDir);
   throw new Error("neither wrk nor autocannon found: run bench/proxy/install.sh");
 }
 
-function wrkLoader(wrk: string, wrk2: string | null, logDir: string): Loader {
+function wrkLoader(wrk: string, logDir: string): Loader {
   return {
     name: `wrk ${/wrk (\S+)/.exec(safeOut(wrk, ["-v"]))?.[1] ?? "?"}, 1 thread`,
-    halfLoadMethod: wrk2
-      ? "wrk2 -R <half of saturation> (fixed rate, corrected for coordinated omission)"
-      : "wrk with bench/proxy/pace.lua: same connections, each paced so the total is about half " +
-        "the saturation rate (wrk2 is not in Debian; closed loop, so not corrected for coordinated omission; " +
-        "not -c 4, which still saturates a Node proxy)",
-    async run(url, conns, seconds, rate, headers = {}) {
+    async run(url, conns, seconds, _noRate, headers = {}) {
       const h = Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]);
-      const common = ["-t1", `-c${conns}`, `-d${seconds}s`, "--latency", ...h];
-      if (rate === undefined) return parseWrk(await runProc("wrk", [wrk, ...common, url], logDir, LOAD_CPU));
-      if (wrk2)
-        return parseWrk(
-          await runProc("wrk2", [wrk2, ...common, `-R${Math.round(rate)}`, url], logDir, LOAD_CPU),
-        );
-      // Each connection's cycle is delay + latency, so a first delay of conns/rate overshoots
-      // the cycle; a 2 s calibration run measures the latency share, and the delay drops by it.
-      const target = (conns * 1000) / rate;
-      const calib = await paced(["-t1", `-c${conns}`, "-d2s", "--latency", ...h], url, target);
-      const overhead = (conns * 1000) / calib.rps - target;
-      return paced(common, url, target - overhead);
+      const args = ["-t1", `-c${conns}`, `-d${seconds}s`, "--latency", ...h, url];
+      return parseWrk(await runOnLoadCore("wrk", [wrk, ...args], logDir));
     },
   };
-
-  async function paced(args: string[], url: string, delayMs: number): Promise<LoadResult> {
-    // The script reads the delay from its environment, which the wrk child inherits.
-    process.env.WRK_DELAY_MS = String(Math.max(0, delayMs));
-    const script = join(import.meta.dirname, "pace.lua");
-    try {
-      return parseWrk(await runProc("wrk-paced", [wrk, ...args, "-s", script, url], logDir, LOAD_CPU));
-    } finally {
-      delete process.env.WRK_DELAY_MS;
-    }
-  }
 }
 
-/** Parses wrk's (and wrk2's) --latency output. */
+/** Parses wrk's --latency output. */
 export function parseWrk(out: string): LoadResult {
   const pct = (p: string) => {
-    // wrk prints "  99%    1.23ms", wrk2 "  99.000%    1.23ms"
+    // wrk prints "  99%    1.23ms"
     const m = new RegExp(`^\\s*${p}(?:\\.0+)?%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, "m").exec(out);
     if (!m) throw new Error(`no ${p}% line in wrk output:\n${out}`);
     const unit = { us: 0.001, ms: 1, s: 1000, m: 60_000 }[m[2] as "us" | "ms" | "s" | "m"];
@@ -96,13 +77,10 @@ export function parseWrk(out: string): LoadResult {
 function autocannonLoader(ac: string, logDir: string): Loader {
   return {
     name: `autocannon ${safeOut(process.execPath, [ac, "--version"]).match(/v?(\d+\.\d+\.\d+)/)?.[1] ?? "?"}`,
-    halfLoadMethod:
-      "autocannon --overallRate <half of saturation> (fixed rate, not corrected for coordinated omission)",
-    async run(url, conns, seconds, rate, headers = {}) {
+    async run(url, conns, seconds, _noRate, headers = {}) {
       const args = [process.execPath, ac, "-j", "-c", String(conns), "-d", String(seconds)];
       for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}=${v}`);
-      if (rate !== undefined) args.push("--overallRate", String(Math.round(rate)));
-      const out = await runProc("autocannon", [...args, url], logDir, LOAD_CPU);
+      const out = await runOnLoadCore("autocannon", [...args, url], logDir);
       const j = JSON.parse(out.slice(out.indexOf("{"))) as {
         requests: { average: number; total: number };
         latency: { p50: number; p99: number };
@@ -119,6 +97,18 @@ function autocannonLoader(ac: string, logDir: string): Loader {
       };
     },
   };
+}
+
+/**
+ * Runs a load generator to its end on the load core and returns its output. Pinned here rather
+ * by runProc's `cpu`: runProc pipes a pinned process's stdout through `cat` into a log opened
+ * for appending, so the output could be read before its last lines landed, and after earlier
+ * runs' (a saturation run read the warm-up's req/s). This way the process writes straight into
+ * a fresh log of its own, complete once it has exited.
+ */
+export function runOnLoadCore(name: string, argv: string[], logDir: string): Promise<string> {
+  rmSync(join(logDir, `${name}.log`), { force: true });
+  return runProc(name, [...(hasTaskset ? ["taskset", "-c", LOAD_CPU] : []), ...argv], logDir);
 }
 
 function safeOut(cmd: string, args: string[]): string {

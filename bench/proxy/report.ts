@@ -1,7 +1,10 @@
 // Formats the proxy bench's results: one markdown section, printed to stdout as it is
 // (its columns are padded, so it reads as a plain table too) and put at the top of
 // docs/benchmarks.md, newest first, so earlier runs stay for comparison.
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { cpuModel } from "./cpu.ts";
 import type { LoadResult } from "./load.ts";
 
 export interface Row {
@@ -10,7 +13,6 @@ export interface Row {
   skipped?: string; // why the target was not measured
   sat?: LoadResult; // the median saturation run by req/s
   runs?: number[]; // req/s of every run, when repeated
-  half?: LoadResult;
   cpus?: string; // Cpus_allowed_list of the target's process, read back
   busy?: string; // "CPU0/CPU1" busy % during the reported saturation run
 }
@@ -18,26 +20,14 @@ export interface Row {
 export interface Setup {
   heading: string;
   lines: string[]; // method and machine, one bullet each
-  halfLoadMethod: string;
   notes: string[];
 }
 
-const ms = (v: number | undefined) => (v === undefined ? "" : v < 10 ? v.toFixed(2) : v.toFixed(1));
-const int = (v: number | undefined) => (v === undefined ? "" : Math.round(v).toLocaleString("en-US"));
+export const ms = (v: number | undefined) => (v === undefined ? "" : v < 10 ? v.toFixed(2) : v.toFixed(1));
+export const int = (v: number | undefined) => (v === undefined ? "" : Math.round(v).toLocaleString("en-US"));
 
 export function section(setup: Setup, rows: Row[]): string {
-  const header = [
-    "target",
-    "req/s",
-    "p50 ms",
-    "p99 ms",
-    "errors",
-    "½-load req/s",
-    "½-load p50",
-    "½-load p99",
-    "pinned to",
-    "CPU0/1 busy %",
-  ];
+  const header = ["target", "req/s", "p50 ms", "p99 ms", "errors", "pinned to", "CPU0/1 busy %"];
   const body = rows
     .filter((r) => !r.skipped)
     .map((r) => [
@@ -46,9 +36,6 @@ export function section(setup: Setup, rows: Row[]): string {
       ms(r.sat?.p50),
       ms(r.sat?.p99),
       int(r.sat?.errors),
-      int(r.half?.rps),
-      ms(r.half?.p50),
-      ms(r.half?.p99),
       r.cpus ?? "",
       r.busy ?? "",
     ]);
@@ -98,7 +85,6 @@ export function section(setup: Setup, rows: Row[]): string {
     ...ratio("sluice-full", "sluice"),
   ];
   if (ratios.length) out.push("Ratios (saturation runs):", "", ...ratios.map((r) => `- ${r}`), "");
-  out.push(`Half load (½-load columns): ${setup.halfLoadMethod}.`, "");
   const notes = [
     ...rows.filter((r) => r.skipped).map((r) => `**${r.target} skipped**: ${r.skipped}`),
     ...setup.notes,
@@ -116,7 +102,7 @@ export function median(values: number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-function table(header: string[], body: string[][]): string[] {
+export function table(header: string[], body: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? "").length)));
   const line = (cells: string[]) =>
     `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")} |`;
@@ -126,10 +112,27 @@ function table(header: string[], body: string[][]): string[] {
 
 const TITLE = `# Proxy benchmarks
 
-Written by \`node bench/proxy/run.ts\` and \`node bench/proxy/paired.ts\` (method in their
-header comments and in each section below); newest first. Numbers from different machines or
-days are not comparable: compare targets within one section.
+Written by \`node bench/proxy/run.ts\`, \`node bench/proxy/paired.ts\` and
+\`node bench/proxy/latency.ts\` (method in their header comments and in each section below);
+newest first. Numbers from different machines or days are not comparable: compare targets
+within one section. The ½-load columns of older run.ts sections were measured closed loop
+(wrk paced by pace.lua), which hides stalls, and are superseded by latency.ts's open-loop
+sections.
 `;
+
+/** "<date> UTC · <CPUs> · Node <version> · nginx/<version>": a section's heading. */
+export function machineHeading(what?: string): string {
+  const when = new Date().toISOString().slice(0, 16).replace("T", " ");
+  return [`${when} UTC`, what, `${cpus().length} × ${cpuModel()}`, `Node ${process.version}`, nginxVersion()]
+    .filter(Boolean)
+    .join(" · ");
+}
+
+function nginxVersion(): string {
+  // nginx -v prints to stderr
+  const r = spawnSync("nginx", ["-v"], { encoding: "utf8" });
+  return r.error ? "nginx not installed" : r.stderr.replace("nginx version: ", "").trim();
+}
 
 /** Puts the section below the title, above earlier sections. */
 export function writeMarkdown(file: string, text: string): void {

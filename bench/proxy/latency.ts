@@ -1,0 +1,234 @@
+// Open-loop latency benchmark: p50/p90/p99/p99.9/max of direct (no proxy), nginx,
+// minimal-undici, @fastify/http-proxy and Sluice, each at half of its own saturation rate,
+// measured without coordinated omission.
+//
+//   bash bench/proxy/install.sh && node bench/proxy/latency.ts
+//
+// Method, and why:
+// - Open loop: vegeta sends requests on a fixed schedule whether or not earlier ones were
+//   answered, so a stall of the target (a GC pause, a slow event-loop turn) shows as the
+//   latency of every request due meanwhile. wrk, closed loop, waits for each answer before the
+//   next request: during a stall it sends nothing, and the stall is one slow request among
+//   few — coordinated omission. run.ts's saturation latencies (and the half-load columns of
+//   older sections of docs/benchmarks.md, wrk paced by a script) are closed loop for that
+//   reason, and are no latency measurement. vegeta's settings are explained in vegeta.ts.
+// - At 50 % of each target's own saturation rate, so that every target is at the same
+//   relative load: a Node proxy at nginx's rate would be saturated, and its latency would be
+//   queueing. The saturation rate comes from a short wrk run after the warm-up (as in run.ts),
+//   or from BENCH_RATES (e.g. the req/s of a run.ts run).
+// - Pinning as in run.ts: the target alone on core 0, vegeta and the upstream on core 1.
+// - The generator's floor: vegeta costs far more CPU per request than wrk, and the load core
+//   also runs the upstream. So in every round, right after each target, `direct` (vegeta
+//   straight to the upstream) is attacked at that target's rate: its p99 is what vegeta and the
+//   upstream add at that rate, and the report warns when it is more than half the target's.
+//   It also warns when vegeta sent below 95 % of the rate asked (it could not keep up).
+// - nginx at sluice's rate: on a 2-core machine vegeta (~40 µs of CPU per request, sharing
+//   its core with the upstream) cannot send half of nginx's saturation rate, so nginx's own
+//   row measures the generator. nginx is then also attacked at sluice's rate, each round, and
+//   Sluice is judged against that: a stricter bar, since nginx's p99 grows with its rate.
+// - Every target is started and checked first (live-target.ts), then warmed up and its rate
+//   set; then BENCH_REPEAT rounds, each one attack of every target in turn (interleaved like
+//   run.ts, so a slow minute of the machine weighs on all targets alike); each column of the
+//   table is the median over the rounds of that figure. Runs that other processes shared are
+//   repeated (shared-machine.ts).
+// - The first BENCH_SETTLE seconds of each attack are sent but left out: vegeta's start
+//   (runtime, opening its connections) is not the target's latency.
+//
+// Env: BENCH_TARGETS=direct,nginx,minimal-undici,fastify,sluice (names from targets.ts)
+//      BENCH_DURATION=30 (s measured per attack)  BENCH_SETTLE=1 (s left out before)
+//      BENCH_REPEAT=3 (rounds)  BENCH_WARMUP=2 (s of wrk before the saturation run)
+//      BENCH_SATURATION_DURATION=5 (s of the wrk saturation run)
+//      BENCH_RATES=nginx=100000,sluice=18000 (saturation req/s to use instead of measuring)
+//      BENCH_CONNECTIONS=50 (wrk's connections and vegeta's pool)  BENCH_UPSTREAM=nginx|node
+//      BENCH_FLOOR=1 (0: skip the direct attacks at each target's rate)
+//      BENCH_OUT=docs/benchmarks.md ("-": stdout only)  BENCH_KEEP=1
+//      BENCH_QUIET_WAIT=60, BENCH_RETRIES=2 (see shared-machine.ts)
+import { cpus, release } from "node:os";
+import { join } from "node:path";
+import { startBackdrop } from "./backdrop.ts";
+import { cpuModel } from "./cpu.ts";
+import { type LatencyRow, latencySection, NGINX_AT_SLUICE_RATE, type Run } from "./latency-report.ts";
+import { type LiveTarget, PROXY_CPU, startTarget, targetsNamed } from "./live-target.ts";
+import { LOAD_CPU, type LoadResult, pickLoader } from "./load.ts";
+import { benchWorkspace, hasTaskset, stopProc } from "./procs.ts";
+import { machineHeading, writeMarkdown } from "./report.ts";
+import { measure, QUIET_WAIT_S, waitForQuiet } from "./shared-machine.ts";
+import { attack, buildVegeta, type Vegeta } from "./vegeta.ts";
+import type { OpenLoopSummary } from "./vegeta-results.ts";
+
+/** Each target is attacked at this share of its saturation rate. */
+const LOAD_SHARE = 0.5;
+const env = process.env;
+const cfg = {
+  targets: targetsNamed(env.BENCH_TARGETS ?? "direct,nginx,minimal-undici,fastify,sluice"),
+  seconds: Number(env.BENCH_DURATION ?? 30),
+  settle: Number(env.BENCH_SETTLE ?? 1),
+  repeat: Number(env.BENCH_REPEAT ?? 3),
+  warmup: Number(env.BENCH_WARMUP ?? 2),
+  saturationSeconds: Number(env.BENCH_SATURATION_DURATION ?? 5),
+  rates: parseRates(env.BENCH_RATES ?? ""),
+  conns: Number(env.BENCH_CONNECTIONS ?? 50),
+  upstream: env.BENCH_UPSTREAM ?? "nginx",
+  floor: env.BENCH_FLOOR !== "0",
+  out: env.BENCH_OUT ?? "docs/benchmarks.md",
+};
+
+const { root, scratch, run } = benchWorkspace("latency-bench");
+
+await run(main);
+
+async function main() {
+  const notes: string[] = [];
+  if (!hasTaskset)
+    notes.push("taskset not found: nothing was pinned, so these numbers mix proxy and load CPU");
+  const vegeta = buildVegeta(root);
+  const idleBusy = await waitForQuiet("the run", notes);
+  const loader = pickLoader(root, scratch);
+  const backdrop = await startBackdrop({
+    root,
+    scratch,
+    upstream: cfg.upstream,
+    redis: cfg.targets.some((t) => t.redis),
+  });
+  console.error(`upstream (${cfg.upstream}) on ${backdrop.upstream.url}; load: ${vegeta.name}`);
+
+  interface Live extends LiveTarget {
+    row: LatencyRow;
+    rate: number;
+  }
+  const rows: LatencyRow[] = [];
+  const live: Live[] = [];
+  let direct: LiveTarget | undefined;
+  for (const target of cfg.targets) {
+    const row: LatencyRow = { target: target.name, about: target.about, runs: [], floors: [] };
+    rows.push(row);
+    const started = await startTarget(target, root, scratch, backdrop);
+    if ("skipped" in started) {
+      row.skipped = started.skipped;
+      continue;
+    }
+    row.cpus = started.live.cpus;
+    live.push({ ...started.live, row, rate: 0 });
+    if (target.name === "direct") direct = started.live;
+  }
+  if (cfg.floor && !direct) {
+    const [target] = targetsNamed("direct");
+    const started = target && (await startTarget(target, root, scratch, backdrop));
+    if (started && "live" in started) direct = started.live;
+  }
+
+  for (const l of live) {
+    await waitForQuiet(l.name, notes);
+    if (cfg.warmup > 0) await loader.run(l.url, cfg.conns, cfg.warmup, undefined, l.target.headers);
+    const given = cfg.rates.get(l.name);
+    const saturation =
+      given ??
+      (
+        await measure(
+          `${l.name} saturation`,
+          () => loader.run(l.url, cfg.conns, cfg.saturationSeconds, undefined, l.target.headers),
+          (r: LoadResult) => `${r.rps.toFixed(0)} req/s, errors ${r.errors}`,
+          notes,
+        )
+      ).rps;
+    l.row.saturation = saturation;
+    l.row.saturationFrom = given === undefined ? "wrk" : "BENCH_RATES";
+    l.rate = saturation * LOAD_SHARE;
+    l.row.rate = l.rate;
+  }
+
+  const openLoop = (what: string, target: LiveTarget, rate: number): Promise<Run> =>
+    measure(
+      what,
+      () =>
+        attack(
+          vegeta,
+          {
+            url: target.url,
+            rate,
+            seconds: cfg.seconds,
+            settleSeconds: cfg.settle,
+            conns: cfg.conns,
+            ...(target.target.headers ? { headers: target.target.headers } : {}),
+          },
+          join(scratch, target.name),
+        ),
+      (r) => describe(rate, r),
+      notes,
+    );
+  const nginx = live.find((l) => l.name === "nginx");
+  const sluice = live.find((l) => l.name === "sluice");
+  const nginxAtSluiceRate: LatencyRow | undefined =
+    nginx && sluice
+      ? {
+          target: NGINX_AT_SLUICE_RATE,
+          about: "nginx attacked at sluice's rate: the bar for sluice when vegeta cannot reach nginx's own",
+          rate: sluice.rate,
+          runs: [],
+          floors: sluice.row.floors, // the same rate in the same round
+          cpus: nginx.cpus,
+        }
+      : undefined;
+  if (nginxAtSluiceRate) rows.push(nginxAtSluiceRate);
+  for (let i = 0; i < cfg.repeat; i++) {
+    for (const l of live) {
+      l.row.runs.push(await openLoop(`${l.name} round ${i + 1}`, l, l.rate));
+      if (direct && l.name !== "direct")
+        l.row.floors.push(await openLoop(`direct at ${l.name}'s rate, round ${i + 1}`, direct, l.rate));
+      if (nginxAtSluiceRate && nginx && l === sluice)
+        nginxAtSluiceRate.runs.push(await openLoop(`${NGINX_AT_SLUICE_RATE}, round ${i + 1}`, nginx, l.rate));
+    }
+  }
+  for (const l of live) if (l.proc) await stopProc(l.proc);
+
+  const text = latencySection(
+    {
+      heading: machineHeading("open-loop latency"),
+      lines: setupLines(vegeta, idleBusy, backdrop.upstreamCpus, loader.name),
+      notes,
+    },
+    rows,
+  );
+  console.log(`\n${text}`);
+  if (cfg.out !== "-") {
+    writeMarkdown(cfg.out, text);
+    console.error(`written to ${cfg.out}`);
+  }
+}
+
+function setupLines(vegeta: Vegeta, idleBusy: string, upCpus: string, wrk: string): string[] {
+  return [
+    `Method: bench/proxy/latency.ts. Open loop: ${vegeta.name} sends at a fixed rate of ${100 * LOAD_SHARE} % of each target's saturation rate ` +
+      `(${wrk}, ${cfg.conns} connections, ${cfg.saturationSeconds} s after a ${cfg.warmup} s warm-up, unless BENCH_RATES gave it), ` +
+      `whatever the answers; keep-alive pool of ${cfg.conns} connections, no cap on vegeta's workers`,
+    `${cfg.seconds} s measured per attack after ${cfg.settle} s left out; ${cfg.repeat} round(s) interleaved across targets; ` +
+      "every column is the median over the rounds; latency percentiles are exact (nearest rank over every request)",
+    cfg.floor
+      ? "floor: `direct` (vegeta straight to the upstream) attacked at the same rate right after the target in each round: what the generator and upstream add"
+      : "floor: not measured (BENCH_FLOOR=0)",
+    `Machine: ${cpus().length} CPUs (${cpuModel()}), Linux ${release()}; CPU0/CPU1 busy % in 1 s before the run: ${idleBusy} (the bench waits up to ${QUIET_WAIT_S} s for ≤ 10 %)`,
+    `Upstream: ${cfg.upstream === "nginx" ? "nginx, 1 worker" : "node:http"} returning a fixed 100-byte body, keep-alive`,
+    `Pinning${hasTaskset ? " (taskset, read back from /proc/PID/status)" : ": none"}: target on CPU ${PROXY_CPU}, ` +
+      `vegeta and the upstream on CPU ${LOAD_CPU} (upstream read back: ${upCpus}); the busy column has one CPU0/CPU1 pair per round`,
+  ];
+}
+
+function describe(rate: number, r: OpenLoopSummary): string {
+  const f = (v: number) => v.toFixed(2);
+  return (
+    `asked ${rate.toFixed(0)} req/s, sent ${r.rate.toFixed(0)}, p50 ${f(r.p50)} ms, p99 ${f(r.p99)} ms, ` +
+    `p99.9 ${f(r.p999)} ms, max ${f(r.max)} ms, success ${(100 * r.success).toFixed(2)} %`
+  );
+}
+
+/** "nginx=100000,sluice=18000" → saturation req/s by target name. */
+function parseRates(text: string): Map<string, number> {
+  const rates = new Map<string, number>();
+  for (const pair of text.split(",").filter((s) => s.trim())) {
+    const [name = "", value = ""] = pair.split("=").map((s) => s.trim());
+    const rate = Number(value);
+    if (!name || !(rate > 0)) throw new Error(`BENCH_RATES: "${pair}" is not <target>=<req/s>`);
+    rates.set(name, rate);
+  }
+  return rates;
+}
