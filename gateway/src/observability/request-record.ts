@@ -55,6 +55,16 @@ export interface ObservabilityOptions {
   tracer: Tracer | undefined;
 }
 
+const RECORD = Symbol("request record");
+const OBSERVER = Symbol("observability");
+type RecordedResponse = ServerResponse & { [RECORD]: RequestRecord; [OBSERVER]: Observability };
+
+/** The close listener of every recorded response. */
+function finishOnClose(this: ServerResponse) {
+  const res = this as RecordedResponse;
+  res[OBSERVER].finish(res[RECORD], res);
+}
+
 export class Observability {
   readonly metrics: GatewayMetrics | undefined;
   readonly #accessLog: ObservabilityOptions["accessLog"];
@@ -81,12 +91,16 @@ export class Observability {
     const length = req.headers["content-length"];
     if (length !== undefined) record.bytesIn = Number(length);
     if (this.#tracer) record.span = startServerSpan(this.#tracer, `${record.method}`, req.headers);
-    // A response closes once: `on` spares the wrapper and removal `once` costs per request.
-    res.on("close", () => this.#finish(record, res));
+    // A response closes once: `on` spares the wrapper and removal `once` costs per request,
+    // and one shared listener (`this` is the response) spares a closure per request.
+    (res as RecordedResponse)[RECORD] = record;
+    (res as RecordedResponse)[OBSERVER] = this;
+    res.on("close", finishOnClose);
     return record;
   }
 
-  #finish(record: RequestRecord, res: ServerResponse) {
+  /** Closes the record of a response that closed (finishOnClose calls it). */
+  finish(record: RequestRecord, res: ServerResponse) {
     record.status = res.writableFinished ? res.statusCode : CLIENT_CLOSED;
     record.ms = performance.now() - record.started;
     // Proxied bodies are counted as they pass; the gateway's own answers announce their length.

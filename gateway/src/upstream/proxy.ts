@@ -159,6 +159,14 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 }
 
+const FORWARD = Symbol("forward");
+type ForwardedResponse = ServerResponse & { [FORWARD]: Forward };
+
+function finishOnClientClose(this: ServerResponse) {
+  const forward = (this as ForwardedResponse)[FORWARD];
+  if (!forward.done) forward.finish();
+}
+
 class Forward {
   readonly exchange: Exchange;
   pool: BackendPoolRuntime;
@@ -180,10 +188,10 @@ class Forward {
   start() {
     const { rule, res } = this.exchange;
     this.pool.inflight++;
-    res.once("close", () => {
-      // The client went away (or we finished): stop the upstream exchange.
-      if (!this.done) this.finish();
-    });
+    // The client went away (or we finished): stop the upstream exchange. One shared
+    // listener, no closure per request (a response closes once).
+    (res as ForwardedResponse)[FORWARD] = this;
+    res.on("close", finishOnClientClose);
     if (rule.requestTimeoutMs !== undefined) {
       this.timer = setTimeout(() => this.#timedOut(), rule.requestTimeoutMs);
     }
