@@ -1,6 +1,7 @@
-// The resources and credentials of the admission targets: API-key auth alone, a Redis
-// rate limit alone, and the full chain (JWT ES256 with an inline key, an Allow rule, a
-// Redis limit, the access log) on the same route the plain `sluice` target serves.
+// The resources and credentials of the admission targets: API-key auth alone (one key, or
+// one among 10,000), a Redis rate limit alone, and the full chain (JWT ES256 with an inline
+// key, an Allow rule, a Redis limit, the access log) on the same route the plain `sluice`
+// target serves.
 // Keys are made here with node:crypto, synchronously, so a target's command can write them.
 import { createSign, generateKeyPairSync } from "node:crypto";
 
@@ -61,6 +62,30 @@ spec:
   authentication: {apiKey: {from: [{header: x-api-key}]}}
   rules: [{name: consumers, action: Allow, principals: {consumers: [bench]}}]
 `;
+
+/**
+ * `count` more ApiKeys, each with its own Secret and consumer, beside the bench's key of
+ * `apiKeyAuth`: the 10k target's key store holds 10,000 keys, and the one the load presents
+ * is one of them. Keys are distinct (the compile refuses a second ApiKey with the same
+ * material) and at least 16 characters.
+ */
+export function moreApiKeys(count: number): string[] {
+  const docs: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const n = String(i).padStart(5, "0");
+    docs.push(`apiVersion: v1
+kind: Secret
+metadata: {name: key-${n}, namespace: bench}
+stringData: {key: bench-consumer-key-${n}}
+---
+apiVersion: sluice.dev/v1alpha1
+kind: ApiKey
+metadata: {name: key-${n}, namespace: bench}
+spec: {consumer: consumer-${n}, secretRef: {name: key-${n}, key: key}}
+`);
+  }
+  return docs;
+}
 
 export const jwtAuth = `apiVersion: sluice.dev/v1alpha1
 kind: AuthzPolicy

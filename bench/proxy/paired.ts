@@ -56,7 +56,7 @@ const env = process.env;
 const cfg = {
   pairs: (
     env.BENCH_PAIRS ??
-    "sluice/sluice,sluice/sluice-quiet,sluice-limited/sluice,sluice-apikey/sluice,sluice-full/sluice"
+    "sluice/sluice,sluice/sluice-quiet,sluice-limited/sluice,sluice-apikey/sluice,sluice-full/sluice,sluice-10k/sluice-apikey"
   )
     .split(",")
     .map((p) => p.trim().split("/") as [string, string]),
@@ -73,6 +73,8 @@ const TARGET_RATIO: Record<string, number> = {
   "sluice/sluice-quiet": 0.9,
   "sluice-limited/sluice": 0.75,
   "sluice-full/sluice": 0.75,
+  // 10,000 routes and 10,000 API keys against 10 routes and one key, the same key check.
+  "sluice-10k/sluice-apikey": 0.95,
 };
 
 const { root, scratch, run } = benchWorkspace("paired-bench");
