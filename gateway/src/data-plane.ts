@@ -17,10 +17,10 @@ import {
   type SecurityHeaderValues,
   setSecurityHeaders,
 } from "./filters/security-headers.ts";
-import type { Observability } from "./observability/request-record.ts";
-import { type AdmissionSettings, admit, needsAdmission } from "./pipeline/admission.ts";
+import type { Observability, RequestRecord } from "./observability/request-record.ts";
+import { type Admission, type AdmissionSettings, admit, needsAdmission } from "./pipeline/admission.ts";
 import { type ForwardSettings, forwardRequest, forwardUpgrade } from "./pipeline/forward.ts";
-import { type RouteSettings, route } from "./pipeline/route.ts";
+import { type Routed, type RouteSettings, route } from "./pipeline/route.ts";
 import { Problem, sendProblem } from "./problem.ts";
 import type { Limiter, RuleOutcome } from "./ratelimit/types.ts";
 import type { GatewayRuntime } from "./runtime/gateway-runtime.ts";
@@ -109,21 +109,36 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       return;
     }
     if (!needsAdmission(rule)) return forwardRequest(req, res, routed, undefined, record, forwarding);
-    admit(req, routed, record, admission).then(
-      (result) => {
-        if (res.destroyed) return;
-        if (!result.admitted) {
-          sendProblem(res, result.problem, result.detail, {
-            ...result.headers,
-            "x-request-id": routed.requestId,
-          });
-          return;
-        }
-        forwardRequest(req, res, routed, result, record, forwarding);
-      },
-      // Not expected (admission catches its own failures): refuse rather than let through.
-      () => sendProblem(res, Problem.Unauthorized, undefined, { "x-request-id": routed.requestId }),
+    let result: Admission | Promise<Admission>;
+    try {
+      result = admit(req, routed, record, admission);
+    } catch {
+      return refuseUnexpected(res, routed);
+    }
+    // Admission answers at once unless something had to wait (a signature, a store).
+    if (!(result instanceof Promise)) return afterAdmission(req, res, routed, record, result);
+    result.then(
+      (r) => afterAdmission(req, res, routed, record, r),
+      () => refuseUnexpected(res, routed),
     );
+  }
+
+  function afterAdmission(
+    req: IncomingMessage,
+    res: ServerResponse,
+    routed: Routed,
+    record: RequestRecord | undefined,
+    result: Admission,
+  ) {
+    if (res.destroyed) return;
+    if (!result.admitted) {
+      sendProblem(res, result.problem, result.detail, {
+        ...result.headers,
+        "x-request-id": routed.requestId,
+      });
+      return;
+    }
+    forwardRequest(req, res, routed, result, record, forwarding);
   }
 
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
@@ -138,15 +153,25 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     if (!needsAdmission(routed.hit.rule))
       return forwardUpgrade(req, socket, head, routed, undefined, forwarding);
     // A WebSocket handshake passes the same admission as any request.
-    admit(req, routed, undefined, admission).then(
-      (result) => {
-        if (socket.destroyed) return;
-        if (result.admitted) return forwardUpgrade(req, socket, head, routed, result, forwarding);
-        refuseUpgrade(socket, result.problem, undefined, result.headers);
-      },
-      () => socket.destroy(),
-    );
+    const admitted = (result: Admission) => {
+      if (socket.destroyed) return;
+      if (result.admitted) return forwardUpgrade(req, socket, head, routed, result, forwarding);
+      refuseUpgrade(socket, result.problem, undefined, result.headers);
+    };
+    let result: Admission | Promise<Admission>;
+    try {
+      result = admit(req, routed, undefined, admission);
+    } catch {
+      return socket.destroy();
+    }
+    if (result instanceof Promise) result.then(admitted, () => socket.destroy());
+    else admitted(result);
   }
 
   return { handleRequest, handleUpgrade };
+}
+
+/** Not expected (admission catches its own failures): refuse rather than let through. */
+function refuseUnexpected(res: ServerResponse, routed: Routed) {
+  sendProblem(res, Problem.Unauthorized, undefined, { "x-request-id": routed.requestId });
 }

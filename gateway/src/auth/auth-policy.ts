@@ -74,6 +74,20 @@ interface JwtValid {
   claims: JWTPayload;
 }
 
+interface ApiKeyValid {
+  id: string;
+  consumer: string;
+  tenant: string | undefined;
+  scopes: readonly string[];
+}
+
+const ABSENT = { state: "absent" } as const;
+
+/** What authentication established, or the refusal. */
+type Authenticated =
+  | { ok: true; identity: Identity | undefined; upstreamHeaders: Record<string, string> }
+  | { ok: false; decision: AuthDecision & { allowed: false } };
+
 export interface AuthPolicyDeps {
   providers: readonly JwtProvider[];
   apiKeys: ApiKeyStore;
@@ -110,6 +124,8 @@ export class AuthPolicyRuntime {
   readonly #authn: Authn | undefined;
   readonly #rules: AuthzRules;
   readonly #deps: AuthPolicyDeps;
+  /** The identity each verified token gives (weakly: the provider's token cache decides how long). */
+  readonly #byClaims = new WeakMap<JWTPayload, Authenticated & { ok: true }>();
 
   constructor(policy: SnapshotAuthzPolicy, deps: AuthPolicyDeps) {
     this.id = policy.id;
@@ -119,37 +135,36 @@ export class AuthPolicyRuntime {
     this.#deps = deps;
   }
 
-  /** Authenticates, then authorizes. Never throws for anything a client sends. */
-  async check(request: AuthRequest): Promise<AuthDecision> {
-    const authn = await this.authenticate(request);
+  /**
+   * Authenticates, then authorizes. Never throws for anything a client sends. Answers at
+   * once when no credential needs verifying (a token verified before, an API key, none):
+   * only a signature check waits, so the usual request costs no promise here.
+   */
+  check(request: AuthRequest): AuthDecision | Promise<AuthDecision> {
+    const authn = this.authenticate(request);
+    return authn instanceof Promise
+      ? authn.then((a) => this.#decide(request, a))
+      : this.#decide(request, authn);
+  }
+
+  #decide(request: AuthRequest, authn: Authenticated): AuthDecision {
     if (!authn.ok) return authn.decision;
     return this.authorize(request, authn.identity, authn.upstreamHeaders);
   }
 
-  async authenticate(
-    request: AuthRequest,
-  ): Promise<
-    | { ok: true; identity: Identity | undefined; upstreamHeaders: Record<string, string> }
-    | { ok: false; decision: AuthDecision & { allowed: false } }
-  > {
+  authenticate(request: AuthRequest): Authenticated | Promise<Authenticated> {
     const authn = this.#authn;
     if (!authn) return { ok: true, identity: undefined, upstreamHeaders: {} };
-    const jwt: CredentialState<JwtValid> = authn.jwt ? await this.#jwt(request) : { state: "absent" };
-    const key = authn.apiKey ? this.#apiKey(request, authn.apiKey.from) : ({ state: "absent" } as const);
-    for (const [method, c] of [
-      ["jwt", jwt],
-      ["apiKey", key],
-    ] as const) {
-      if (c.state === "invalid" && !c.quiet) {
-        this.#deps.onFailure?.({
-          policy: this.id,
-          client: request.client,
-          method,
-          reason: c.reason,
-          ...(c.credential !== undefined ? { credential: c.credential } : {}),
-        });
-      }
-    }
+    const jwt = authn.jwt ? this.#jwt(request) : ABSENT;
+    return jwt instanceof Promise
+      ? jwt.then((j) => this.#conclude(request, authn, j))
+      : this.#conclude(request, authn, jwt);
+  }
+
+  #conclude(request: AuthRequest, authn: Authn, jwt: CredentialState<JwtValid>): Authenticated {
+    const key = authn.apiKey ? this.#apiKey(request, authn.apiKey.from) : ABSENT;
+    if (jwt.state === "invalid" && !jwt.quiet) this.#failed(request, "jwt", jwt);
+    if (key.state === "invalid" && !key.quiet) this.#failed(request, "apiKey", key);
     // A credential that was presented and refused fails the request even when another
     // one is good: a caller does not get to try credentials until one sticks.
     const refused =
@@ -184,6 +199,19 @@ export class AuthPolicyRuntime {
     const j = jwt.state === "valid" ? jwt.value : undefined;
     const k = key.state === "valid" ? key.value : undefined;
     if (k) this.#deps.usage.record(k.id, this.#deps.now());
+    // A token alone: the same verified claims (the provider's cache hands out one object
+    // per token) always give the same identity, made once.
+    if (j && !k) return this.#byClaims.get(j.claims) ?? this.#identifyToken(j);
+    return this.#identify(j, k);
+  }
+
+  #identifyToken(j: JwtValid): Authenticated & { ok: true } {
+    const identified = this.#identify(j, undefined);
+    this.#byClaims.set(j.claims, identified);
+    return identified;
+  }
+
+  #identify(j: JwtValid | undefined, k: ApiKeyValid | undefined): Authenticated & { ok: true } {
     const methods: AuthMethod[] = [...(j ? (["jwt"] as const) : []), ...(k ? (["apiKey"] as const) : [])];
     const identity: Identity = {
       methods,
@@ -197,7 +225,18 @@ export class AuthPolicyRuntime {
       apiKeyId: k?.id,
     };
     const upstreamHeaders = j ? claimHeaders(j.provider.config.claimToHeaders, j.claims) : {};
-    return { ok: true, identity, upstreamHeaders };
+    // Shared by every request with the same token (above): nobody may change them.
+    return { ok: true, identity: Object.freeze(identity), upstreamHeaders: Object.freeze(upstreamHeaders) };
+  }
+
+  #failed(request: AuthRequest, method: AuthMethod, c: { reason: string; credential?: string }) {
+    this.#deps.onFailure?.({
+      policy: this.id,
+      client: request.client,
+      method,
+      reason: c.reason,
+      ...(c.credential !== undefined ? { credential: c.credential } : {}),
+    });
   }
 
   authorize(
@@ -245,7 +284,26 @@ export class AuthPolicyRuntime {
     return out;
   }
 
-  async #jwt(request: AuthRequest): Promise<CredentialState<JwtValid>> {
+  /**
+   * #verifyJwt's walk over the providers as far as it goes without verifying a signature:
+   * a token a provider verified before is answered at once, and the first signature to
+   * check hands the whole walk to #verifyJwt (same order, same outcome).
+   */
+  #jwt(request: AuthRequest): CredentialState<JwtValid> | Promise<CredentialState<JwtValid>> {
+    let presented = false;
+    for (const provider of this.#deps.providers) {
+      const p = presentedCredential(provider.config.from, request.headers, request.query, true);
+      if (!p.found) continue;
+      if (!p.usable) return { state: "invalid", reason: "malformed" };
+      presented = true;
+      const cached = provider.cached(p.value);
+      if (cached) return { state: "valid", value: { provider, claims: cached } };
+      if (unverifiedIssuer(p.value) === provider.issuer) return this.#verifyJwt(request);
+    }
+    return presented ? this.#verifyJwt(request) : ABSENT;
+  }
+
+  async #verifyJwt(request: AuthRequest): Promise<CredentialState<JwtValid>> {
     let presented: string | undefined;
     let first: JwtOutcome | undefined;
     for (const provider of this.#deps.providers) {
@@ -275,15 +333,7 @@ export class AuthPolicyRuntime {
     };
   }
 
-  #apiKey(
-    request: AuthRequest,
-    from: NonNullable<Authn["apiKey"]>["from"],
-  ): CredentialState<{
-    id: string;
-    consumer: string;
-    tenant: string | undefined;
-    scopes: readonly string[];
-  }> {
+  #apiKey(request: AuthRequest, from: NonNullable<Authn["apiKey"]>["from"]): CredentialState<ApiKeyValid> {
     const p = presentedCredential(from, request.headers, request.query, false);
     if (!p.found) return { state: "absent" };
     if (!p.usable) return { state: "invalid", reason: "malformed" };

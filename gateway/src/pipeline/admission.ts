@@ -3,6 +3,7 @@
 // the routed request and returns what it decided; it writes nothing the later stages read
 // (only the request's record, for metrics and the access log).
 import type { IncomingMessage } from "node:http";
+import type { AuthDecision } from "../auth/auth-policy.ts";
 import type { BruteForceGuard } from "../auth/brute-force.ts";
 import type { Identity } from "../auth/identity.ts";
 import type { RequestRecord } from "../observability/request-record.ts";
@@ -49,45 +50,72 @@ export function needsAdmission(rule: RuleRuntime): boolean {
   return rule.auth !== undefined || rule.rateLimits.length > 0;
 }
 
-/** Judges a routed request. Never rejects: a failure of its own becomes a refusal by the caller. */
-export async function admit(
+/**
+ * Judges a routed request. Answers at once when nothing has to wait (a token verified
+ * before, an API key, no limits), else with a promise (a signature to verify, a limit to
+ * ask the store): the usual request costs no promise chain of its own here. Never rejects;
+ * a throw is a failure of its own, which the caller turns into a refusal.
+ */
+export function admit(
   req: IncomingMessage,
   routed: Routed,
   record: RequestRecord | undefined,
   settings: AdmissionSettings,
-): Promise<Admission> {
-  const rule = routed.hit.rule;
-  let identity: Identity | undefined;
-  let upstreamHeaders: Record<string, string> | undefined;
-  const policy = rule.auth;
-  if (policy) {
-    // A blocked address, or a blocked credential presented to this policy: refused before
-    // any credential is verified. Never by consumer (brute-force.ts says why).
-    const wait =
-      settings.bruteForce?.retryAfter(routed.client, policy.id, () =>
-        policy.presentedDigests({ headers: req.headers, query: routed.query }),
-      ) ?? 0;
-    if (wait > 0) return bruteForceRefusal(wait, policy.id, record);
-    const decision = await policy.check({
-      method: req.method ?? "GET",
-      path: routed.path,
-      query: routed.query,
-      headers: req.headers,
-      client: routed.client,
-    });
-    if (!decision.allowed) {
-      record?.metrics?.authFailure(policy.id, decision.reason);
-      if (record) record.auth = `denied:${decision.reason}`;
-      return { admitted: false, problem: decision.problem, headers: decision.headers };
-    }
-    identity = decision.identity;
-    upstreamHeaders = decision.upstreamHeaders;
-    if (record && identity) {
-      record.auth = identity.methods.join("+");
-      record.consumer = identity.consumer ?? identity.subject;
-      record.tenant = identity.tenant;
-    }
+): Admission | Promise<Admission> {
+  const policy = routed.hit.rule.auth;
+  if (!policy) return limit(req, routed, record, settings, undefined, undefined);
+  // A blocked address, or a blocked credential presented to this policy: refused before
+  // any credential is verified. Never by consumer (brute-force.ts says why).
+  const wait =
+    settings.bruteForce?.retryAfter(routed.client, policy.id, () =>
+      policy.presentedDigests({ headers: req.headers, query: routed.query }),
+    ) ?? 0;
+  if (wait > 0) return bruteForceRefusal(wait, policy.id, record);
+  const decision = policy.check({
+    method: req.method ?? "GET",
+    path: routed.path,
+    query: routed.query,
+    headers: req.headers,
+    client: routed.client,
+  });
+  return decision instanceof Promise
+    ? decision.then((d) => authenticated(req, routed, record, settings, policy.id, d))
+    : authenticated(req, routed, record, settings, policy.id, decision);
+}
+
+/** After the policy's decision: refused, or on to the rate limits with the identity. */
+function authenticated(
+  req: IncomingMessage,
+  routed: Routed,
+  record: RequestRecord | undefined,
+  settings: AdmissionSettings,
+  policyId: string,
+  decision: AuthDecision,
+): Admission | Promise<Admission> {
+  if (!decision.allowed) {
+    record?.metrics?.authFailure(policyId, decision.reason);
+    if (record) record.auth = `denied:${decision.reason}`;
+    return { admitted: false, problem: decision.problem, headers: decision.headers };
   }
+  const identity = decision.identity;
+  if (record && identity) {
+    record.auth = identity.methods.join("+");
+    record.consumer = identity.consumer ?? identity.subject;
+    record.tenant = identity.tenant;
+  }
+  return limit(req, routed, record, settings, identity, decision.upstreamHeaders);
+}
+
+/** The rate limits, keyed by what authentication established. */
+function limit(
+  req: IncomingMessage,
+  routed: Routed,
+  record: RequestRecord | undefined,
+  settings: AdmissionSettings,
+  identity: Identity | undefined,
+  upstreamHeaders: Record<string, string> | undefined,
+): Admission | Promise<Admission> {
+  const rule = routed.hit.rule;
   const limiter = settings.limiter;
   if (rule.rateLimits.length === 0 || !limiter)
     return { admitted: true, identity, upstreamHeaders, responseHeaders: undefined };
@@ -99,14 +127,15 @@ export async function admit(
     claims: identity?.claims,
     headers: req.headers,
   });
-  const policyOf = (id: string) => rule.rateLimits.find((p) => p.id === id);
-  const decision = await limiter.check(checks);
-  const outcome = rateLimitOutcome(decision, policyOf);
-  for (const o of outcome.failedOpen) settings.onFailedOpen?.(o);
-  if (record) recordRateLimit(record, decision, outcome, policyOf);
-  if (outcome.action === "refuse")
-    return { admitted: false, problem: outcome.problem, headers: outcome.headers, detail: outcome.detail };
-  return { admitted: true, identity, upstreamHeaders, responseHeaders: outcome.headers };
+  return limiter.check(checks).then((decision): Admission => {
+    const policyOf = (id: string) => rule.rateLimits.find((p) => p.id === id);
+    const outcome = rateLimitOutcome(decision, policyOf);
+    for (const o of outcome.failedOpen) settings.onFailedOpen?.(o);
+    if (record) recordRateLimit(record, decision, outcome, policyOf);
+    if (outcome.action === "refuse")
+      return { admitted: false, problem: outcome.problem, headers: outcome.headers, detail: outcome.detail };
+    return { admitted: true, identity, upstreamHeaders, responseHeaders: outcome.headers };
+  });
 }
 
 /** Counts each rule's result and sets the access log's rateLimit field. */

@@ -17,7 +17,7 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
 import { ConfigInvalidError } from "../../../core/api/errors.ts";
 import { MemoryLimiter } from "./memory-limiter.ts";
-import { RedisLimiter } from "./redis-limiter.ts";
+import { RedisLimiter, type RedisLimiterOptions } from "./redis-limiter.ts";
 import type { Limiter } from "./types.ts";
 
 export interface RateLimitStoreConfig {
@@ -32,6 +32,8 @@ export interface RateLimitStoreConfig {
   /** In-memory mode: most keys kept (default 100 000). */
   maxKeys?: number;
   onError?: (error: Error) => void;
+  /** Redis only: every script call's duration and failure (RedisLimiterOptions.onCall). */
+  onCall?: RedisLimiterOptions["onCall"];
 }
 
 function invalid(message: string): never {
@@ -108,5 +110,6 @@ export function createLimiter(config: RateLimitStoreConfig = {}): Limiter {
     ownsClient: true,
     ...(config.timeoutMs === undefined ? {} : { timeoutMs: config.timeoutMs }),
     ...(config.onError ? { onError: config.onError } : {}),
+    ...(config.onCall ? { onCall: config.onCall } : {}),
   });
 }
