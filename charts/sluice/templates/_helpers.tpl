@@ -61,6 +61,27 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- end -}}
 {{- end -}}
 
+{{/* The gateway's --workers: gateway.workers, else its CPU limit rounded up ("2" → 2,
+"1500m" → 2, 0.5 → 1), at most 64; empty without either (the gateway then reads its cgroup:
+1 process without a limit). */}}
+{{- define "sluice.gateway.workers" -}}
+{{- $g := .Values.gateway -}}
+{{- if not (kindIs "invalid" $g.workers) -}}
+{{- $g.workers | int64 -}}
+{{- else -}}
+{{- $cpu := toString (dig "limits" "cpu" "" ($g.resources | default dict)) -}}
+{{- if $cpu -}}
+{{- $cores := 0 -}}
+{{- if hasSuffix "m" $cpu -}}
+{{- $cores = div (add (trimSuffix "m" $cpu | int64) 999) 1000 -}}
+{{- else -}}
+{{- $cores = $cpu | float64 | ceil | int64 -}}
+{{- end -}}
+{{- max 1 (min 64 $cores) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* A {name, key} Secret reference as an env var source. */}}
 {{- define "sluice.secretEnv" -}}
 - name: {{ .name }}
