@@ -23,6 +23,11 @@ export function peerAddress(remote: string | undefined): string {
   return remote.startsWith("::ffff:") && remote.includes(".") ? remote.slice(7) : remote;
 }
 
+/** An incoming header's value, its lines joined; undefined when absent. */
+function joined(v: string | string[] | undefined): string | undefined {
+  return v === undefined ? undefined : Array.isArray(v) ? v.join(", ") : v;
+}
+
 function forwardedNode(address: string): string {
   return address.includes(":") ? `"[${address}]"` : address;
 }
@@ -39,16 +44,15 @@ export function setForwardedHeaders(
   host: string | undefined,
   trusted: boolean,
 ) {
-  const prior = (v: string | string[] | undefined) =>
-    trusted && v !== undefined ? (Array.isArray(v) ? v.join(", ") : v) : undefined;
-  const xff = prior(incoming["x-forwarded-for"]);
+  const xff = trusted ? joined(incoming["x-forwarded-for"]) : undefined;
   headers["x-forwarded-for"] = xff ? `${xff}, ${peer}` : peer;
-  headers["x-forwarded-proto"] = prior(incoming["x-forwarded-proto"]) ?? proto;
-  const forwardedHost = prior(incoming["x-forwarded-host"]) ?? host;
+  headers["x-forwarded-proto"] = (trusted ? joined(incoming["x-forwarded-proto"]) : undefined) ?? proto;
+  const forwardedHost = (trusted ? joined(incoming["x-forwarded-host"]) : undefined) ?? host;
   if (forwardedHost) headers["x-forwarded-host"] = forwardedHost;
   else delete headers["x-forwarded-host"];
-  const quoted = host?.replace(/["\\]/g, "\\$&");
+  // The Host was validated (no quote or backslash can be in it); escaped anyway, should that change.
+  const quoted = host && (host.includes('"') || host.includes("\\")) ? host.replace(/["\\]/g, "\\$&") : host;
   const element = `for=${forwardedNode(peer)};proto=${proto}${quoted ? `;host="${quoted}"` : ""}`;
-  const forwarded = prior(incoming.forwarded);
+  const forwarded = trusted ? joined(incoming.forwarded) : undefined;
   headers.forwarded = forwarded ? `${forwarded}, ${element}` : element;
 }

@@ -10,7 +10,7 @@
 // request's ~50 (measured, docs/benchmarks.md). SecurityHeadersResponse adds them to the
 // object handed to writeHead instead, on every path that writes a head — the gateway's
 // own answers and Node's implicit head included.
-import { ServerResponse } from "node:http";
+import { type OutgoingHttpHeaders, ServerResponse } from "node:http";
 
 /** What to send; an empty string sends none of that header. */
 export interface SecurityHeaderValues {
@@ -45,16 +45,18 @@ const PENDING = Symbol("security headers to add at writeHead");
 export class SecurityHeadersResponse extends ServerResponse {
   [PENDING]: SecurityHeaders | undefined = undefined;
 
-  // biome-ignore lint/suspicious/noExplicitAny: writeHead's overloads, passed through unchanged
-  override writeHead(statusCode: number, ...rest: any[]): this {
+  // writeHead(status, headers?) or writeHead(status, reason, headers?): passed through as given.
+  override writeHead(statusCode: number, a?: unknown, b?: unknown): this {
     const pending = this[PENDING];
     if (pending !== undefined && pending.length > 0) {
       this[PENDING] = undefined;
-      const last = rest[rest.length - 1];
-      if (last !== null && typeof last === "object" && !Array.isArray(last)) addMissing(last, pending, this);
-      else for (const [name, value] of pending) if (!hasRaw(last, name, this)) this.setHeader(name, value);
+      const head = typeof a === "string" ? b : a;
+      if (head !== null && typeof head === "object" && !Array.isArray(head))
+        addMissing(head as Record<string, unknown>, pending, this);
+      else for (const [name, value] of pending) if (!hasRaw(head, name, this)) this.setHeader(name, value);
     }
-    return super.writeHead(statusCode, ...rest);
+    // Node's writeHead reads its arguments by position: undefined ones are as good as absent.
+    return super.writeHead(statusCode, a as string, b as OutgoingHttpHeaders);
   }
 }
 
