@@ -3,7 +3,7 @@
 // running is stopped on normal exit, on failure and on SIGINT/SIGTERM: a benchmark that
 // leaves an nginx or a wrk behind skews the next run on a 2-core machine.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -45,6 +45,8 @@ const STDOUT_READER_CPU = "1";
  */
 export function startProc(name: string, argv: string[], logDir: string, cpu?: string): Proc {
   const log = join(logDir, `${name}.log`);
+  // A fresh log each start, then appended to by both writers (the process's stderr, cat).
+  writeFileSync(log, "");
   const fd = openSync(log, "a");
   const pinned = cpu !== undefined && hasTaskset;
   const cmd = pinned ? ["taskset", "-c", cpu, ...argv] : argv;
@@ -52,9 +54,14 @@ export function startProc(name: string, argv: string[], logDir: string, cpu?: st
     detached: true,
     stdio: ["ignore", pinned ? "pipe" : fd, fd],
   });
+  // cat ends by itself when the process (its only writer) exits, having copied everything.
+  let copied: Promise<unknown> = Promise.resolve();
   if (pinned && child.stdout) {
-    // Ends by itself when the process (its only writer) exits.
-    spawn("taskset", ["-c", STDOUT_READER_CPU, "cat"], { stdio: [child.stdout, fd, fd] }).unref();
+    const reader = spawn("taskset", ["-c", STDOUT_READER_CPU, "cat"], { stdio: [child.stdout, fd, fd] });
+    copied = new Promise((resolve) => {
+      reader.once("exit", resolve);
+      reader.once("error", resolve);
+    });
     child.stdout.destroy(); // cat has its own copy
   }
   closeSync(fd); // the child has its own copy
@@ -63,7 +70,8 @@ export function startProc(name: string, argv: string[], logDir: string, cpu?: st
     const finish = (how: number | string) => {
       proc.done = true;
       running.delete(proc);
-      resolve(how);
+      // Exited once the log holds all it wrote: a caller reads it next.
+      copied.then(() => resolve(how));
     };
     child.once("exit", (code, signal) => finish(code ?? signal ?? "?"));
     child.once("error", (err) => finish(err.message)); // e.g. ENOENT: no exit event follows
