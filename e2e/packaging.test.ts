@@ -266,6 +266,8 @@ describe("the Helm chart", () => {
       "snapshotSecret",
       "identity",
       "drainMs",
+      // gateway.workers, else gateway.resources.limits.cpu.
+      "workers",
       "apiKeyHashKey",
       "tlsCertFile",
       "tlsKeyFile",
