@@ -30,7 +30,7 @@
 //   shared are repeated or noted.
 // - A target whose command fails or never answers is skipped with its log; the rest go on.
 //
-// Env: BENCH_TARGETS=direct,nginx,fastify,minimal-undici,sluice,sluice-quiet,sluice-traced,sluice-10k,sluice-node-http
+// Env: BENCH_TARGETS=direct,nginx,fastify,minimal-undici,sluice,sluice-quiet,sluice-traced,sluice-10k
 //      BENCH_DURATION=10 (s per run)
 //      BENCH_WARMUP=2 (s)  BENCH_REPEAT=1  BENCH_CONNECTIONS=50  BENCH_UPSTREAM=nginx|node
 //      BENCH_OUT=docs/benchmarks.md ("-": stdout only)
@@ -51,7 +51,7 @@ const env = process.env;
 const cfg = {
   targets: targetsNamed(
     env.BENCH_TARGETS ??
-      "direct,nginx,fastify,minimal-undici,sluice,sluice-quiet,sluice-traced,sluice-limited,sluice-apikey,sluice-full,sluice-10k,sluice-node-http",
+      "direct,nginx,fastify,minimal-undici,sluice,sluice-quiet,sluice-traced,sluice-limited,sluice-apikey,sluice-full,sluice-10k",
   ),
   seconds: Number(env.BENCH_DURATION ?? 10),
   warmup: Number(env.BENCH_WARMUP ?? 2),

@@ -163,16 +163,6 @@ export const TARGETS: Target[] = [
     path: SLUICE_PATH,
     command: (ctx) => [process.execPath, "bench/proxy/minimal-undici.ts", ctx.upstream.url, String(ctx.port)],
   },
-  {
-    name: "sluice-node-http",
-    about: "Sluice's data plane on bare node:http instead of hosted by fastify (ADR 0002)",
-    path: SLUICE_PATH,
-    command: (ctx) => {
-      const configDir = join(ctx.dir, "config");
-      writeSluiceConfig(configDir, ctx.upstream, 10);
-      return [process.execPath, "bench/proxy/sluice-node-http.ts", configDir, String(ctx.port)];
-    },
-  },
 ];
 
 /** Upstreams: the thing every target forwards to, pinned to core 1 with the load generator. */
