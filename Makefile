@@ -89,11 +89,14 @@ format: $(DEPS)
 	biome check --write .
 
 ## bench: compile benchmark (10,000 routes, 2,000 pools, 10,000 API keys), ReDoS cost, the proxy
-## benchmark against nginx and @fastify/http-proxy, then the paired cost of metrics, logs,
-## limits and auth (installs nginx and wrk; writes docs/benchmarks.md)
+## benchmark against nginx, minimal-undici and @fastify/http-proxy, the paired cost of metrics,
+## logs, limits, auth and 10k routes, open-loop latency (vegeta), the 10k gateway's memory
+## (installs nginx, wrk and vegeta; writes docs/benchmarks.md). apply → served: bench/apply-to-served.ts
 bench: $(DEPS)
 	node bench/compile.bench.ts
 	node bench/redos.bench.ts
 	bash bench/proxy/install.sh
 	node bench/proxy/run.ts
 	node bench/proxy/paired.ts
+	node bench/proxy/latency.ts
+	node bench/proxy/scale.ts
