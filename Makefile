@@ -90,7 +90,7 @@ format: $(DEPS)
 
 ## bench: compile benchmark (10,000 routes, 2,000 pools, 10,000 API keys), ReDoS cost, the proxy
 ## benchmark against nginx, minimal-undici and @fastify/http-proxy, the paired cost of metrics,
-## logs, limits, auth and 10k routes, open-loop latency (vegeta), the 10k gateway's memory
+## logs, limits, auth and 10k routes, open-loop latency (vegeta), the 10k gateway's memory, --workers
 ## (installs nginx, wrk and vegeta; writes docs/benchmarks.md). apply → served: bench/apply-to-served.ts
 bench: $(DEPS)
 	node bench/compile.bench.ts
@@ -100,3 +100,4 @@ bench: $(DEPS)
 	node bench/proxy/paired.ts
 	node bench/proxy/latency.ts
 	node bench/proxy/scale.ts
+	node bench/proxy/workers.ts
