@@ -42,16 +42,7 @@ export async function startTarget(
   backdrop: Backdrop,
 ): Promise<{ live: LiveTarget } | { skipped: string }> {
   const { name } = target;
-  const ctx: TargetContext = {
-    root,
-    dir: join(scratch, name),
-    upstream: backdrop.upstream,
-    port: await freePort(),
-    adminPort: await freePort(),
-    otlpEndpoint: backdrop.otlpEndpoint,
-    redisUrl: backdrop.redis?.url ?? "",
-  };
-  mkdirSync(ctx.dir, { recursive: true });
+  const ctx = await targetContext(name, root, scratch, backdrop);
   const argv = target.command(ctx);
   const proc = argv ? startProc(name, argv, ctx.dir, PROXY_CPU) : null;
   const path = target.path ?? "/";
@@ -78,4 +69,24 @@ function firstLine(s: string): string {
   const [head = "", ...log] = s.split("\n");
   const why = log.find((l) => /error/i.test(l)) ?? log.at(-1) ?? "";
   return `${head} ${why.trim()}`.slice(0, 300);
+}
+
+/** A target's context: its own scratch directory (made here), two free ports, the backdrop's services. */
+export async function targetContext(
+  name: string,
+  root: string,
+  scratch: string,
+  backdrop: Backdrop,
+): Promise<TargetContext> {
+  const ctx: TargetContext = {
+    root,
+    dir: join(scratch, name),
+    upstream: backdrop.upstream,
+    port: await freePort(),
+    adminPort: await freePort(),
+    otlpEndpoint: backdrop.otlpEndpoint,
+    redisUrl: backdrop.redis?.url ?? "",
+  };
+  mkdirSync(ctx.dir, { recursive: true });
+  return ctx;
 }

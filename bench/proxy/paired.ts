@@ -34,9 +34,9 @@
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../../test-support/index.ts";
 import { type Backdrop, startBackdrop } from "./backdrop.ts";
 import { busyPercent, cpuModel, foreignCores, sampleCpu } from "./cpu.ts";
+import { targetContext } from "./live-target.ts";
 import { LOAD_CPU, type Loader, type LoadResult, pickLoader } from "./load.ts";
 import {
   benchWorkspace,
@@ -162,16 +162,7 @@ async function measurePair(
   for (const [i, target] of order.entries()) {
     const isBaseline = (i === 0) === baselineFirst;
     const name = `${target.name}-${round}-${i}`;
-    const ctx: TargetContext = {
-      root,
-      dir: join(scratch, name),
-      upstream: backdrop.upstream,
-      port: await freePort(),
-      adminPort: await freePort(),
-      otlpEndpoint: backdrop.otlpEndpoint,
-      redisUrl: backdrop.redis?.url ?? "",
-    };
-    mkdirSync(ctx.dir, { recursive: true });
+    const ctx = await targetContext(name, root, scratch, backdrop);
     const argv = commandOf(target, ctx, isBaseline);
     if (!argv) throw new Error(`${target.name} starts no process`);
     const proc = startProc(name, argv, ctx.dir, PROXY_CPU);

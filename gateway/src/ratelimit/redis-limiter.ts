@@ -11,7 +11,7 @@ import { ALGORITHM_CODE } from "./algorithm.ts";
 import { toOutcome } from "./check-rules.ts";
 import { decide } from "./decision.ts";
 import { ARGS_PER_RULE, CHECK_SCRIPT, REPLY_PER_RULE } from "./lua-script.ts";
-import { quotaFor } from "./quota.ts";
+import { failedOutcome, quotaFor } from "./quota.ts";
 import { algorithmOf, allStateKeys, ruleKeys } from "./store-keys.ts";
 import type {
   KeyInspection,
@@ -196,7 +196,7 @@ export class RedisLimiter implements Limiter {
         const failure: StoreFailure = hasCode(error, "SLUICE_RATELIMIT_TIMEOUT") ? "timeout" : "unavailable";
         this.#onCall?.((performance.now() - started) / 1000, failure);
         this.#onError(error);
-        const outcomes = checks.map((check) => failed(check, failure));
+        const outcomes = checks.map((check) => failedOutcome(check, failure));
         for (const resolve of waiters) resolve(outcomes);
       },
     );
@@ -277,20 +277,4 @@ function outcomesOf(checks: readonly LimitCheck[], reply: number[], from: number
       blocked: reply[at + 4] === 1,
     });
   });
-}
-
-function failed(check: LimitCheck, failure: StoreFailure): RuleOutcome {
-  const quota = quotaFor(check.rule, check.key);
-  return {
-    policyId: check.policyId,
-    rule: check.rule.name,
-    status: "failed",
-    limit: quota.limit,
-    windowMs: quota.periodMs,
-    remaining: 0,
-    resetMs: 0,
-    retryAfterMs: 0,
-    blocked: false,
-    failure,
-  };
 }

@@ -7,7 +7,7 @@
 // as when Redis does not answer.
 import { RateLimitTimeoutError } from "../../../core/api/errors.ts";
 import { decide } from "../ratelimit/decision.ts";
-import { quotaFor } from "../ratelimit/quota.ts";
+import { failedOutcome } from "../ratelimit/quota.ts";
 import type { KeyInspection, LimitCheck, LimitDecision, Limiter, StoreFailure } from "../ratelimit/types.ts";
 import type { FromWorker } from "./protocol.ts";
 
@@ -102,21 +102,5 @@ export class IpcLimiter implements Limiter {
 
 /** The decision for a request whose checks could not be asked. */
 function failed(checks: readonly LimitCheck[], failure: StoreFailure): LimitDecision {
-  return decide(
-    checks.map((check) => {
-      const quota = quotaFor(check.rule, check.key);
-      return {
-        policyId: check.policyId,
-        rule: check.rule.name,
-        status: "failed" as const,
-        limit: quota.limit,
-        windowMs: quota.periodMs,
-        remaining: 0,
-        resetMs: 0,
-        retryAfterMs: 0,
-        blocked: false,
-        failure,
-      };
-    }),
-  );
+  return decide(checks.map((check) => failedOutcome(check, failure)));
 }
