@@ -116,6 +116,11 @@ export const M = {
   hmac: "HMAC algorithms (HS*) go with hmacSecretRef only, and hmacSecretRef with HMAC algorithms only",
   authnKind: "set jwt, apiKey or both",
   requireAll: "require: All needs both jwt and apiKey",
+  positive: "must be longer than 0s",
+  positiveTimeout: "must be longer than 0s (leave the field out for no time limit)",
+  positiveAttempt: "must be longer than 0s (leave the field out for no limit per attempt)",
+  positiveCookie: "must be longer than 0s (leave the field out for a session cookie)",
+  positiveBlock: "must be longer than 0s (leave the field out for no penalty)",
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -378,6 +383,50 @@ export const celValid: ValidCase[] = [
     name: "require: Any with apiKey only",
     rule: M.requireAll,
     object: authn({ require: "Any", apiKey: API_KEY_AUTHN }),
+  },
+  // Durations that must be longer than 0s: the shortest one there is, and the defaults.
+  {
+    name: "rate limit per 1ms",
+    rule: M.positive,
+    object: limits(limitRule({ limit: { requests: 1, per: "1ms" } })),
+  },
+  {
+    name: "blockDuration 1s",
+    rule: M.positiveBlock,
+    object: limits(limitRule({ blockDuration: "1s" })),
+  },
+  {
+    name: "request and backendRequest timeouts of 1ms",
+    rule: M.positiveTimeout,
+    object: routeRule({ timeouts: { request: "1ms", backendRequest: "1ms" } }),
+  },
+  {
+    name: "backendRequest timeout alone",
+    rule: M.positiveAttempt,
+    object: routeRule({ timeouts: { backendRequest: "0h0m1s" } }),
+  },
+  {
+    name: "backoff 1ms to 1ms",
+    rule: M.positive,
+    object: routeRule({ retry: { backoff: { base: "1ms", max: "1ms" } } }),
+  },
+  {
+    name: "cookie ttl 1s",
+    rule: M.positiveCookie,
+    object: hashPool({ cookie: { name: "sticky", ttl: "1s" } }),
+  },
+  {
+    name: "pool durations by default",
+    rule: M.positive,
+    object: servicePool({ healthCheck: { active: {}, passive: {} }, connection: {} }),
+  },
+  {
+    name: "pool durations of 1ms",
+    rule: M.positive,
+    object: servicePool({
+      healthCheck: { active: { interval: "2ms", timeout: "1ms" }, passive: { baseEjectionTime: "1ms" } },
+      connection: { connectTimeout: "1ms", idleTimeout: "1ms" },
+    }),
   },
 ];
 
@@ -661,6 +710,77 @@ export const celInvalid: InvalidCase[] = [
     name: "require: All with jwt only",
     object: authn({ require: "All", jwt: { providers: [{ ...ISSUER, jwks: JWKS }] } }),
     issues: [["spec.authentication.require", M.requireAll]],
+  },
+  // Zero durations (issue 18: `per: 0s` was Accepted and never limited). Any spelling of zero.
+  {
+    name: "rate limit per 0s",
+    object: limits(limitRule({ limit: { requests: 10, per: "0s" } })),
+    issues: [[`${R0}.limit.per`, M.positive]],
+  },
+  {
+    name: "rate limit per 0h0m0s0ms",
+    object: limits(limitRule({ limit: { requests: 10, per: "0h0m0s0ms" } })),
+    issues: [[`${R0}.limit.per`, M.positive]],
+  },
+  {
+    name: "blockDuration 0ms",
+    object: limits(limitRule({ blockDuration: "0ms" })),
+    issues: [[`${R0}.blockDuration`, M.positiveBlock]],
+  },
+  {
+    name: "request timeout 0s",
+    object: routeRule({ timeouts: { request: "0s" } }),
+    issues: [[`${R0}.timeouts.request`, M.positiveTimeout]],
+  },
+  {
+    name: "backendRequest timeout 00000ms",
+    object: routeRule({ timeouts: { request: "10s", backendRequest: "00000ms" } }),
+    issues: [[`${R0}.timeouts.backendRequest`, M.positiveAttempt]],
+  },
+  {
+    name: "backoff base 0ms",
+    object: routeRule({ retry: { backoff: { base: "0ms" } } }),
+    issues: [[`${R0}.retry.backoff.base`, M.positive]],
+  },
+  {
+    name: "backoff max 0s",
+    object: routeRule({ retry: { backoff: { base: "0s", max: "0s" } } }),
+    issues: [
+      [`${R0}.retry.backoff.base`, M.positive],
+      [`${R0}.retry.backoff.max`, M.positive],
+    ],
+  },
+  {
+    name: "cookie ttl 0s",
+    object: hashPool({ cookie: { name: "sticky", ttl: "0s" } }),
+    issues: [["spec.loadBalancing.consistentHash.cookie.ttl", M.positiveCookie]],
+  },
+  {
+    name: "active health check interval 0s",
+    object: servicePool({ healthCheck: { active: { interval: "0s", timeout: "0s" } } }),
+    issues: [
+      ["spec.healthCheck.active.interval", M.positive],
+      ["spec.healthCheck.active.timeout", M.positive],
+      ["spec.healthCheck.active.timeout", M.activeTimeout],
+    ],
+  },
+  {
+    name: "active health check timeout 0ms",
+    object: servicePool({ healthCheck: { active: { timeout: "0ms" } } }),
+    issues: [["spec.healthCheck.active.timeout", M.positive]],
+  },
+  {
+    name: "baseEjectionTime 0s",
+    object: servicePool({ healthCheck: { passive: { baseEjectionTime: "0s" } } }),
+    issues: [["spec.healthCheck.passive.baseEjectionTime", M.positive]],
+  },
+  {
+    name: "connectTimeout 0s and idleTimeout 0m",
+    object: servicePool({ connection: { connectTimeout: "0s", idleTimeout: "0m" } }),
+    issues: [
+      ["spec.connection.connectTimeout", M.positive],
+      ["spec.connection.idleTimeout", M.positive],
+    ],
   },
 ];
 

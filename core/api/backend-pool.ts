@@ -3,11 +3,11 @@ import {
   ageColumn,
   cel,
   conditionColumn,
-  Duration,
   HeaderName,
   type KindDefinition,
   ObjectName,
   Port,
+  PositiveDuration,
   SecretKeySelector,
   StatusSchema,
   StringEnum,
@@ -52,8 +52,9 @@ const ConsistentHash = Type.Object(
         {
           name: Type.String({ minLength: 1, maxLength: 128, description: "Cookie name." }),
           ttl: Type.Optional(
-            Duration(
+            PositiveDuration(
               "Lifetime of the cookie the gateway sets when the client has none. Absent: a session cookie.",
+              { absent: "a session cookie" },
             ),
           ),
         },
@@ -104,8 +105,8 @@ const ActiveHealthCheck = Type.Object(
       default: "/healthz",
       description: "Path requested with GET on every endpoint.",
     }),
-    interval: Duration("Time between checks of one endpoint.", { default: "5s" }),
-    timeout: Duration("How long a check may take before it counts as failed; less than interval.", {
+    interval: PositiveDuration("Time between checks of one endpoint.", { default: "5s" }),
+    timeout: PositiveDuration("How long a check may take before it counts as failed; less than interval.", {
       default: "1s",
     }),
     healthyThreshold: Type.Integer({
@@ -139,9 +140,12 @@ const PassiveHealthCheck = Type.Object(
       default: 5,
       description: "Consecutive 5xx answers or connection failures that eject an endpoint.",
     }),
-    baseEjectionTime: Duration("How long the first ejection lasts; each further ejection lasts longer.", {
-      default: "30s",
-    }),
+    baseEjectionTime: PositiveDuration(
+      "How long the first ejection lasts; each further ejection lasts longer.",
+      {
+        default: "30s",
+      },
+    ),
     maxEjectionPercent: Type.Integer({
       minimum: 0,
       maximum: 100,
@@ -178,8 +182,8 @@ const CircuitBreaker = Type.Object(
 
 const Connection = Type.Object(
   {
-    connectTimeout: Duration("How long establishing a TCP connection may take.", { default: "2s" }),
-    idleTimeout: Duration("How long an idle keep-alive connection stays open.", { default: "60s" }),
+    connectTimeout: PositiveDuration("How long establishing a TCP connection may take.", { default: "2s" }),
+    idleTimeout: PositiveDuration("How long an idle keep-alive connection stays open.", { default: "60s" }),
     http2: Type.Boolean({
       default: false,
       description:

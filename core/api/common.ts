@@ -32,6 +32,24 @@ export function Duration(description: string, options: SchemaOptions = {}) {
   return Type.String({ pattern: DURATION_PATTERN, maxLength: 24, description, ...options });
 }
 
+/** The message of PositiveDuration's rule; `absent` says what leaving the field out means. */
+export const positiveDurationMessage = (absent?: string) =>
+  `must be longer than 0s${absent ? ` (leave the field out for ${absent})` : ""}`;
+
+/**
+ * A Duration that must be longer than zero. The pattern lets "0s" (and "0h0m") through, and
+ * a zero period, timeout or interval is never what was meant: `per: 0s` never limits, a 0s
+ * interval polls without pause, a 0s timeout fails every attempt. A CEL rule, not a pattern,
+ * so the API server's message names the field and says why.
+ */
+export function PositiveDuration(description: string, options: SchemaOptions & { absent?: string } = {}) {
+  const { absent, ...rest } = options;
+  return Duration(description, {
+    ...rest,
+    ...cel({ rule: "duration(self) > duration('0s')", message: positiveDurationMessage(absent) }),
+  });
+}
+
 /** A Kubernetes object name in the same namespace (DNS-1123 subdomain). */
 export function ObjectName(description: string) {
   return Type.String({

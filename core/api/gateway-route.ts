@@ -8,6 +8,7 @@ import {
   type KindDefinition,
   ObjectName,
   Port,
+  PositiveDuration,
   SectionName,
   StatusSchema,
   StringEnum,
@@ -304,8 +305,16 @@ const BackendRef = Type.Object(
 
 const Timeouts = Type.Object(
   {
-    request: Type.Optional(Duration("Time for the whole request through the gateway, retries included.")),
-    backendRequest: Type.Optional(Duration("Time for one attempt to the backend; at most request.")),
+    request: Type.Optional(
+      PositiveDuration("Time for the whole request through the gateway, retries included.", {
+        absent: "no time limit",
+      }),
+    ),
+    backendRequest: Type.Optional(
+      PositiveDuration("Time for one attempt to the backend; at most request.", {
+        absent: "no limit per attempt",
+      }),
+    ),
   },
   {
     description: "Time limits; when exceeded the gateway answers 504.",
@@ -335,8 +344,8 @@ const Retry = Type.Object(
     backoff: Type.Optional(
       Type.Object(
         {
-          base: Duration("First backoff; doubled on every retry, with jitter.", { default: "25ms" }),
-          max: Duration("Longest backoff.", { default: "250ms" }),
+          base: PositiveDuration("First backoff; doubled on every retry, with jitter.", { default: "25ms" }),
+          max: PositiveDuration("Longest backoff.", { default: "250ms" }),
         },
         {
           description: "Exponential backoff between attempts.",

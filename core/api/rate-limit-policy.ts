@@ -3,10 +3,10 @@ import {
   ageColumn,
   cel,
   conditionColumn,
-  Duration,
   HeaderName,
   type KindDefinition,
   PolicyStatusSchema,
+  PositiveDuration,
   SectionName,
   StringEnum,
   TargetRefs,
@@ -52,7 +52,7 @@ const Limit = Type.Object(
       maximum: 1_000_000_000,
       description: "Requests allowed per period.",
     }),
-    per: Duration("The period, e.g. 1s, 1m, 1h."),
+    per: PositiveDuration("The period, e.g. 1s, 1m, 1h."),
     burst: Type.Optional(
       Type.Integer({
         minimum: 0,
@@ -102,7 +102,9 @@ const LimitRule = Type.Object(
       }),
     ),
     blockDuration: Type.Optional(
-      Duration("After the limit is exceeded, refuse the key for this long (a penalty box)."),
+      PositiveDuration("After the limit is exceeded, refuse the key for this long (a penalty box).", {
+        absent: "no penalty",
+      }),
     ),
   },
   {
