@@ -61,6 +61,44 @@ describe("CRDs on a real API server", () => {
     expect(routes).toMatch(/orders\s+\["shop.example.com"\]/);
     const pools = kube.kubectl("get", "bp", "-n", "shop", "catalog");
     expect(pools).toMatch(/catalog\s+catalog/);
+    for (const kind of ["bp", "rlp", "ak", "azp"])
+      expect(kube.kubectl("get", kind, "-n", "shop").split("\n")[0]).toMatch(
+        /ACCEPTED\s+RESOLVEDREFS\s+(ACTIVE\s+)?PROGRAMMED/,
+      );
+  });
+
+  it("shows a pool whose Service is missing as ResolvedRefs False in kubectl get", async () => {
+    const path = "/apis/sluice.dev/v1alpha1/namespaces/shop/backendpools";
+    const pool = {
+      apiVersion: "sluice.dev/v1alpha1",
+      kind: "BackendPool",
+      metadata: { name: "no-service", namespace: "shop" },
+      spec: { service: { name: "missing", port: 80 } },
+    };
+    const created = await kube.send("POST", path, pool);
+    expect(created.status).toBe(201);
+    // The conditions the operator writes for it (core/compile/backend-pools.ts).
+    const at = "2026-01-01T00:00:00Z";
+    const condition = (type: string, status: string, reason: string) => ({
+      type,
+      status,
+      reason,
+      message: reason,
+      lastTransitionTime: at,
+    });
+    const res = await kube.send("PUT", `${path}/no-service/status`, {
+      ...created.body,
+      status: {
+        conditions: [
+          condition("Accepted", "True", "Accepted"),
+          condition("ResolvedRefs", "False", "ServiceNotFound"),
+          condition("Programmed", "True", "Programmed"),
+        ],
+      },
+    });
+    expect(res.status).toBe(200);
+    const row = kube.kubectl("get", "bp", "-n", "shop", "no-service", "--no-headers");
+    expect(row).toMatch(/^no-service\s+missing\s+(\S+\s+)?True\s+False\s+True\s/);
   });
 
   it("installs through kustomize too: config/default and config/samples", async () => {

@@ -71,6 +71,7 @@ export const apiKey: KindDefinition<typeof ApiKeySpec> = {
     { name: "Tenant", type: "string", jsonPath: ".spec.tenant", description: "Tenant of the consumer." },
     { name: "Expires", type: "string", jsonPath: ".spec.expiresAt", description: "Expiry time." },
     conditionColumn("Accepted"),
+    conditionColumn("ResolvedRefs"),
     conditionColumn("Active"),
     conditionColumn("Programmed"),
     {

@@ -285,6 +285,7 @@ export const backendPool: KindDefinition<typeof BackendPoolSpec> = {
       priority: 1,
     },
     conditionColumn("Accepted"),
+    conditionColumn("ResolvedRefs"),
     conditionColumn("Programmed"),
     ageColumn,
   ],

@@ -51,4 +51,14 @@ describe.each(KINDS.map((k) => [k.kind, k] as const))("%s CRD", (_kind, def) => 
     expect(columns).toContain("Accepted");
     expect(columns?.at(-1)).toBe("Age");
   });
+
+  // Every kind refers to something (pools, Services, Secrets, routes): without the column a
+  // pool whose Service is missing looks green in `kubectl get`.
+  it("shows Accepted, ResolvedRefs and Programmed in kubectl get, in that order", () => {
+    const columns = crd.spec.versions[0]?.additionalPrinterColumns.filter((c) => c.priority === undefined);
+    const conditions = columns
+      ?.map((c) => c.name)
+      .filter((n) => ["Accepted", "ResolvedRefs", "Programmed"].includes(n as string));
+    expect(conditions).toEqual(["Accepted", "ResolvedRefs", "Programmed"]);
+  });
 });

@@ -155,6 +155,7 @@ export const rateLimitPolicy: KindDefinition<typeof RateLimitPolicySpec> = {
     targetsColumn,
     { name: "Failure Mode", type: "string", jsonPath: ".spec.failureMode", description: "Open or Closed." },
     conditionColumn("Accepted"),
+    conditionColumn("ResolvedRefs"),
     conditionColumn("Programmed"),
     ageColumn,
   ],
