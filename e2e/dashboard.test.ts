@@ -1,21 +1,28 @@
 // The Grafana dashboard (config/prometheus/dashboards/sluice-overview.json) against the
 // metrics the processes really expose: every metric and label its expressions name exists in
 // GatewayMetrics or OperatorMetrics (or is a label Prometheus adds to every target), promtool
-// parses every expression, and every panel is wired to the ${datasource} variable. Here rather
-// than in the unit project because promtool is a system package the e2e target installs.
+// parses every expression, every panel is wired to the ${datasource} variable, and panels
+// evaluated by promtool over the processes' own series, labelled the way a Prometheus Operator
+// scrape labels them, show what happened. Here rather than in the unit project because
+// promtool is a system package the e2e target installs.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Registry } from "prom-client";
 import { beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { GatewayMetrics } from "../gateway/src/observability/gateway-metrics.ts";
+import { GatewayMetrics, type PoolGauges } from "../gateway/src/observability/gateway-metrics.ts";
 import { OperatorMetrics } from "../operator/src/operator-metrics.ts";
 import { DASHBOARD_COPY, DASHBOARD_SOURCE } from "../scripts/sync-dashboard.ts";
 import { ROOT } from "./harness/install.ts";
 
-/** Labels the ServiceMonitor's scrape adds to every series. */
-const TARGET_LABELS = ["job", "instance", "namespace", "pod"];
+/**
+ * Labels a Prometheus Operator ServiceMonitor scrape sets on every series of a target. A
+ * scraped label of the same name is renamed exported_<name> (honorLabels is off), so none of
+ * ours may be called that.
+ */
+const TARGET_LABELS = ["job", "instance", "namespace", "service", "pod", "container", "endpoint"];
 // biome-ignore lint/suspicious/noTemplateCurlyInString: a Grafana variable, not a template
 const DATASOURCE = { type: "prometheus", uid: "${datasource}" };
 
@@ -308,5 +315,136 @@ describe("the Grafana dashboard", () => {
     expect(readFileSync(join(ROOT, DASHBOARD_COPY), "utf8")).toBe(
       readFileSync(join(ROOT, DASHBOARD_SOURCE), "utf8"),
     );
+  });
+});
+
+// ---- The panels evaluated over series as Prometheus stores them when the Prometheus
+// Operator scrapes the gateways and the operator (kube-prometheus-stack's defaults).
+
+/** One scrape of `registry` as Prometheus stores it: the target's labels on every series. */
+async function scraped(registry: Registry, target: Record<string, string>) {
+  const series: { series: string; values: string }[] = [];
+  for (const metric of await registry.getMetricsAsJSON()) {
+    const cumulative = ["counter", "histogram"].includes(String(metric.type));
+    for (const sample of metric.values) {
+      const labels: Record<string, string> = {};
+      for (const [name, value] of Object.entries(sample.labels))
+        labels[TARGET_LABELS.includes(name) ? `exported_${name}` : name] = String(value);
+      Object.assign(labels, target);
+      const text = Object.entries(labels)
+        .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
+        .join(", ");
+      // What the process reported at every scrape: counters grow by it each minute.
+      const v = sample.value;
+      series.push({
+        series: `${(sample as { metricName?: string }).metricName ?? metric.name}{${text}}`,
+        values: cumulative ? `0+${v}x20` : `${v}x20`,
+      });
+    }
+  }
+  return series;
+}
+
+/** The labels kube-prometheus-stack's Prometheus sets on a target of the ServiceMonitor. */
+const target = (service: string, container: string, pod: string, ip: string) => ({
+  job: service,
+  instance: `${ip}:9901`,
+  namespace: "sluice-system",
+  service,
+  pod,
+  container,
+  endpoint: "admin",
+});
+
+/** A pool of three endpoints, `down` of them out of rotation on this replica. */
+const orders = (down: string[]): PoolGauges => ({
+  id: "shop/orders",
+  endpoints: ["10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080"].map((key) => ({
+    key,
+    healthy: !down.includes(key),
+  })),
+  atCapacity: () => false,
+  inflight: 0,
+});
+
+const panelExpr = (title: string, refId = "A") => {
+  const expr = queries.find(({ panel, target: t }) => panel.title === title && t.refId === refId)?.target
+    .expr;
+  if (!expr) throw new Error(`no panel "${title}" ${refId}`);
+  return asPromQL(expr);
+};
+
+describe("the Grafana dashboard over series scraped by the Prometheus Operator", () => {
+  it("counts endpoints in and out of rotation and names ejected upstreams", async () => {
+    // Two gateway replicas serve shop/orders (three endpoints); gw-b ejected 10.0.0.3:8080.
+    const gwA = new GatewayMetrics(
+      () => 1,
+      () => [orders([])],
+    );
+    const gwB = new GatewayMetrics(
+      () => 1,
+      () => [orders(["10.0.0.3:8080"])],
+    );
+    for (const gw of [gwA, gwB]) gw.request("shop/orders", "GET", 200, 0.004);
+    gwB.ejected("shop/orders", "10.0.0.3:8080");
+    gwB.upstreamError("shop/orders", "10.0.0.3:8080", "connect-failure");
+    const operator = new OperatorMetrics();
+    operator.leading(true);
+    operator.published();
+    const input_series = [
+      ...(await scraped(gwA.registry, target("sluice-gateway-metrics", "gateway", "gw-a", "10.1.0.1"))),
+      ...(await scraped(gwB.registry, target("sluice-gateway-metrics", "gateway", "gw-b", "10.1.0.2"))),
+      ...(await scraped(
+        operator.registry,
+        target("sluice-operator-metrics", "operator", "op-a", "10.1.0.3"),
+      )),
+    ];
+    // A rate's exact value depends on extrapolation: `> bool 0` keeps what a legend shows.
+    const shown = (title: string) => `(${panelExpr(title)}) > bool 0`;
+    const promqlTests = [
+      { expr: panelExpr("Gateway replicas"), exp_samples: [{ labels: "{}", value: 2 }] },
+      { expr: panelExpr("Operator leaders"), exp_samples: [{ labels: "{}", value: 1 }] },
+      {
+        expr: panelExpr("Endpoints in rotation by pool"),
+        exp_samples: [{ labels: '{pool="shop/orders"}', value: 2 }],
+      },
+      {
+        expr: panelExpr("Endpoints out of rotation by replica"),
+        exp_samples: [{ labels: '{pool="shop/orders", pod="gw-b"}', value: 1 }],
+      },
+      {
+        expr: shown("Passive-health ejections"),
+        exp_samples: [{ labels: '{pool="shop/orders", upstream="10.0.0.3:8080"}', value: 1 }],
+      },
+      {
+        expr: shown("Upstream errors by pool and kind"),
+        exp_samples: [{ labels: '{pool="shop/orders", kind="connect-failure"}', value: 1 }],
+      },
+      {
+        expr: shown("Requests per second by route and status class"),
+        exp_samples: [{ labels: '{route="shop/orders", status_class="2xx"}', value: 1 }],
+      },
+    ].map((t) => ({ ...t, eval_time: "10m" }));
+    const dir = mkdtempSync(join(tmpdir(), "sluice-dashboard-"));
+    const rules = join(dir, "none.yaml");
+    writeFileSync(rules, stringify({ groups: [] }));
+    const tests = join(dir, "panels.test.yaml");
+    writeFileSync(
+      tests,
+      stringify({
+        rule_files: [rules],
+        evaluation_interval: "1m",
+        tests: [{ interval: "1m", input_series, promql_expr_test: promqlTests }],
+      }),
+    );
+    const res = spawnSync("promtool", ["test", "rules", tests], { encoding: "utf8" });
+    expect(res.status, res.stdout + res.stderr).toBe(0);
+  });
+
+  it("finds no label of ours renamed by the scrape (exported_…)", () => {
+    const clashes = [...labelsOf].flatMap(([metric, labels]) =>
+      [...labels].filter((l) => TARGET_LABELS.includes(l)).map((l) => `${metric}{${l}}`),
+    );
+    expect(clashes).toEqual([]);
   });
 });

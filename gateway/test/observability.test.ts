@@ -64,10 +64,10 @@ describe("metrics", () => {
     expect(
       sample(
         text,
-        `sluice_upstream_errors_total{pool="test/dead",endpoint="127.0.0.1:${dead}",kind="connect-failure"}`,
+        `sluice_upstream_errors_total{pool="test/dead",upstream="127.0.0.1:${dead}",kind="connect-failure"}`,
       ),
     ).toBe(2);
-    expect(sample(text, `sluice_endpoint_healthy{pool="test/a",endpoint="127.0.0.1:${up.port}"}`)).toBe(1);
+    expect(sample(text, `sluice_endpoint_healthy{pool="test/a",upstream="127.0.0.1:${up.port}"}`)).toBe(1);
     expect(sample(text, 'sluice_circuit_breaker_open{pool="test/a"}')).toBe(0);
     expect(sample(text, 'sluice_snapshot_reloads_total{result="loaded"}')).toBe(1);
     expect(text).toMatch(/^sluice_snapshot_info\{version="sha256:[0-9a-f]{64}"\} 1$/m);
@@ -95,7 +95,7 @@ describe("metrics", () => {
     const failures =
       sample(
         text,
-        `sluice_upstream_errors_total{pool="test/b",endpoint="127.0.0.1:${dead}",kind="connect-failure"}`,
+        `sluice_upstream_errors_total{pool="test/b",upstream="127.0.0.1:${dead}",kind="connect-failure"}`,
       ) ?? 0;
     expect(retried).toBeGreaterThan(0);
     expect(retried).toBe(failures);

@@ -1,7 +1,9 @@
 // The gateway's Prometheus metrics (prom-client), served on the admin listener's /metrics.
-// Labels are bounded by configuration: route, pool, endpoint, policy and rule names, and
-// small fixed sets (method, status class, result, reason) — never raw paths, keys, client
-// addresses or user ids, so a client cannot grow the series count.
+// Labels are bounded by configuration: route, pool, upstream (a pool's endpoint), policy and
+// rule names, and small fixed sets (method, status class, result, reason) — never raw paths,
+// keys, client addresses or user ids, so a client cannot grow the series count. No label is named like one
+// a Prometheus Operator scrape adds to every target (job, instance, namespace, service, pod,
+// container, endpoint): Prometheus would rename ours to exported_<name> and keep its own.
 // Metrics counted on every request are HotCounter/HotHistogram (hot-metrics.ts): prom-client
 // validates and hashes labels on every inc/observe, which showed in the proxy bench.
 // With --workers, the primary sums every worker's registry and its own (prom-client's
@@ -59,8 +61,8 @@ export class GatewayMetrics {
   readonly #upstreamByPool = new Map<string, HistogramSeries>();
   readonly #upstreamErrors = new Counter({
     name: "sluice_upstream_errors_total",
-    help: "Upstream attempts that failed (connect-failure, reset, timeout, other) or answered 5xx, by pool and endpoint.",
-    labelNames: ["pool", "endpoint", "kind"] as const,
+    help: "Upstream attempts that failed (connect-failure, reset, timeout, other) or answered 5xx, by pool and upstream (endpoint address).",
+    labelNames: ["pool", "upstream", "kind"] as const,
     registers: [this.registry],
   });
   readonly #retries = new Counter({
@@ -77,8 +79,8 @@ export class GatewayMetrics {
   });
   readonly #ejections = new Counter({
     name: "sluice_endpoint_ejections_total",
-    help: "Passive-health ejections, by pool and endpoint.",
-    labelNames: ["pool", "endpoint"] as const,
+    help: "Passive-health ejections, by pool and upstream (endpoint address).",
+    labelNames: ["pool", "upstream"] as const,
     registers: [this.registry],
   });
   readonly #rateLimit = new HotCounter(
@@ -150,14 +152,14 @@ export class GatewayMetrics {
     new Gauge({
       name: "sluice_endpoint_healthy",
       help: "1 when the endpoint is in rotation (passing active checks, not ejected), else 0.",
-      labelNames: ["pool", "endpoint"] as const,
+      labelNames: ["pool", "upstream"] as const,
       // Workers check and eject on their own: in rotation only where every worker has it.
       aggregator: "min",
       registers: [this.registry],
       collect() {
         this.reset();
         for (const pool of pools())
-          for (const e of pool.endpoints) this.set({ pool: pool.id, endpoint: e.key }, e.healthy ? 1 : 0);
+          for (const e of pool.endpoints) this.set({ pool: pool.id, upstream: e.key }, e.healthy ? 1 : 0);
       },
     });
     new Gauge({
