@@ -313,7 +313,7 @@ describe("the Helm chart", () => {
     );
     const rules = write("rules.yaml", stringify(rule.spec));
     expect(execFileSync("promtool", ["check", "rules", rules], { encoding: "utf8" })).toContain(
-      "SUCCESS: 10 rules found",
+      "SUCCESS: 11 rules found",
     );
     const op = `job="pkg-sluice-operator-metrics", namespace="${DRY}"`;
     const gw = `job="pkg-sluice-gateway-metrics", namespace="${DRY}"`;
@@ -404,6 +404,8 @@ describe("the Helm chart", () => {
                 values,
               })),
               { series: `sluice_redis_errors_total{${gw}, pod="gw-a", kind="timeout"}`, values: "0+1x30" },
+              // The leader fails every retry (backoff tops out at 30 s: two a minute).
+              { series: `sluice_operator_reconcile_failures_total{${op}, pod="op-a"}`, values: "0+2x30" },
             ],
             alert_rule_test: [
               firing("SluiceGatewayUnavailable", {
@@ -426,11 +428,27 @@ describe("the Helm chart", () => {
               firing("SluiceHighErrorRate", { severity: "warning", route: "shop/orders" }, "10%"),
               firing("SluiceHighLatency", { severity: "warning", route: "shop/orders" }, "2.485s"),
               firing("SluiceRedisErrors", { severity: "warning", pod: "gw-a" }),
+              firing("SluiceOperatorReconcileFailing", { severity: "warning" }),
               // Not before their `for`.
-              ...["SluiceHighErrorRate", "SluiceHighLatency", "SluiceObjectsNotProgrammed"].map(
-                (alertname) => ({ eval_time: "8m", alertname, exp_alerts: [] }),
-              ),
+              ...[
+                "SluiceHighErrorRate",
+                "SluiceHighLatency",
+                "SluiceObjectsNotProgrammed",
+                "SluiceOperatorReconcileFailing",
+              ].map((alertname) => ({ eval_time: "8m", alertname, exp_alerts: [] })),
             ],
+          },
+          {
+            // A failure that cleared at the next retry (an API server restart) is no alert.
+            interval: "1m",
+            input_series: [
+              { series: `sluice_operator_reconcile_failures_total{${op}, pod="op-a"}`, values: "0x5 1x25" },
+            ],
+            alert_rule_test: [5, 10, 20].map((m) => ({
+              eval_time: `${m}m`,
+              alertname: "SluiceOperatorReconcileFailing",
+              exp_alerts: [],
+            })),
           },
         ],
       }),
@@ -438,7 +456,29 @@ describe("the Helm chart", () => {
     const res = spawnSync("promtool", ["test", "rules", tests], { encoding: "utf8" });
     expect(res.status, res.stdout + res.stderr).toBe(0);
   });
+
+  it("links every alert to its runbook in docs/runbooks, which exists", () => {
+    // The shipped alerts (no additionalRules of the user's).
+    const rule = findObject<{ spec: { groups: { rules: AlertRule[] }[] } }>(
+      parseObjects(renderChart(RELEASE, DRY, ["--set", "metrics.prometheusRule.enabled=true"])),
+      `PrometheusRule/${DRY}/pkg-sluice`,
+    );
+    const alerts = rule.spec.groups.flatMap((g) => g.rules).filter((r) => r.alert);
+    expect(alerts.length).toBeGreaterThan(0);
+    for (const { alert, annotations } of alerts) {
+      // Under the project's home (Chart.yaml `home`), by the page's path in the repository.
+      expect(annotations?.runbook_url, alert).toBe(`https://sluice.dev/docs/runbooks/${alert}.md`);
+      const runbook = readFileSync(join(ROOT, `docs/runbooks/${alert}.md`), "utf8");
+      expect(runbook, alert).toMatch(new RegExp(`^# ${alert}\\n`));
+      for (const section of ["## Meaning", "## Check", "## Fix"]) expect(runbook, alert).toContain(section);
+    }
+  });
 });
+
+interface AlertRule {
+  alert?: string;
+  annotations?: Record<string, string>;
+}
 
 describe("the kustomize bases (config/)", () => {
   it("config/default holds the chart's objects with default values, field for field", () => {
