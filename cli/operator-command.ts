@@ -77,8 +77,12 @@ export function operatorSettings(argv: string[], env: NodeJS.ProcessEnv = proces
     checkLeaderElectionTimes(times);
   } catch (err) {
     if (!hasCode(err, "SLUICE_INVALID_ARGUMENT")) throw err;
+    // Named with the values as given, so a crash-looping pod's log says which setting to fix
+    // (the chart refuses the same combinations at render time: charts/sluice/templates/_validate.tpl).
     throw new ConfigInvalidError(
-      `--lease-duration-ms, --renew-deadline-ms, --retry-period-ms: ${(err as Error).message}`,
+      `${(err as Error).message} (--lease-duration-ms=${times.leaseDurationMs}, ` +
+        `--renew-deadline-ms=${times.renewDeadlineMs}, --retry-period-ms=${times.retryPeriodMs}; ` +
+        "or SLUICE_LEASE_DURATION_MS, SLUICE_RENEW_DEADLINE_MS, SLUICE_RETRY_PERIOD_MS)",
     );
   }
   return {
