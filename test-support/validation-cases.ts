@@ -121,6 +121,8 @@ export const M = {
   positiveAttempt: "must be longer than 0s (leave the field out for no limit per attempt)",
   positiveCookie: "must be longer than 0s (leave the field out for a session cookie)",
   positiveBlock: "must be longer than 0s (leave the field out for no penalty)",
+  timerMax: "must be at most 596h",
+  ejectionMax: "must be at most 59h",
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -419,6 +421,20 @@ export const celValid: ValidCase[] = [
     name: "pool durations by default",
     rule: M.positive,
     object: servicePool({ healthCheck: { active: {}, passive: {} }, connection: {} }),
+  },
+  // …and at most what a timer can wait for (longer ones fire at once in Node.js).
+  {
+    name: "request timeout and backoff of 596h",
+    rule: M.timerMax,
+    object: routeRule({ timeouts: { request: "596h" }, retry: { backoff: { base: "596h", max: "596h" } } }),
+  },
+  {
+    name: "pool timers of 596h, ejections of 59h",
+    rule: M.ejectionMax,
+    object: servicePool({
+      healthCheck: { active: { interval: "596h", timeout: "595h" }, passive: { baseEjectionTime: "59h" } },
+      connection: { connectTimeout: "596h", idleTimeout: "596h" },
+    }),
   },
   {
     name: "pool durations of 1ms",
@@ -773,6 +789,42 @@ export const celInvalid: InvalidCase[] = [
     name: "baseEjectionTime 0s",
     object: servicePool({ healthCheck: { passive: { baseEjectionTime: "0s" } } }),
     issues: [["spec.healthCheck.passive.baseEjectionTime", M.positive]],
+  },
+  {
+    name: "request timeout 597h (a timer would fire after 1 ms)",
+    object: routeRule({ timeouts: { request: "597h" } }),
+    issues: [[`${R0}.timeouts.request`, M.timerMax]],
+  },
+  {
+    name: "backendRequest and backoff beyond 596h",
+    object: routeRule({
+      timeouts: { backendRequest: "596h1ms" },
+      retry: { backoff: { base: "600h", max: "99999h" } },
+    }),
+    issues: [
+      [`${R0}.timeouts.backendRequest`, M.timerMax],
+      [`${R0}.retry.backoff.base`, M.timerMax],
+      [`${R0}.retry.backoff.max`, M.timerMax],
+    ],
+  },
+  {
+    name: "health check interval 1000h and baseEjectionTime 60h",
+    object: servicePool({
+      healthCheck: { active: { interval: "1000h", timeout: "999h" }, passive: { baseEjectionTime: "60h" } },
+    }),
+    issues: [
+      ["spec.healthCheck.active.interval", M.timerMax],
+      ["spec.healthCheck.active.timeout", M.timerMax],
+      ["spec.healthCheck.passive.baseEjectionTime", M.ejectionMax],
+    ],
+  },
+  {
+    name: "connectTimeout and idleTimeout of 700h",
+    object: servicePool({ connection: { connectTimeout: "700h", idleTimeout: "600h0m" } }),
+    issues: [
+      ["spec.connection.connectTimeout", M.timerMax],
+      ["spec.connection.idleTimeout", M.timerMax],
+    ],
   },
   {
     name: "connectTimeout 0s and idleTimeout 0m",

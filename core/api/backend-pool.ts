@@ -11,6 +11,7 @@ import {
   SecretKeySelector,
   StatusSchema,
   StringEnum,
+  TIMER_MAX,
 } from "./common.ts";
 
 const ServiceRef = Type.Object(
@@ -105,9 +106,10 @@ const ActiveHealthCheck = Type.Object(
       default: "/healthz",
       description: "Path requested with GET on every endpoint.",
     }),
-    interval: PositiveDuration("Time between checks of one endpoint.", { default: "5s" }),
+    interval: PositiveDuration("Time between checks of one endpoint.", { default: "5s", max: TIMER_MAX }),
     timeout: PositiveDuration("How long a check may take before it counts as failed; less than interval.", {
       default: "1s",
+      max: TIMER_MAX,
     }),
     healthyThreshold: Type.Integer({
       minimum: 1,
@@ -141,10 +143,9 @@ const PassiveHealthCheck = Type.Object(
       description: "Consecutive 5xx answers or connection failures that eject an endpoint.",
     }),
     baseEjectionTime: PositiveDuration(
-      "How long the first ejection lasts; each further ejection lasts longer.",
-      {
-        default: "30s",
-      },
+      "How long the first ejection lasts; each further one lasts longer, up to 10 times as long.",
+      // 10 × base must still fit a timer (TIMER_MAX).
+      { default: "30s", max: "59h" },
     ),
     maxEjectionPercent: Type.Integer({
       minimum: 0,
@@ -182,8 +183,14 @@ const CircuitBreaker = Type.Object(
 
 const Connection = Type.Object(
   {
-    connectTimeout: PositiveDuration("How long establishing a TCP connection may take.", { default: "2s" }),
-    idleTimeout: PositiveDuration("How long an idle keep-alive connection stays open.", { default: "60s" }),
+    connectTimeout: PositiveDuration("How long establishing a TCP connection may take.", {
+      default: "2s",
+      max: TIMER_MAX,
+    }),
+    idleTimeout: PositiveDuration("How long an idle keep-alive connection stays open.", {
+      default: "60s",
+      max: TIMER_MAX,
+    }),
     http2: Type.Boolean({
       default: false,
       description:

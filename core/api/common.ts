@@ -37,17 +37,28 @@ export const positiveDurationMessage = (absent?: string) =>
   `must be longer than 0s${absent ? ` (leave the field out for ${absent})` : ""}`;
 
 /**
+ * The longest wait a Node.js timer can hold: 2^31 - 1 ms is 596h31m. A longer one fires after
+ * 1 ms, so a 600h request timeout would answer every request 504 at once.
+ */
+export const TIMER_MAX = "596h";
+
+/**
  * A Duration that must be longer than zero. The pattern lets "0s" (and "0h0m") through, and
  * a zero period, timeout or interval is never what was meant: `per: 0s` never limits, a 0s
- * interval polls without pause, a 0s timeout fails every attempt. A CEL rule, not a pattern,
- * so the API server's message names the field and says why.
+ * interval polls without pause, a 0s timeout fails every attempt. `max` bounds durations the
+ * gateway waits for with a timer (TIMER_MAX). CEL rules, not a pattern, so the API server's
+ * message says what is wrong rather than quoting a regular expression.
  */
-export function PositiveDuration(description: string, options: SchemaOptions & { absent?: string } = {}) {
-  const { absent, ...rest } = options;
-  return Duration(description, {
-    ...rest,
-    ...cel({ rule: "duration(self) > duration('0s')", message: positiveDurationMessage(absent) }),
-  });
+export function PositiveDuration(
+  description: string,
+  options: SchemaOptions & { absent?: string; max?: string } = {},
+) {
+  const { absent, max, ...rest } = options;
+  const rules: CelRule[] = [
+    { rule: "duration(self) > duration('0s')", message: positiveDurationMessage(absent) },
+  ];
+  if (max) rules.push({ rule: `duration(self) <= duration('${max}')`, message: `must be at most ${max}` });
+  return Duration(description, { ...rest, ...cel(...rules) });
 }
 
 /** A Kubernetes object name in the same namespace (DNS-1123 subdomain). */

@@ -13,6 +13,7 @@ import {
   StatusSchema,
   StringEnum,
   StringList,
+  TIMER_MAX,
 } from "./common.ts";
 
 // Same syntax as Gateway API's Hostname: a DNS name, optionally with one leading "*." label.
@@ -308,11 +309,13 @@ const Timeouts = Type.Object(
     request: Type.Optional(
       PositiveDuration("Time for the whole request through the gateway, retries included.", {
         absent: "no time limit",
+        max: TIMER_MAX,
       }),
     ),
     backendRequest: Type.Optional(
       PositiveDuration("Time for one attempt to the backend; at most request.", {
         absent: "no limit per attempt",
+        max: TIMER_MAX,
       }),
     ),
   },
@@ -344,8 +347,11 @@ const Retry = Type.Object(
     backoff: Type.Optional(
       Type.Object(
         {
-          base: PositiveDuration("First backoff; doubled on every retry, with jitter.", { default: "25ms" }),
-          max: PositiveDuration("Longest backoff.", { default: "250ms" }),
+          base: PositiveDuration("First backoff; doubled on every retry, with jitter.", {
+            default: "25ms",
+            max: TIMER_MAX,
+          }),
+          max: PositiveDuration("Longest backoff.", { default: "250ms", max: TIMER_MAX }),
         },
         {
           description: "Exponential backoff between attempts.",
