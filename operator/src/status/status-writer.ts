@@ -13,10 +13,11 @@ import { API_VERSION } from "../../../core/api/common.ts";
 import { kindDefinition } from "../../../core/api/kinds.ts";
 import type { ConditionDraft, ObjectStatus } from "../../../core/compile/status-book.ts";
 import { type ApiClient, ApiError } from "../../../core/kubernetes/api-client.ts";
+import { ConditionEvents, type ConditionLike } from "./events.ts";
 
 /** What the writer needs of an object: its resourceVersion, generation and current status. */
 export interface CurrentObject {
-  metadata?: { generation?: number; resourceVersion?: string };
+  metadata?: { generation?: number; resourceVersion?: string; uid?: string };
   status?: unknown;
 }
 
@@ -30,6 +31,8 @@ export interface StatusWriterOptions {
   extraConditions?: (s: ObjectStatus) => ConditionDraft[];
   /** Objects written at the same time. Default 8. */
   concurrency?: number;
+  /** Events for condition transitions (events.ts); default one on `client`, false for none. */
+  events?: ConditionEvents | false;
 }
 
 export interface WriteCounts {
@@ -144,6 +147,7 @@ export class StatusWriter {
   readonly #log: (msg: string, fields?: Record<string, unknown>) => void;
   readonly #extra: ((s: ObjectStatus) => ConditionDraft[]) | undefined;
   readonly #concurrency: number;
+  readonly #events: ConditionEvents | undefined;
 
   constructor(o: StatusWriterOptions) {
     this.#client = o.client;
@@ -151,6 +155,10 @@ export class StatusWriter {
     this.#log = o.log ?? (() => {});
     this.#extra = o.extraConditions;
     this.#concurrency = Math.max(1, o.concurrency ?? 8);
+    this.#events =
+      o.events === false
+        ? undefined
+        : (o.events ?? new ConditionEvents({ client: o.client, log: this.#log }));
   }
 
   /** Writes each object's status; returns counts. Never throws for one object's failure. */
@@ -171,6 +179,7 @@ export class StatusWriter {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, statuses.length) }, worker));
+    await this.#events?.flush();
     return counts;
   }
 
@@ -198,6 +207,12 @@ export class StatusWriter {
           status,
         });
         this.#logChanges(s, obj.status, status);
+        const { uid, resourceVersion } = obj.metadata ?? {};
+        this.#events?.changed(
+          { ...s, uid, resourceVersion },
+          obj.status,
+          status.conditions as ConditionLike[],
+        );
         return "written";
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
