@@ -71,10 +71,8 @@ afterAll(() => {
 describe("a second install", () => {
   it("kustomize: overlays with their own namespace and namePrefix own distinct cluster-scoped objects", () => {
     const [a, b] = INSTALLS.map((i, n) => overlay(`install-${n}`, i)) as [KubeObject[], KubeObject[]];
-    for (const [objects, install] of [
-      [a, INSTALLS[0]],
-      [b, INSTALLS[1]],
-    ] as const) {
+    for (const [n, install] of INSTALLS.entries()) {
+      const objects = n === 0 ? a : b;
       expectOwnBinding(objects, install.namespace);
       expect(names(objects, "Namespace")).toEqual([install.namespace]);
       expect(names(objects, "ClusterRole")).toEqual([`${install.namePrefix}sluice-operator`]);
