@@ -4,7 +4,7 @@
 // /readyz says so, an in-memory rate limit holds across workers, a killed worker is
 // replaced while the other serves, and SIGTERM drains them all.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, request } from "undici";
@@ -100,6 +100,25 @@ async function load(host: string, total: number, agent = new Agent({ connections
 }
 
 const count = (statuses: number[], code: number) => statuses.filter((s) => s === code).length;
+
+interface ProcStat {
+  cpuSeconds: number;
+  rssBytes: number;
+  startSeconds: number;
+}
+/** A process's CPU time, resident memory and start (Unix seconds), as Linux counts them. */
+function procStat(pid: number): ProcStat {
+  const ticks = 100; // USER_HZ: 100 on every Linux we run on (getconf CLK_TCK)
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // from field 3, the state
+  const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1]);
+  const rssKb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
+  return {
+    cpuSeconds: (Number(fields[11]) + Number(fields[12])) / ticks,
+    rssBytes: rssKb * 1024,
+    startSeconds: bootSeconds + Number(fields[19]) / ticks,
+  };
+}
 
 beforeAll(async () => {
   // Slow enough that CONNECTIONS requests at once need CONNECTIONS connections.
@@ -235,6 +254,46 @@ describe("--workers 2", () => {
     const served = Number(/route="test\/open",method="GET",status_class="2xx"\} (\d+)/.exec(metrics)?.[1]);
     expect(served).toBe(500 + statuses.length);
     expect((await request(`${admin}/readyz`)).statusCode).toBe(200);
+  });
+
+  // After the restart above: one worker started seconds after the primary.
+  it("/metrics has the pod's process metrics: CPU and memory of every process, the pod's start and one process's fd limit", async () => {
+    const { workers } = await json<Status>("/status");
+    const pids = [gateway.pid as number, ...workers.map((w) => w.pid)];
+    const scrape = async () => {
+      const text = await (await request(`${admin}/metrics`)).body.text();
+      /** The one sample of an unlabelled metric. */
+      const value = (name: string) => {
+        const lines = text.split("\n").filter((l) => l.startsWith(`${name} `));
+        expect(lines, name).toHaveLength(1);
+        return Number(lines[0]?.slice(name.length + 1));
+      };
+      return { text, value };
+    };
+    const cpu = () => pids.map(procStat).reduce((n, p) => n + p.cpuSeconds, 0);
+    // CPU: rate(process_cpu_seconds_total) is the primary's and both workers' together.
+    const [cpu0, metric0] = [cpu(), (await scrape()).value("process_cpu_seconds_total")];
+    await (await load("open.test", 1500)).agent.close();
+    const { text, value } = await scrape();
+    const used = cpu() - cpu0;
+    const counted = value("process_cpu_seconds_total") - metric0;
+    expect(counted / used).toBeGreaterThan(0.8);
+    expect(counted / used).toBeLessThan(1.2);
+    // Memory: what the three processes hold together (RSS moves a little between reads).
+    const rss = pids.map(procStat).reduce((n, p) => n + p.rssBytes, 0);
+    expect(value("process_resident_memory_bytes") / rss).toBeGreaterThan(0.8);
+    expect(value("process_resident_memory_bytes") / rss).toBeLessThan(1.25);
+    // The pod started when the primary did (prom-client alone would leave the metric out).
+    expect(
+      Math.abs(value("process_start_time_seconds") - procStat(pids[0] as number).startSeconds),
+    ).toBeLessThan(1.5);
+    // A file-descriptor limit is each process's: not three processes' limits added up.
+    const limit = Number(
+      /^Max open files\s+(\d+)/m.exec(readFileSync(`/proc/${gateway.pid}/limits`, "utf8"))?.[1],
+    );
+    expect(value("process_max_fds")).toBe(limit);
+    expect(text).toMatch(/^nodejs_version_info\{version="v[\d.]+",major="\d+",minor="\d+",patch="\d+"\} 1$/m);
+    value("nodejs_eventloop_lag_p99_seconds");
   });
 
   it("SIGTERM drains every worker: requests under way finish, then the primary exits 0", async () => {

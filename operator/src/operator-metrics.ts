@@ -1,7 +1,8 @@
 // The operator's Prometheus metrics, on its admin listener's /metrics: how long compiles
 // take, what the objects' conditions say, what was published and written, who leads, and
-// how often watches had to restart or relist.
+// how often watches had to restart or relist; and the process's own (process_*, nodejs_*).
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { addProcessMetrics } from "../../core/admin/process-metrics.ts";
 import type { ObjectStatus } from "../../core/compile/status-book.ts";
 import type { WriteCounts } from "./status/status-writer.ts";
 
@@ -62,6 +63,10 @@ export class OperatorMetrics {
   // from the gateways' reports after compile (status/programmed.ts).
   #compiledCounts = new Map<string, number>();
   #programmedCounts = new Map<string, number>();
+
+  constructor() {
+    addProcessMetrics(this.registry);
+  }
 
   compiled(seconds: number, statuses: readonly ObjectStatus[]) {
     this.#compile.observe(seconds);

@@ -8,8 +8,10 @@
 // validates and hashes labels on every inc/observe, which showed in the proxy bench.
 // With --workers, the primary sums every worker's registry and its own (prom-client's
 // AggregatorRegistry, workers/cluster-metrics.ts): counters and histograms add up, and each
-// gauge says how its values combine (`aggregator`) where a sum would be wrong.
+// gauge says how its values combine (`aggregator`) where a sum would be wrong. The process_*
+// and nodejs_* metrics come from core/admin/process-metrics.ts.
 import { Counter, Gauge, Registry } from "prom-client";
+import { addProcessMetrics } from "../../../core/admin/process-metrics.ts";
 import { type CounterSeries, type HistogramSeries, HotCounter, HotHistogram } from "./hot-metrics.ts";
 
 /** What the pool gauges read of a pool at scrape time (upstream/backend-pool.ts has it). */
@@ -141,6 +143,7 @@ export class GatewayMetrics {
 
   /** `connections()` and `pools()` are read at scrape time, never on the request path. */
   constructor(connections: () => number, pools: () => Iterable<PoolGauges>) {
+    addProcessMetrics(this.registry);
     new Gauge({
       name: "sluice_active_connections",
       help: "Open client connections on the data-plane listener.",
