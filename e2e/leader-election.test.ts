@@ -62,7 +62,7 @@ function candidate(
   name: string,
   timing: Partial<Pick<LeaderElectionOptions, "leaseDurationMs" | "renewDeadlineMs" | "retryPeriodMs">>,
 ): Candidate {
-  const client = new PartitionableClient(ApiClient.load(kubeconfig).kubeConfig);
+  const client = new PartitionableClient(ApiClient.load(kubeconfig).access);
   const events: Candidate["events"] = [];
   const elector = new LeaderElector({
     client,

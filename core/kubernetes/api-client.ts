@@ -1,37 +1,25 @@
-// A small JSON client for the Kubernetes API: the kubeconfig (file, or in-cluster service
-// account) decides server, CA and credentials via @kubernetes/client-node; requests go over
-// node:https. Informers come from @kubernetes/client-node itself (resource-store.ts).
-import { type RequestOptions, request } from "node:https";
-import { KubeConfig } from "@kubernetes/client-node";
-import { ConfigInvalidError, KubernetesApiError } from "../api/errors.ts";
+// A small JSON client for the Kubernetes API over node:https: kube-access.ts decides server,
+// TLS material and credentials; watches stream through `watch` (informer.ts keeps the cache).
+import type { IncomingMessage } from "node:http";
+import { request } from "node:https";
+import { createInterface } from "node:readline";
+import { KubernetesApiError } from "../api/errors.ts";
+import { type KubeAccess, type KubeRequestOptions, loadKubeAccess } from "./kube-access.ts";
 
 /** A non-2xx answer (code SLUICE_KUBERNETES_API_STATUS); callers branch on `status`. */
 export { KubernetesApiError as ApiError };
 
 export class ApiClient {
-  readonly kubeConfig: KubeConfig;
-  readonly #server: URL;
+  readonly access: KubeAccess;
 
-  constructor(kubeConfig: KubeConfig) {
-    this.kubeConfig = kubeConfig;
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new ConfigInvalidError("kubeconfig: it has no current cluster");
-    this.#server = new URL(cluster.server);
+  constructor(access: KubeAccess) {
+    this.access = access;
   }
 
-  /** From a kubeconfig file, else the pod's service account (in-cluster). */
+  /** From a kubeconfig file ($KUBECONFIG, ~/.kube/config), else the pod's service account. */
   /** Throws SLUICE_CONFIG_INVALID naming the file when the kubeconfig cannot be read or used. */
   static load(kubeconfigPath?: string): ApiClient {
-    const kc = new KubeConfig();
-    try {
-      if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
-      else kc.loadFromDefault();
-    } catch (err) {
-      throw new ConfigInvalidError(
-        `--kubeconfig ${kubeconfigPath ?? "(default)"}: ${(err as Error).message}`,
-      );
-    }
-    return new ApiClient(kc);
+    return new ApiClient(loadKubeAccess(kubeconfigPath));
   }
 
   /** Sends a request and resolves with the parsed body; throws ApiError (KubernetesApiError) unless 2xx. */
@@ -53,14 +41,7 @@ export class ApiClient {
     body?: unknown,
     contentType = "application/json",
   ): Promise<{ status: number; body: unknown }> {
-    const options: RequestOptions & { headers: Record<string, string> } = {
-      hostname: this.#server.hostname,
-      port: this.#server.port || "443",
-      path,
-      method,
-      headers: { accept: "application/json" },
-    };
-    await this.kubeConfig.applyToHTTPSOptions(options);
+    const options = await this.#options(method, path);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     if (payload !== undefined) options.headers["content-type"] = contentType;
     return new Promise((resolve, reject) => {
@@ -83,5 +64,60 @@ export class ApiClient {
       req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${path}: timed out`)));
       req.end(payload);
     });
+  }
+
+  /**
+   * A watch: GET `path` (with watch=true in its query), one JSON event per line to `onEvent`
+   * until the server ends the stream (resolves) or it fails (rejects; a non-2xx answer as
+   * ApiError). `idleMs` without a byte — the server sends bookmarks about every minute —
+   * means the connection is gone without a word: it is destroyed and the promise rejects.
+   */
+  async watch(
+    path: string,
+    onEvent: (event: unknown) => void,
+    idleMs: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const options = await this.#options("GET", path);
+    options.signal = signal;
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request(options, resolve);
+      req.on("error", reject);
+      req.setTimeout(idleMs, () => req.destroy(new Error(`GET ${path}: no event for ${idleMs} ms`)));
+      req.end();
+    });
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) {
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      } catch {
+        body = { message: Buffer.concat(chunks).toString("utf8") };
+      }
+      throw new KubernetesApiError(status, "GET", path, body);
+    }
+    try {
+      for await (const line of createInterface({ input: res, crlfDelay: Number.POSITIVE_INFINITY })) {
+        if (line !== "") onEvent(JSON.parse(line));
+      }
+    } finally {
+      // Ended early (a handler threw, the signal fired): the connection goes too.
+      res.destroy();
+    }
+  }
+
+  async #options(method: string, path: string): Promise<KubeRequestOptions> {
+    const server = this.access.server;
+    const options: KubeRequestOptions = {
+      hostname: server.hostname.replace(/^\[|\]$/g, ""),
+      port: server.port || "443",
+      path: server.pathname === "/" ? path : `${server.pathname.replace(/\/$/, "")}${path}`,
+      method,
+      headers: { accept: "application/json" },
+    };
+    await this.access.apply(options);
+    return options;
   }
 }

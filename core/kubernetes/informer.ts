@@ -1,11 +1,14 @@
-// One way to watch a kind: client-node's ListWatch (list, then watch, cache), plus what it
-// does not do itself — restart after a failed list or watch, with backoff (200 ms doubling
-// to 5 s, jittered so replicas do not return in step), and knowing whether the cache has ever been filled by a list.
-// A restart watches on from the last resourceVersion seen, so every event since — deletes
-// included — arrives; when that version is too old (410 Gone, as after an API server
-// restart) ListWatch relists and reports the objects that vanished as deletes.
+// One way to watch a kind: list, then watch from the list's resourceVersion, keeping a
+// cache — what client-go's reflector does, written here because client-node's ListWatch
+// brings the library's whole generated API into memory (kube-access.ts).
+// A failed list or watch is reported and retried with backoff (200 ms doubling to 5 s,
+// jittered so replicas do not return in step); a watch the server ends (its timeout) goes
+// on at once from the last resourceVersion seen, so every event since — deletes included —
+// arrives. When that version is too old (410 Gone, as after an API server restart) the
+// informer relists and reports the objects that vanished meanwhile as deletes.
 // Used by the operator's store, its gateway-report watch and the gateway's snapshot watch.
-import { type KubernetesListObject, type KubernetesObject, ListWatch, Watch } from "@kubernetes/client-node";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { KubernetesListObject, KubernetesObject } from "@kubernetes/client-node";
 import type { ApiClient } from "./api-client.ts";
 
 export interface InformerHandlers<T> {
@@ -39,10 +42,29 @@ const HEALTHY_MS = 60_000;
 /** What the API server's 429 answers carry as Retry-After (watch errors do not expose it). */
 const RETRY_AFTER_MS = 1_000;
 
-/** A 429 from a list (ApiError.status) or from a watch (client-node's statusCode). */
+/** The server ends each watch after this long (randomised so many watchers do not return in step). */
+const WATCH_SECONDS_MIN = 300;
+const WATCH_SECONDS_MAX = 600;
+/**
+ * No byte for this long after the server should have ended the watch: the connection died
+ * without a word (a NAT or a node gone), so it is dropped and the watch restarted.
+ */
+const WATCH_GRACE_MS = 60_000;
+
+/** A watch event saying our resourceVersion is too old to watch from: relist. */
+class Gone extends Error {}
+
+function gone(err: unknown): boolean {
+  return err instanceof Gone || (err as { status?: unknown } | undefined)?.status === 410;
+}
+
 function tooManyRequests(err: unknown): boolean {
-  const e = err as { status?: unknown; statusCode?: unknown } | undefined;
-  return e?.status === 429 || e?.statusCode === 429;
+  return (err as { status?: unknown } | undefined)?.status === 429;
+}
+
+interface WatchEvent<T> {
+  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  object: T & { code?: number; metadata?: { resourceVersion?: string } };
 }
 
 export function createInformer<T extends KubernetesObject>(
@@ -55,62 +77,148 @@ export function createInformer<T extends KubernetesObject>(
   if (selectors.labelSelector) query.set("labelSelector", selectors.labelSelector);
   if (selectors.fieldSelector) query.set("fieldSelector", selectors.fieldSelector);
   const listPath = query.size > 0 ? `${path}?${query}` : path;
+  /** namespace ("" for cluster-scoped) → name → object */
+  const cache = new Map<string, Map<string, T>>();
+  let resourceVersion = "";
   let synced = false;
-  const list = async () => {
-    const answer = await client.send<KubernetesListObject<T>>("GET", listPath);
-    synced = true;
-    // ListWatch fills its cache right after this resolves, before any timer can run, so a
-    // handler that schedules work sees the whole list.
-    handlers.synced?.();
-    return answer;
-  };
-  const informer = new ListWatch<T>(
-    path,
-    new Watch(client.kubeConfig),
-    list,
-    false,
-    selectors.labelSelector,
-    selectors.fieldSelector,
-  );
-  if (handlers.add) informer.on("add", handlers.add);
-  if (handlers.update) informer.on("update", handlers.update);
-  if (handlers.delete) informer.on("delete", handlers.delete);
   let stopped = false;
-  let delayMs = FIRST_DELAY_MS;
-  let startedAt = performance.now();
-  // ListWatch's own "connect" fires before each attempt, even one that fails at once, so it
-  // cannot tell a healthy watch: the delay resets only after one that lasted a while.
-  const restart = () => {
-    if (stopped) return;
-    startedAt = performance.now();
-    informer.start().catch(handlers.error);
-  };
-  informer.on("error", (err) => {
-    handlers.error(err);
-    if (stopped) return;
-    if (performance.now() - startedAt > HEALTHY_MS) delayMs = FIRST_DELAY_MS;
-    if (tooManyRequests(err)) {
-      // The server is up but busy, as while a restarted one fills its watch caches: it asks
-      // for a retry after about a second, and backing off further would only add delay.
-      setTimeout(restart, RETRY_AFTER_MS * (0.75 + Math.random() * 0.5)).unref();
-      return;
-    }
-    setTimeout(restart, delayMs * (0.75 + Math.random() * 0.5)).unref();
-    delayMs = Math.min(delayMs * 2, MAX_DELAY_MS);
+  let abort = new AbortController();
+  let loop: Promise<void> | undefined;
+  let firstListed: () => void = () => {};
+  const firstList = new Promise<void>((resolve) => {
+    firstListed = resolve;
   });
+
+  const put = (obj: T) => {
+    const ns = obj.metadata?.namespace ?? "";
+    const name = obj.metadata?.name ?? "";
+    let names = cache.get(ns);
+    if (!names) {
+      names = new Map();
+      cache.set(ns, names);
+    }
+    const found = names.get(name);
+    names.set(name, obj);
+    if (!found) handlers.add?.(obj);
+    else if (found.metadata?.resourceVersion !== obj.metadata?.resourceVersion) handlers.update?.(obj);
+  };
+  const remove = (obj: T) => {
+    const ns = obj.metadata?.namespace ?? "";
+    const names = cache.get(ns);
+    if (!names?.delete(obj.metadata?.name ?? "")) return;
+    if (names.size === 0) cache.delete(ns);
+    handlers.delete?.(obj);
+  };
+
+  const relist = async () => {
+    const answer = await client.send<KubernetesListObject<T>>("GET", listPath);
+    const listed = new Map<string, Set<string>>();
+    for (const obj of answer.items) {
+      const ns = obj.metadata?.namespace ?? "";
+      let names = listed.get(ns);
+      if (!names) {
+        names = new Set();
+        listed.set(ns, names);
+      }
+      names.add(obj.metadata?.name ?? "");
+    }
+    // What vanished while we were not watching is a delete.
+    for (const [ns, names] of cache) {
+      for (const [name, obj] of names) if (!listed.get(ns)?.has(name)) remove(obj);
+    }
+    for (const obj of answer.items) put(obj);
+    resourceVersion = answer.metadata?.resourceVersion ?? "";
+    synced = true;
+    handlers.synced?.();
+  };
+
+  const onEvent = (raw: unknown) => {
+    const event = raw as WatchEvent<T>;
+    if (event.type === "ERROR") {
+      if (event.object.code === 410) throw new Gone("resourceVersion too old");
+      throw Object.assign(new Error(`watch ${path}: ${JSON.stringify(event.object)}`), {
+        status: event.object.code,
+      });
+    }
+    if (event.type === "ADDED" || event.type === "MODIFIED") put(event.object);
+    else if (event.type === "DELETED") remove(event.object);
+    resourceVersion = event.object.metadata?.resourceVersion ?? resourceVersion;
+  };
+
+  const watchOnce = () => {
+    const seconds = WATCH_SECONDS_MIN + Math.floor(Math.random() * (WATCH_SECONDS_MAX - WATCH_SECONDS_MIN));
+    const q = new URLSearchParams(query);
+    q.set("watch", "true");
+    q.set("resourceVersion", resourceVersion);
+    q.set("allowWatchBookmarks", "true");
+    q.set("timeoutSeconds", String(seconds));
+    return client.watch(`${path}?${q}`, onEvent, seconds * 1000 + WATCH_GRACE_MS, abort.signal);
+  };
+
+  const run = async () => {
+    let delayMs = FIRST_DELAY_MS;
+    while (!stopped) {
+      const startedAt = performance.now();
+      try {
+        if (!resourceVersion) {
+          try {
+            await relist();
+          } finally {
+            firstListed();
+          }
+        }
+        await watchOnce();
+        // The server ended the watch (its timeout): watch on from where it stopped. One that
+        // ends at once again and again (a proxy cutting streams) is paced like a failure.
+        if (performance.now() - startedAt > 1_000) {
+          delayMs = FIRST_DELAY_MS;
+          continue;
+        }
+      } catch (err) {
+        if (stopped) return;
+        if (gone(err)) {
+          resourceVersion = "";
+          continue;
+        }
+        handlers.error(err);
+        if (performance.now() - startedAt > HEALTHY_MS) delayMs = FIRST_DELAY_MS;
+        if (tooManyRequests(err)) {
+          // The server is up but busy, as while a restarted one fills its watch caches: it
+          // asks for a retry after about a second, and backing off further would only add delay.
+          await pause(RETRY_AFTER_MS);
+          continue;
+        }
+      }
+      await pause(delayMs);
+      delayMs = Math.min(delayMs * 2, MAX_DELAY_MS);
+    }
+  };
+  const pause = (ms: number) =>
+    sleep(ms * (0.75 + Math.random() * 0.5), undefined, { signal: abort.signal }).catch(() => {});
+
   return {
     start: () => {
-      startedAt = performance.now();
-      return informer.start().catch(handlers.error);
+      stopped = false;
+      abort = new AbortController();
+      loop ??= run().finally(() => {
+        loop = undefined;
+      });
+      return firstList;
     },
-    stop: () => {
+    stop: async () => {
       stopped = true;
-      return informer.stop();
+      abort.abort();
+      await loop;
     },
     get synced() {
       return synced;
     },
-    list: (namespace) => informer.list(namespace),
-    get: (name, namespace) => informer.get(name, namespace),
+    list: (namespace) => {
+      if (namespace) return [...(cache.get(namespace)?.values() ?? [])];
+      const all: T[] = [];
+      for (const names of cache.values()) for (const obj of names.values()) all.push(obj);
+      return all;
+    },
+    get: (name, namespace) => cache.get(namespace ?? "")?.get(name),
   };
 }
