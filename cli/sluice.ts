@@ -2,7 +2,7 @@
 // The `sluice` command.
 //   sluice gateway --config-dir DIR [--listen HOST:PORT] [--admin-listen HOST:PORT] [--workers N] …
 //   sluice operator [--kubeconfig FILE] [--namespace NS] …   the control plane in a cluster
-//   sluice compile FILE|DIR…   check manifests and print each object's conditions
+//   sluice compile [--strict] FILE|DIR…   check manifests and print each object's conditions
 import { type Logger, pino } from "pino";
 import { hasCode, SluiceError, type WorkersFailedError } from "../core/api/errors.ts";
 import { type GatewayConfig, loadGatewayConfig } from "../gateway/src/config.ts";
@@ -10,28 +10,33 @@ import { startGateway } from "../gateway/src/server.ts";
 import { defaultWorkers } from "../gateway/src/workers/cpu-limit.ts";
 import { stdoutRelay } from "../gateway/src/workers/output-relay.ts";
 import { startPrimary } from "../gateway/src/workers/primary.ts";
-import { compileFilesCommand } from "./compile-command.ts";
-import { OPERATOR_USAGE, operatorCommand } from "./operator-command.ts";
 
-const USAGE = `usage:
-  sluice gateway (--config-dir DIR | --snapshot-file FILE) [--listen HOST:PORT] [--admin-listen HOST:PORT]
+// The other commands' modules load only for them: a gateway holds none of the operator's
+// or the compile command's code in memory.
+const GATEWAY_USAGE = `  sluice gateway (--config-dir DIR | --snapshot-file FILE) [--listen HOST:PORT] [--admin-listen HOST:PORT]
                  [--trusted-hops N] [--max-header-bytes N] [--max-body-bytes N] [--drain-ms N] [--workers N]
-                 [--config FILE]
-${OPERATOR_USAGE}
-  sluice compile FILE|DIR...`;
+                 [--config FILE]`;
 
 /** A bad command line: what was wrong (the message, which starts with its code), usage, exit 2. */
-function usageError(err?: unknown) {
+async function usageError(err?: unknown) {
   if (err !== undefined) console.error(err instanceof SluiceError ? err.message : err);
-  console.error(USAGE);
+  const [{ OPERATOR_USAGE }, { COMPILE_USAGE }] = await Promise.all([
+    import("./operator-command.ts"),
+    import("./compile-command.ts"),
+  ]);
+  console.error(`usage:\n${GATEWAY_USAGE}\n${OPERATOR_USAGE}\n${COMPILE_USAGE}`);
   process.exitCode = 2;
 }
 
 async function main(argv: string[]) {
   const [command, ...rest] = argv;
-  if (command === "compile") return compileFilesCommand(rest.length > 0 ? rest : ["."]);
+  if (command === "compile") {
+    const { compileFilesCommand } = await import("./compile-command.ts");
+    return compileFilesCommand(rest.length > 0 ? rest : ["."]);
+  }
   if (command === "operator") {
     try {
+      const { operatorCommand } = await import("./operator-command.ts");
       return await operatorCommand(rest);
     } catch (err) {
       if (!hasCode(err, "SLUICE_CONFIG_INVALID")) throw err;

@@ -1,5 +1,5 @@
 // A process's memory as the kernel and V8 see it, for the scale bench: resident set sizes
-// from /proc/PID/status, and the V8 heap that memory-probe.ts (loaded into the gateway with
+// from /proc/PID/status, and the V8 heap that memory-probe.mjs (loaded into the gateway with
 // --import) writes on request.
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -30,7 +30,7 @@ export function procMemory(pid: number): ProcMemory {
   return parseProcStatus(readFileSync(`/proc/${pid}/status`, "utf8"));
 }
 
-/** What memory-probe.ts writes: process.memoryUsage() and V8's heap spaces, in MB. */
+/** What memory-probe.mjs writes: process.memoryUsage() and V8's heap spaces, in MB. */
 export interface HeapSample {
   rss: number;
   heapTotal: number;
@@ -40,7 +40,7 @@ export interface HeapSample {
   spaces: Record<string, number>;
 }
 
-export const PROBE = new URL("./memory-probe.ts", import.meta.url).pathname;
+export const PROBE = new URL("./memory-probe.mjs", import.meta.url).pathname;
 
 /**
  * Asks the probe in `pid` for a sample (SIGUSR2) and waits for it; with `gc`, after a full

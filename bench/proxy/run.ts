@@ -36,7 +36,8 @@
 //      BENCH_OUT=docs/benchmarks.md ("-": stdout only)
 //      BENCH_KEEP=1 (keep the scratch dir with configs and logs)
 //      BENCH_QUIET_WAIT=60, BENCH_RETRIES=2 (see shared-machine.ts)
-//      BENCH_SLUICE_CLI=cli/sluice.ts (the Sluice entry point to run)
+//      BENCH_SLUICE_CLI=cli/sluice.ts (the Sluice entry point to run; default: the built
+//        JavaScript the image runs, targets.ts sluiceCommand)
 //      BENCH_LOADER=autocannon (use the fallback load generator even when wrk is installed)
 import { cpus, release } from "node:os";
 import { startBackdrop } from "./backdrop.ts";

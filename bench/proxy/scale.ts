@@ -12,7 +12,7 @@
 // The gateway runs alone on core 0 (the upstream and wrk on core 1). Resident memory is read
 // from /proc/PID/status (VmRSS, and VmHWM: the peak, which a pod's memory limit must allow)
 // once it serves, every 250 ms under BENCH_DURATION s of saturating load, right after it,
-// and after BENCH_IDLE s without traffic. memory-probe.ts, loaded into the gateway with
+// and after BENCH_IDLE s without traffic. memory-probe.mjs, loaded into the gateway with
 // --import, splits it: the V8 heap (allocated and used), memory outside it, and the heap
 // still live after a full garbage collection, forced last.
 //
@@ -30,7 +30,14 @@ import { type LoadResult, pickLoader } from "./load.ts";
 import { type HeapSample, heapSample, PROBE, type ProcMemory, procMemory } from "./memory.ts";
 import { benchWorkspace, startProc, stopProc, waitUntilAnswers } from "./procs.ts";
 import { machineHeading, table, writeMarkdown } from "./report.ts";
-import { PRECOMPILED_HASH_KEY, precompile, TARGETS, type Target, type TargetContext } from "./targets.ts";
+import {
+  PRECOMPILED_HASH_KEY,
+  precompile,
+  sluiceCommand,
+  TARGETS,
+  type Target,
+  type TargetContext,
+} from "./targets.ts";
 
 const PROXY_CPU = "0";
 const RSS_TARGET_MB = 150;
@@ -252,11 +259,16 @@ function seconds(ms: number | undefined): string {
 }
 
 function report(rows: Row[], loaderName: string): string {
+  const root = process.cwd();
+  const imageCommand = sluiceCommand(root)
+    .map((w) => w.replace(root, "."))
+    .join(" ");
+  const nodeOptions = cfg.nodeOptions ? `, with NODE_OPTIONS \`${cfg.nodeOptions}\`` : "";
   const lines = [
     `## ${machineHeading("scale")}`,
     "",
-    `- Method: bench/proxy/scale.ts. Each gateway alone on CPU ${PROXY_CPU}; ${loaderName} (${cfg.conns} connections, ${cfg.seconds} s) and the upstream (${cfg.upstream}) on the other core. RSS = VmRSS, peak = VmHWM (/proc/PID/status); heap figures from process.memoryUsage() in the gateway (bench/proxy/memory-probe.ts). Target: ≤ ${RSS_TARGET_MB} MB with 10,000 routes and keys (issue 17), judged on the peak.`,
-    ...(cfg.nodeOptions ? [`- The gateways ran with \`${cfg.nodeOptions}\`.`] : []),
+    `- Method: bench/proxy/scale.ts. Each gateway alone on CPU ${PROXY_CPU}; ${loaderName} (${cfg.conns} connections, ${cfg.seconds} s) and the upstream (${cfg.upstream}) on the other core. RSS = VmRSS, peak = VmHWM (/proc/PID/status); heap figures from process.memoryUsage() in the gateway (bench/proxy/memory-probe.mjs). Target: ≤ ${RSS_TARGET_MB} MB with 10,000 routes and keys (issue 17), judged on the peak.`,
+    `- The gateways ran as the image runs them (targets.ts sluiceCommand): \`${imageCommand}\`${nodeOptions}.`,
     "- Sources: **config-dir** = the standalone gateway parses and compiles the YAML itself; **snapshot-file** = it loads the snapshot compiled beforehand, as a replica loads the operator's Secret.",
     "",
     ...table(

@@ -2,6 +2,7 @@
 // port to listen on, starts a proxy; run.ts pins it to core 0, waits until it answers on
 // that port, and skips the target (with its log) when the command exits or never answers.
 // Adding a proxy to the comparison is one more entry in TARGETS.
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -34,6 +35,33 @@ export interface Target {
 
 const SLUICE_PATH = "/svc-5/items/42";
 
+let built: string | undefined;
+/**
+ * Sluice as the image runs it: the JavaScript scripts/build-dist.sh emits (built once per
+ * bench run, into .cache) under the node flags of the Dockerfile's ENTRYPOINT and the
+ * MALLOC_* settings of its ENV lines — or BENCH_SLUICE_CLI (e.g. another checkout's
+ * cli/sluice.ts) the same way.
+ */
+export function sluiceCommand(root: string): string[] {
+  const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
+  const entrypoint = /^ENTRYPOINT \[(.*)\]$/m.exec(dockerfile)?.[1];
+  const words = entrypoint ? (JSON.parse(`[${entrypoint}]`) as string[]) : [];
+  const flags = words.slice(1).filter((w) => w.startsWith("--"));
+  const malloc = [...dockerfile.matchAll(/^ENV (MALLOC_\w+=\S+)$/gm)].map((m) => m[1] as string);
+  let cli = process.env.BENCH_SLUICE_CLI;
+  if (!cli) {
+    built ??= execFileSync(join(root, "scripts/build-dist.sh"), [join(root, ".cache/bench-dist")], {
+      cwd: root,
+      encoding: "utf8",
+    })
+      .trim()
+      .split("\n")
+      .at(-1);
+    cli = join(built ?? "", "cli/sluice.js");
+  }
+  return [...(malloc.length > 0 ? ["env", ...malloc] : []), process.execPath, ...flags, cli];
+}
+
 function sluiceTarget(
   name: string,
   routes: number,
@@ -63,9 +91,8 @@ function sluiceTarget(
       ];
       return [
         ...(env.length > 0 ? ["env", ...env] : []),
-        process.execPath,
-        // Override to bench another build, or to check that a failing target is skipped.
-        process.env.BENCH_SLUICE_CLI ?? "cli/sluice.ts",
+        // BENCH_SLUICE_CLI benches another build, or checks that a failing target is skipped.
+        ...sluiceCommand(ctx.root),
         "gateway",
         ...(extra.precompiled
           ? ["--snapshot-file", precompile(configDir, join(ctx.dir, "snapshot.json"))]

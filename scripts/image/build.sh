@@ -19,11 +19,13 @@ log() { printf '[image] %s\n' "$*" >&2; }
 version="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$repo/charts/sluice/Chart.yaml")"
 [[ -n "$version" ]] || { log "no appVersion in charts/sluice/Chart.yaml"; exit 1; }
 image="ghcr.io/sluice-dev/sluice:$version"
-# The `npm ci` stage by name: an unnamed one could not be told from garbage when cleaning up.
+# The `npm ci` and build stages by name: unnamed ones could not be told from garbage when
+# cleaning up, and their cached layers (every dependency, for the compiler) would go with it.
 deps="localhost/sluice-deps:$version"
+build="localhost/sluice-build:$version"
 archive="$cache/sluice-$version.tar"
 # The files that reach the image (.dockerignore); "-dirty" when they differ from the commit.
-inputs=(Dockerfile .dockerignore package.json package-lock.json cli core gateway/src operator/src)
+inputs=(Dockerfile .dockerignore package.json package-lock.json tsconfig.json tsconfig.build.json scripts/build-dist.sh cli core gateway/src operator/src)
 revision="$(git -C "$repo" rev-parse HEAD)"
 if [[ -n "$(git -C "$repo" status --porcelain -- "${inputs[@]}")" ]]; then revision+="-dirty"; fi
 
@@ -36,6 +38,7 @@ ca="${SLUICE_IMAGE_CA:-/etc/ssl/certs/ca-certificates.crt}"
 [[ -f "$ca" ]] && args+=(--secret "id=ca,src=$ca")
 log "building $image (revision $revision) on $base"
 buildah bud "${args[@]}" --target deps --tag "$deps" "$repo" >&2
+buildah bud "${args[@]}" --target build --tag "$build" "$repo" >&2
 # buildah 1.28 keys only RUN steps on build args, so a cached LABEL step would keep the
 # previous build's revision: the same values go in as --label too, which it does key on.
 buildah bud "${args[@]}" --build-arg "VERSION=$version" --build-arg "REVISION=$revision" \

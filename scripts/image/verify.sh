@@ -106,13 +106,13 @@ run "$image" sluice-verify-sleep sleep 0 || fail "no sleep, which the chart's pr
 # The default command is `--help`, which prints the usage and exits 2.
 [[ "$(run "$image" sluice-verify-help 2>&1 || true)" == usage:* ]] || fail "no usage from the default command"
 config_dir="type=bind,src=$repo/config/samples/standalone,dst=/config,options=rbind:ro"
-run --mount "$config_dir" "$image" sluice-verify-compile node cli/sluice.ts compile /config >/dev/null ||
+run --mount "$config_dir" "$image" sluice-verify-compile node cli/sluice.js compile /config >/dev/null ||
   fail "sluice compile failed"
 log "runs as 1000:1000 on a read-only root; --help and compile work"
 
 # Attached in the background: this `ctr run` exits with the gateway's exit status.
 run --mount "$config_dir" "$image" sluice-verify-gateway \
-  node cli/sluice.ts gateway --config-dir /config --drain-ms 500 >"$dir/gateway.log" 2>&1 &
+  node cli/sluice.js gateway --config-dir /config --drain-ms 500 >"$dir/gateway.log" 2>&1 &
 gateway=$!
 probe='fetch("http://127.0.0.1:9901/readyz").then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))'
 ready=""
@@ -122,7 +122,7 @@ for i in $(seq 1 60); do
 done
 [[ -n "$ready" ]] || { cat "$dir/gateway.log" >&2; fail "the gateway did not become ready"; }
 pid1="$(exec_in --exec-id pid1 sluice-verify-gateway cat /proc/1/cmdline | tr '\0' ' ')"
-[[ "$pid1" == "node cli/sluice.ts gateway "* ]] || fail "PID 1 is '$pid1', not the gateway"
+[[ "$pid1" == "node cli/sluice.js gateway "* ]] || fail "PID 1 is '$pid1', not the gateway"
 k task kill --signal SIGTERM sluice-verify-gateway
 start=$SECONDS
 status=0

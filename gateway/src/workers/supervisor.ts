@@ -9,7 +9,7 @@
 //     at most drainMs and a margin; whoever is left is killed.
 // Each worker's stdout is its own pipe, relayed by line (output-relay.ts).
 import cluster, { type Worker } from "node:cluster";
-import { join } from "node:path";
+import { extname, join } from "node:path";
 import type { Logger } from "pino";
 import { ConfigInvalidError, hasCode, WorkersFailedError } from "../../../core/api/errors.ts";
 import type { Output } from "./output-relay.ts";
@@ -72,7 +72,8 @@ export class Supervisor {
     this.#o = o;
     this.#port = o.port;
     cluster.setupPrimary({
-      exec: join(import.meta.dirname, "worker-main.ts"),
+      // worker-main.ts from the sources, worker-main.js in the image (built, scripts/build-dist.sh).
+      exec: join(import.meta.dirname, `worker-main${extname(import.meta.filename)}`),
       args: [],
       // Structured clone: a snapshot crosses as it is, without a JSON round trip.
       serialization: "advanced",
