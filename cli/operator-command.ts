@@ -2,7 +2,7 @@
 // writes status (leader-elected). Flags or SLUICE_* environment variables.
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
-import { pino } from "pino";
+import { createLogger } from "../core/admin/log-format.ts";
 import { ConfigInvalidError, hasCode } from "../core/api/errors.ts";
 import { ApiClient } from "../core/kubernetes/api-client.ts";
 import { checkLeaderElectionTimes } from "../core/kubernetes/leader-election.ts";
@@ -102,7 +102,7 @@ export function operatorSettings(argv: string[], env: NodeJS.ProcessEnv = proces
 
 export async function operatorCommand(argv: string[], env: NodeJS.ProcessEnv = process.env) {
   const { kubeconfig, admin, logLevel, ...settings } = operatorSettings(argv, env);
-  const log = pino({ name: "sluice-operator", level: logLevel });
+  const log = createLogger("sluice-operator", logLevel);
   const operator = await startOperator({ client: ApiClient.load(kubeconfig), ...settings, log });
   const adminServer = await startOperatorAdmin(admin.host, admin.port, operator, log);
   log.info({ admin: adminServer.address, identity: operator.identity }, "operator admin listening");

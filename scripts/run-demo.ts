@@ -30,6 +30,7 @@ const children = [
   ),
 ];
 
+// The level's name (core/admin/log-format.ts); pino's numbers for lines of an older format.
 const LEVELS: Record<number, string> = {
   10: "TRACE",
   20: "DEBUG",
@@ -39,7 +40,7 @@ const LEVELS: Record<number, string> = {
   60: "FATAL",
 };
 // Said by every line, or by the words around it: not repeated in the short form.
-const IMPLIED = new Set(["level", "time", "pid", "hostname", "name", "msg"]);
+const IMPLIED = new Set(["level", "time", "pid", "hostname", "logger", "name", "msg"]);
 const ACCESS_SHOWN = new Set([...IMPLIED, "method", "path", "status", "durationMs", "requestId"]);
 
 const clock = (time: unknown) =>
@@ -65,7 +66,7 @@ function shortLine(line: string): string {
   if (entry.msg === "access") {
     return `${time} ${entry.method} ${entry.path} → ${entry.status} in ${entry.durationMs} ms  ${fields(entry, ACCESS_SHOWN)}`;
   }
-  const level = (LEVELS[entry.level as number] ?? String(entry.level)).padEnd(5);
+  const level = (LEVELS[entry.level as number] ?? String(entry.level).toUpperCase()).padEnd(5);
   return `${time} ${level} ${entry.msg}  ${fields(entry, IMPLIED)}`.trimEnd();
 }
 

@@ -3,7 +3,8 @@
 // above 1 the CLI starts workers/primary.ts instead, which runs the same data plane in N
 // processes (workers/worker.ts) and the source and admin listener once for all of them.
 import type { AddressInfo } from "node:net";
-import { type DestinationStream, type Logger, pino } from "pino";
+import type { DestinationStream, Logger } from "pino";
+import { createLogger } from "../../core/admin/log-format.ts";
 import { startAdminApi } from "./admin-api.ts";
 import type { GatewayConfig } from "./config.ts";
 import { startDataPlane } from "./data-plane-setup.ts";
@@ -32,7 +33,7 @@ export interface GatewayOptions {
 
 export async function startGateway(
   config: GatewayConfig,
-  log: Logger = pino({ name: "sluice-gateway" }),
+  log: Logger = createLogger("sluice-gateway", "info"),
   options: GatewayOptions = {},
 ): Promise<GatewayHandle> {
   // Prometheus metrics. The gauges are read at scrape time only, once the admin API below

@@ -137,7 +137,7 @@ describe("access log", () => {
     expect(access.out).toHaveLength(2);
     const line = access.out[0] as Record<string, unknown>;
     expect(line).toMatchObject({
-      level: 30,
+      level: "info",
       requestId: "req-1",
       route: "test/logged",
       method: "POST",

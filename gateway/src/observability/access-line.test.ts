@@ -75,7 +75,7 @@ describe("access-log line", () => {
         const time = (JSON.parse(line) as { time: string }).time;
         expect(Date.parse(time)).toBeGreaterThanOrEqual(before);
         const expected = {
-          level: 30,
+          level: "info",
           time,
           msg: "access",
           requestId: f.requestId,

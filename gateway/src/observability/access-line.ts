@@ -1,7 +1,8 @@
-// One access-log line per request, encoded straight into bytes: pino's format (level 30,
-// ISO time, msg "access"), fields in a fixed order, absent ones left out. The bytes are
-// exactly what JSON.stringify of the same object would give, UTF-8 encoded, except that
-// durations always carry three decimals ("3.050").
+// One access-log line per request, encoded straight into bytes, in the format of every other
+// log line (core/admin/log-format.ts: level "info", ISO time; msg "access"): fields in a
+// fixed order, absent ones left out, each key once. The bytes are exactly what JSON.stringify
+// of the same object would give, UTF-8 encoded, except that durations always carry three
+// decimals ("3.050").
 //
 // Why not build a string: a line assembled with template literals is ~25 intermediate
 // strings, then flattened and UTF-8 encoded into the log buffer. Measured in the paired
@@ -47,7 +48,7 @@ export function encodeLine(
   r: RequestRecord,
   traceId: string | undefined,
 ): number {
-  let i = strField(buf, at, '{"level":30,"time":', isoTime(Date.now()));
+  let i = strField(buf, at, '{"level":"info","time":', isoTime(Date.now()));
   i = strField(buf, i, ',"msg":"access","requestId":', r.requestId);
   i = strField(buf, i, ',"traceId":', traceId);
   i = strField(buf, i, ',"route":', r.route);

@@ -2,7 +2,7 @@
 // message, runs worker.ts, and then does what the primary says. Signals are the primary's
 // to act on: a Ctrl-C reaches the whole process group, and a worker that drained on its own
 // would look to the primary like one that crashed.
-import { pino } from "pino";
+import { createLogger } from "../../../core/admin/log-format.ts";
 import { hasCode } from "../../../core/api/errors.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
 import { startWorker } from "./worker.ts";
@@ -22,7 +22,7 @@ process.on("message", (m: ToWorker) => {
     else early.push(m);
     return;
   }
-  const log = pino({ name: "sluice-gateway", level: m.logLevel }).child({ worker: m.index });
+  const log = createLogger("sluice-gateway", m.logLevel, { fields: { worker: m.index } });
   startWorker(m, send, log).then(
     (h) => {
       handle = h;
