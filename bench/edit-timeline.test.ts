@@ -22,7 +22,8 @@ describe("percentile (nearest rank)", () => {
 describe("logLines", () => {
   it("keeps JSON lines with a time and a message, and skips the rest", () => {
     const text = [
-      '{"level":30,"time":1000,"msg":"compiled","version":"v1","compileMs":12.5}',
+      '{"level":"info","time":"1970-01-01T00:00:01.000Z","msg":"compiled","version":"v1","compileMs":12.5}',
+      '{"level":"info","time":"not a time","msg":"compiled"}',
       "Error: something",
       "    at foo (x.ts:1:1)",
       '{"no":"time"}',
@@ -30,7 +31,7 @@ describe("logLines", () => {
       "",
     ].join("\n");
     expect(logLines(text)).toEqual([
-      { level: 30, time: 1000, msg: "compiled", version: "v1", compileMs: 12.5 },
+      { level: "info", time: 1000, msg: "compiled", version: "v1", compileMs: 12.5 },
     ]);
   });
 });

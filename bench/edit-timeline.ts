@@ -1,5 +1,6 @@
-// Where the time of one edit went, read from the processes' JSON log lines (pino: `time` in
-// ms since the epoch, the same clock on one machine): the operator's "compiled" and
+// Where the time of one edit went, read from the processes' JSON log lines (`time` as
+// ISO-8601 with milliseconds, core/admin/log-format.ts — older logs: ms since the epoch —
+// the same clock on one machine): the operator's "compiled" and
 // "snapshot published" lines and each replica's "snapshot loaded" line name the snapshot
 // version they are about.
 
@@ -26,8 +27,10 @@ export function logLines(text: string): LogLine[] {
   for (const line of text.split("\n")) {
     if (!line.startsWith("{")) continue;
     try {
-      const j = JSON.parse(line) as Partial<LogLine>;
-      if (typeof j.time === "number" && typeof j.msg === "string") lines.push(j as LogLine);
+      const j = JSON.parse(line) as Omit<Partial<LogLine>, "time"> & { time?: unknown };
+      const time = typeof j.time === "string" ? Date.parse(j.time) : j.time;
+      if (typeof time === "number" && !Number.isNaN(time) && typeof j.msg === "string")
+        lines.push({ ...j, time } as LogLine);
     } catch {}
   }
   return lines;

@@ -3,7 +3,8 @@
 //   sluice gateway --config-dir DIR [--listen HOST:PORT] [--admin-listen HOST:PORT] [--workers N] …
 //   sluice operator [--kubeconfig FILE] [--namespace NS] …   the control plane in a cluster
 //   sluice compile [--strict] FILE|DIR…   check manifests and print each object's conditions
-import { type Logger, pino } from "pino";
+import type { Logger } from "pino";
+import { createLogger } from "../core/admin/log-format.ts";
 import { hasCode, SluiceError, type WorkersFailedError } from "../core/api/errors.ts";
 import { type GatewayConfig, loadGatewayConfig } from "../gateway/src/config.ts";
 import { startGateway } from "../gateway/src/server.ts";
@@ -56,7 +57,7 @@ async function main(argv: string[]) {
   try {
     if (workers > 1) running = await startWorkers(config, workers, level);
     else {
-      const log = pino({ name: "sluice-gateway", level });
+      const log = createLogger("sluice-gateway", level);
       const gateway = await startGateway(config, log);
       running = { log, shutdown: () => gateway.shutdown() };
     }
@@ -86,7 +87,7 @@ async function startWorkers(config: GatewayConfig, workers: number, level: strin
   const output = stdoutRelay((bytes) => {
     dropped += bytes;
   });
-  const log = pino({ name: "sluice-gateway", level }, output.stream);
+  const log = createLogger("sluice-gateway", level, { stream: output.stream });
   const primary = await startPrimary(config, workers, log, output);
   const shutdown = async () => {
     await primary.shutdown();

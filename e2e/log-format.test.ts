@@ -101,12 +101,7 @@ function checkFormat(name: string, logger: string) {
 describe("every line is one JSON object, each key once, level as a name, time as ISO-8601 first", () => {
   it("the operator's", () => checkFormat("operator", "sluice-operator"));
 
-  // KNOWN FAILING until cli/sluice.ts creates the gateway's (and the --workers primary's)
-  // logger with createLogger("sluice-gateway", level[, { stream }]) from
-  // core/admin/log-format.ts instead of pino's defaults (level 30, epoch ms, "name"): its own
-  // lines ("gateway listening", "shutting down") are in the old format; the access lines and
-  // the workers' lines are not. Then this passes: make it an it().
-  it.fails("the gateway's", () => checkFormat("gateway", "sluice-gateway"));
+  it("the gateway's", () => checkFormat("gateway", "sluice-gateway"));
 });
 
 describe("what the lines say", () => {
