@@ -313,7 +313,7 @@ describe("the Helm chart", () => {
     );
     const rules = write("rules.yaml", stringify(rule.spec));
     expect(execFileSync("promtool", ["check", "rules", rules], { encoding: "utf8" })).toContain(
-      "SUCCESS: 11 rules found",
+      "SUCCESS: 12 rules found",
     );
     const op = `job="pkg-sluice-operator-metrics", namespace="${DRY}"`;
     const gw = `job="pkg-sluice-gateway-metrics", namespace="${DRY}"`;
@@ -404,6 +404,9 @@ describe("the Helm chart", () => {
                 values,
               })),
               { series: `sluice_redis_errors_total{${gw}, pod="gw-a", kind="timeout"}`, values: "0+1x30" },
+              // The leader cannot publish its snapshot; the standby publishes nothing.
+              { series: `sluice_operator_publish_failing{${op}, pod="op-a"}`, values: "1x30" },
+              { series: `sluice_operator_publish_failing{${op}, pod="op-b"}`, values: "0x30" },
               // The leader fails every retry (backoff tops out at 30 s: two a minute).
               { series: `sluice_operator_reconcile_failures_total{${op}, pod="op-a"}`, values: "0+2x30" },
             ],
@@ -429,6 +432,8 @@ describe("the Helm chart", () => {
               firing("SluiceHighLatency", { severity: "warning", route: "shop/orders" }, "2.485s"),
               firing("SluiceRedisErrors", { severity: "warning", pod: "gw-a" }),
               firing("SluiceOperatorReconcileFailing", { severity: "warning" }),
+              firing("SluiceSnapshotNotPublished", { severity: "critical" }),
+              { eval_time: "1m", alertname: "SluiceSnapshotNotPublished", exp_alerts: [] },
               // Not before their `for`.
               ...[
                 "SluiceHighErrorRate",

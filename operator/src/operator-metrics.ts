@@ -27,7 +27,7 @@ export class OperatorMetrics {
   });
   readonly #statusWrites = new Counter({
     name: "sluice_operator_status_writes_total",
-    help: "Status writes by result (written, skipped, conflict, missing, failed).",
+    help: "Status writes by result (written, skipped, conflict, missing, failed; deferred: left to a newer compile's write).",
     labelNames: ["result"] as const,
     registers: [this.registry],
   });
@@ -51,6 +51,17 @@ export class OperatorMetrics {
   readonly #snapshotsRefused = new Counter({
     name: "sluice_operator_snapshot_refusals_total",
     help: "Compiled snapshots that failed validation and were not published (each retry counts).",
+    registers: [this.registry],
+  });
+  readonly #publishFailures = new Counter({
+    name: "sluice_operator_publish_failures_total",
+    help: "Snapshots the leader could not publish, by reason (invalid: failed validation; api: the API server refused or did not answer). Each retry counts.",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly #publishFailing = new Gauge({
+    name: "sluice_operator_publish_failing",
+    help: "1 while this leader's latest compiled snapshot is not published (its changes reach no gateway), else 0.",
     registers: [this.registry],
   });
   readonly #reconcileFailures = new Counter({
@@ -101,6 +112,7 @@ export class OperatorMetrics {
     this.#statusWrites.labels("conflict").inc(c.conflicts);
     this.#statusWrites.labels("missing").inc(c.missing);
     this.#statusWrites.labels("failed").inc(c.failed);
+    this.#statusWrites.labels("deferred").inc(c.deferred);
   }
 
   leading(yes: boolean) {
@@ -117,6 +129,12 @@ export class OperatorMetrics {
 
   snapshotRefused() {
     this.#snapshotsRefused.inc();
+  }
+
+  /** The latest snapshot was published (failed: undefined) or could not be, and why. */
+  publishOutcome(failed: "invalid" | "api" | undefined) {
+    if (failed) this.#publishFailures.labels(failed).inc();
+    this.#publishFailing.set(failed ? 1 : 0);
   }
 
   reconcileFailed() {

@@ -35,6 +35,8 @@ export interface OperatorHandle {
   readonly synced: boolean;
   /** The last snapshot version compiled (published when leading). */
   readonly version: string | undefined;
+  /** While leading: why the latest snapshot could not be published, or undefined. */
+  readonly publishFailure: string | undefined;
   readonly metrics: OperatorMetrics;
   stop(): Promise<void>;
 }
@@ -87,6 +89,9 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
     },
     get version() {
       return loop.version;
+    },
+    get publishFailure() {
+      return loop.publishFailure;
     },
     async stop() {
       loop.stop();

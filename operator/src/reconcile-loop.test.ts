@@ -233,26 +233,40 @@ afterEach(() => {
 });
 
 describe("ReconcileLoop: coalescing", () => {
-  it("compiles once at start, then once for a burst of changes, a debounce after the last", async () => {
+  it("compiles once at start, then once per debounce window of a burst — a stream of changes cannot postpone it", async () => {
     const h = harness();
     h.cluster.apply(pool(1), route());
     h.loop.start();
     await advance(0);
     expect(h.compile).toHaveBeenCalledTimes(1);
 
-    for (let i = 0; i < 10; i++) {
+    // Three changes within one window: one compile, a debounce after the first.
+    for (let i = 0; i < 3; i++) {
       h.cluster.apply(pool(i + 2));
       h.loop.worldChanged();
-      await advance(DEBOUNCE / 2);
+      await advance(DEBOUNCE / 4);
     }
-    expect(h.compile).toHaveBeenCalledTimes(1);
-    await advance(DEBOUNCE / 2 - 1);
+    await advance(DEBOUNCE / 4 - 1);
     expect(h.compile).toHaveBeenCalledTimes(1);
     await advance(1);
     expect(h.compile).toHaveBeenCalledTimes(2);
+
+    // A change every half debounce for ten debounces: a compile every window, never starved.
+    const before = h.compile.mock.calls.length;
+    for (let i = 0; i < 20; i++) {
+      h.cluster.apply(pool(i + 10));
+      h.loop.worldChanged();
+      await advance(DEBOUNCE / 2);
+    }
+    expect(h.compile.mock.calls.length - before).toBe(10);
+    // The last change was in the last window: nothing is left waiting.
+    const last = h.compile.mock.results.at(-1)?.value.snapshot;
+    expect(h.loop.version).toBe(last?.version);
+    expect(h.compile.mock.calls.at(-1)?.[0]).toContainEqual(
+      expect.objectContaining({ metadata: expect.objectContaining({ generation: 29 }) }),
+    );
     await advance(10 * DEBOUNCE);
-    expect(h.compile).toHaveBeenCalledTimes(2);
-    expect(h.loop.version).toBe(h.compile.mock.results[1]?.value.snapshot.version);
+    expect(h.compile.mock.calls.length - before).toBe(10);
   });
 
   it("changes during a running reconcile make exactly one more reconcile after it", async () => {
@@ -524,7 +538,7 @@ describe("ReconcileLoop: last good", () => {
 });
 
 describe("ReconcileLoop: validation before publishing", () => {
-  it("refuses a snapshot that fails validation: no Secret write, logged, counted, retried with backoff", async () => {
+  it("refuses a snapshot that fails validation: no Secret write, logged, counted, said in status, retried with backoff", async () => {
     let broken = true;
     const h = harness({
       compile: (objects, options) => {
@@ -536,7 +550,14 @@ describe("ReconcileLoop: validation before publishing", () => {
     h.loop.startedLeading();
     await advance(0);
     expect(h.cluster.secretWrites()).toEqual([]);
-    expect(h.cluster.statusWrites("GatewayRoute", "users")).toEqual([]);
+    // Not silent: the objects say why they are not served, and so do metrics and readiness.
+    expect(condition(h.cluster, "GatewayRoute", "users", "Programmed")).toMatchObject({
+      status: "False",
+      reason: "PublishFailed",
+      message: expect.stringContaining("does not match the content hash"),
+    });
+    expect(h.loop.publishFailure).toContain("fails validation");
+    expect(await counter(h.metrics, "sluice_operator_publish_failing")).toBe(1);
     expect(await counter(h.metrics, "sluice_operator_snapshot_refusals_total")).toBe(1);
     expect(await counter(h.metrics, "sluice_operator_snapshot_publishes_total")).toBe(0);
     const refused = h.logs.filter((l) => l.msg === "snapshot fails validation; not published");
@@ -552,8 +573,73 @@ describe("ReconcileLoop: validation before publishing", () => {
     await advance(800);
     expect(h.cluster.secretWrites()).toHaveLength(1);
     expect(h.cluster.published()?.version).toBe(h.loop.version);
-    expect(h.cluster.statusWrites("GatewayRoute", "users")).toHaveLength(1);
+    expect(condition(h.cluster, "GatewayRoute", "users", "Programmed")).toMatchObject({ reason: "Pending" });
+    expect(h.loop.publishFailure).toBeUndefined();
+    expect(await counter(h.metrics, "sluice_operator_publish_failing")).toBe(0);
     expect(await counter(h.metrics, "sluice_operator_snapshot_publishes_total")).toBe(1);
+  });
+
+  it("says in status, metrics and readiness when the API server refuses the snapshot Secret, and recovers", async () => {
+    const h = harness();
+    h.cluster.apply(pool(1), route());
+    h.reports.leases = [report("gw-a", {})];
+    h.cluster.failing = { method: "POST", path: `/api/v1/namespaces/${NS}/secrets` };
+    h.loop.startedLeading();
+    await advance(0);
+    expect(condition(h.cluster, "GatewayRoute", "users", "Programmed")).toMatchObject({
+      status: "False",
+      reason: "PublishFailed",
+      message: expect.stringMatching(/could not be published: .*boom.*; served by 0\/1 gateway replicas/),
+    });
+    expect(h.loop.publishFailure).toContain("boom");
+    expect(await counter(h.metrics, "sluice_operator_publish_failing")).toBe(1);
+    expect(await counter(h.metrics, "sluice_operator_publish_failures_total")).toBe(1);
+    h.cluster.failing = undefined;
+    await advance(400);
+    expect(h.cluster.published()?.version).toBe(h.loop.version);
+    expect(h.loop.publishFailure).toBeUndefined();
+    expect(await counter(h.metrics, "sluice_operator_publish_failing")).toBe(0);
+    expect(condition(h.cluster, "GatewayRoute", "users", "Programmed")).toMatchObject({ reason: "Pending" });
+    // A standby says nothing about publishing.
+    h.cluster.failing = { method: "PUT", path: `/api/v1/namespaces/${NS}/secrets` };
+    h.loop.stoppedLeading();
+    expect(h.loop.publishFailure).toBeUndefined();
+  });
+
+  it("stops a status write that a newer compile supersedes, and publishes that one first", async () => {
+    const h = harness();
+    const routes = Array.from({ length: 40 }, (_, i) => ({
+      ...route(),
+      metadata: { name: `r${i}`, namespace: "shop", generation: 1 },
+    })) as KubernetesObject[];
+    h.cluster.apply(pool(1), ...routes);
+    h.loop.startedLeading();
+    let release: () => void = () => {};
+    h.cluster.gate = {
+      path: "/apis/sluice.dev/v1alpha1/namespaces/shop/gatewayroutes/",
+      wait: new Promise((resolve) => {
+        release = resolve;
+      }),
+    };
+    await advance(0);
+    const firstVersion = h.cluster.published()?.version;
+    expect(firstVersion).toBeDefined();
+    // While the first writes hang, the pool changes: the running write must not go on to the rest.
+    h.cluster.apply(pool(2, 81));
+    h.loop.worldChanged();
+    release();
+    await advance(0);
+    const routeWrites = () =>
+      h.cluster.requests.filter((r) => r.method === "PUT" && r.path.includes("/gatewayroutes/"));
+    const beforeNext = routeWrites().length;
+    expect(beforeNext).toBeLessThanOrEqual(8); // the writer's concurrency: those already sent
+    expect(await counter(h.metrics, "sluice_operator_status_writes_total")).toBeGreaterThan(0);
+    await advance(DEBOUNCE);
+    expect(h.cluster.published()?.version).not.toBe(firstVersion);
+    expect(h.cluster.published()?.version).toBe(h.loop.version);
+    // Every route's status was written in the end, by the newer reconcile.
+    for (const r of routes)
+      expect(h.cluster.statusWrites("GatewayRoute", r.metadata?.name ?? "").length).toBeGreaterThan(0);
   });
 
   it("never takes a snapshot that fails validation as the previous one (last good stays what is served)", async () => {

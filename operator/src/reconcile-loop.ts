@@ -1,7 +1,12 @@
 // The reconcile loop: level-triggered, it compiles the whole world as it is now, whatever
 // event came, and (when leading) publishes the snapshot and writes status.
-//   - Bursts coalesce: every change restarts one debounce timer, and a change that arrives
-//     while a reconcile runs makes exactly one more after it.
+//   - Bursts coalesce: a change opens a debounce window unless one is open, and every
+//     change within it is compiled at its end — so a stream of changes (a bulk apply,
+//     EndpointSlice churn) cannot postpone a compile; a change that arrives while a
+//     reconcile runs makes exactly one more after it.
+//   - Publish first, then status: a status write that a newer compile supersedes stops
+//     early (the newer one writes), so status writes never hold a change back from the
+//     gateways.
 //   - A failed reconcile is retried with backoff (400 ms doubling to 30 s).
 //   - The compile is reused while nothing the compiler reads has changed: gateway reports
 //     (every replica renews every 10 s) and timers only re-evaluate status, they do not
@@ -9,6 +14,10 @@
 //   - A snapshot that fails validation is never published (as Envoy Gateway skips an IR that
 //     fails its Validate()): logged, counted, retried with backoff, and the Secret keeps the
 //     last good one the gateways serve.
+//   - A publish that fails (that, or the API server refusing the Secret) is never silent:
+//     every object the gateways do not serve at its current generation gets
+//     Programmed=False PublishFailed with the reason, sluice_operator_publish_failing is 1
+//     (an alert watches it) and the leader's /readyz says why.
 // Its collaborators are narrow interfaces, so unit tests drive it with fake timers, a fake
 // store and a fake API client behind the real publisher and status writer.
 import type { KubernetesObject } from "@kubernetes/client-node";
@@ -63,6 +72,12 @@ export class ReconcileLoop {
   #leading = false;
   #version: string | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** When the pending reconcile runs (performance.now() ms). */
+  #dueAt = 0;
+  /** Something the compiler reads changed since the last compile began. */
+  #worldDirty = true;
+  /** Why the latest compiled snapshot is not published, while it is not. */
+  #unpublished: string | undefined;
   #expiryTimer: NodeJS.Timeout | undefined;
   #keyExpiryTimer: NodeJS.Timeout | undefined;
   #running = false;
@@ -95,6 +110,11 @@ export class ReconcileLoop {
     return this.#leading;
   }
 
+  /** While leading: why the latest snapshot could not be published, or undefined. */
+  get publishFailure(): string | undefined {
+    return this.#leading ? this.#unpublished : undefined;
+  }
+
   start(): void {
     this.#schedule(0);
   }
@@ -109,6 +129,7 @@ export class ReconcileLoop {
   /** Something the compiler reads changed (the store's informers): recompile. */
   readonly worldChanged = (): void => {
     this.#compiled = undefined;
+    this.#worldDirty = true;
     this.#schedule();
   };
 
@@ -126,12 +147,21 @@ export class ReconcileLoop {
 
   stoppedLeading(): void {
     this.#leading = false;
+    this.#unpublished = undefined;
+    this.#o.metrics.publishOutcome(undefined);
   }
 
+  /** Runs a reconcile `delay` ms from now, unless one is due sooner (it takes this change along). */
   #schedule(delay = this.#o.debounceMs): void {
     if (this.#stopped) return;
+    const now = performance.now();
+    if (this.#timer !== undefined && this.#dueAt <= now + delay) return;
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#reconcile(), delay);
+    this.#dueAt = now + delay;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#reconcile();
+    }, delay);
   }
 
   async #reconcile(): Promise<void> {
@@ -155,15 +185,26 @@ export class ReconcileLoop {
       const statuses = this.#withUsage(compiled, now);
       this.#watchReplicas(compiled, now);
       if (this.#leading) {
-        await this.#publish(compiled.snapshot);
+        // A failed publish still writes status (that is where users look), then is retried.
+        let publishError: unknown;
+        try {
+          await this.#publish(compiled.snapshot);
+        } catch (err) {
+          publishError = err;
+        }
         const programmed = statuses.map((s) =>
-          withExtraConditions(s, [this.#tracker.condition(s, this.#replicas, this.#version)]),
+          withExtraConditions(s, [
+            this.#tracker.condition(s, this.#replicas, this.#version, this.#unpublished),
+          ]),
         );
-        const counts = await this.#o.writer.write(programmed, (kind, namespace, name) =>
-          world.get(kind, namespace, name),
+        const counts = await this.#o.writer.write(
+          programmed,
+          (kind, namespace, name) => world.get(kind, namespace, name),
+          () => this.#worldDirty,
         );
         metrics.statusWritten(counts);
         if (counts.written > 0 || counts.conflicts > 0) log.info(counts, "status written");
+        if (publishError !== undefined) throw publishError;
       }
       this.#failures = 0;
     } catch (err) {
@@ -186,6 +227,7 @@ export class ReconcileLoop {
   #compileWorld(): CompileResult {
     const { world, metrics, log } = this.#o;
     const started = performance.now();
+    this.#worldDirty = false;
     const objects = world.objects();
     const compiled = this.#compile(objects, {
       apiKeyHashKey: this.#o.apiKeyHashKey,
@@ -240,7 +282,7 @@ export class ReconcileLoop {
     this.#o.metrics.programmed(
       compiled.statuses.map((s) => ({
         kind: s.kind,
-        status: this.#tracker.condition(s, this.#replicas, this.#version).status,
+        status: this.#tracker.condition(s, this.#replicas, this.#version, this.#unpublished).status,
       })),
     );
     clearTimeout(this.#expiryTimer);
@@ -254,12 +296,22 @@ export class ReconcileLoop {
     const { metrics, log } = this.#o;
     if (this.#problems.length > 0) {
       metrics.snapshotRefused();
+      metrics.publishOutcome("invalid");
       this.#compiled = undefined; // the retry compiles again
+      this.#unpublished = `it fails validation (${this.#problems.slice(0, 3).join("; ")})`;
       throw new InvalidSnapshot(this.#problems.join("; "));
     }
-    if (await this.#o.publisher.publish(snapshot)) {
-      metrics.published();
-      log.info({ version: snapshot.version }, "snapshot published");
+    try {
+      if (await this.#o.publisher.publish(snapshot)) {
+        metrics.published();
+        log.info({ version: snapshot.version }, "snapshot published");
+      }
+    } catch (err) {
+      metrics.publishOutcome("api");
+      this.#unpublished = err instanceof Error ? err.message : String(err);
+      throw err;
     }
+    this.#unpublished = undefined;
+    metrics.publishOutcome(undefined);
   }
 }

@@ -76,8 +76,17 @@ export class ProgrammedTracker {
     return { live, nextExpiry };
   }
 
-  /** The Programmed condition of one object, given the live replicas and the latest version. */
-  condition(s: ObjectStatus, replicas: Replica[], latest: string | undefined): ConditionDraft {
+  /**
+   * The Programmed condition of one object, given the live replicas and the latest version;
+   * `unpublished` when that version could not be published (why): an object the replicas do
+   * not serve at its current generation then says so, instead of waiting in silence.
+   */
+  condition(
+    s: ObjectStatus,
+    replicas: Replica[],
+    latest: string | undefined,
+    unpublished?: string,
+  ): ConditionDraft {
     const accepted = s.conditions.find((c) => c.type === "Accepted");
     const generation = accepted?.observedGeneration;
     const draft = (ok: boolean, reason: string, message: string): ConditionDraft => ({
@@ -89,7 +98,11 @@ export class ProgrammedTracker {
     });
     if (accepted?.status !== "True")
       return draft(false, "Invalid", "Not accepted, so no gateway serves it; see Accepted.");
-    if (replicas.length === 0) return draft(false, "Pending", "No gateway replica reports what it serves.");
+    const notPublished = `Snapshot ${latest} with this generation could not be published: ${unpublished}`;
+    if (replicas.length === 0) {
+      if (unpublished !== undefined) return draft(false, "PublishFailed", `${notPublished}.`);
+      return draft(false, "Pending", "No gateway replica reports what it serves.");
+    }
     const waiting: string[] = [];
     for (const r of replicas) {
       const has = r.serving ? this.#versions.get(r.serving)?.get(key(s)) : undefined;
@@ -104,6 +117,13 @@ export class ProgrammedTracker {
     }
     const n = replicas.length;
     if (waiting.length === 0) return draft(true, "Programmed", `Served by ${n}/${n} gateway replicas.`);
+    if (unpublished !== undefined) {
+      return draft(
+        false,
+        "PublishFailed",
+        `${notPublished}; served by ${n - waiting.length}/${n} gateway replicas; ${waiting.join("; ")}.`,
+      );
+    }
     const rejected = waiting.some((w) => w.includes(" rejected snapshot "));
     return draft(
       false,

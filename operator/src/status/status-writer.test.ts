@@ -244,7 +244,7 @@ describe("StatusWriter with a fake API", () => {
     const s = route([draft("Accepted", true)]);
     const status = desiredStatus(s, undefined, NOW);
     const counts = await new StatusWriter({ client }).write([s], () => object("5", status));
-    expect(counts).toEqual({ written: 0, skipped: 1, conflicts: 0, missing: 0, failed: 0 });
+    expect(counts).toEqual({ written: 0, skipped: 1, conflicts: 0, missing: 0, failed: 0, deferred: 0 });
     expect(calls).toEqual([]);
   });
 
@@ -288,7 +288,7 @@ describe("StatusWriter with a fake API", () => {
       ],
       () => object("5"),
     );
-    expect(counts).toEqual({ written: 1, skipped: 0, conflicts: 4, missing: 1, failed: 3 });
+    expect(counts).toEqual({ written: 1, skipped: 0, conflicts: 4, missing: 1, failed: 3, deferred: 0 });
     expect(calls.filter((c) => c.path.includes("/orders")).map((c) => c.method)).toEqual([
       "PUT",
       "GET",
@@ -309,7 +309,7 @@ describe("StatusWriter with a fake API", () => {
       [route([draft("Accepted", true)])],
       () => undefined,
     );
-    expect(counts).toEqual({ written: 0, skipped: 0, conflicts: 0, missing: 1, failed: 0 });
+    expect(counts).toEqual({ written: 0, skipped: 0, conflicts: 0, missing: 1, failed: 0, deferred: 0 });
     expect(calls.map((c) => c.method)).toEqual(["GET"]);
   });
 

@@ -46,6 +46,8 @@ export interface WriteCounts {
   missing: number;
   /** Objects that could not be written (logged): other errors, or conflicts after every retry. */
   failed: number;
+  /** Objects not looked at because a newer status superseded this write (see `write`). */
+  deferred: number;
 }
 
 /** Retries after a 409 Conflict, each after re-reading the object. */
@@ -161,12 +163,26 @@ export class StatusWriter {
         : (o.events ?? new ConditionEvents({ client: o.client, log: this.#log }));
   }
 
-  /** Writes each object's status; returns counts. Never throws for one object's failure. */
-  async write(statuses: ObjectStatus[], current: CurrentLookup): Promise<WriteCounts> {
-    const counts: WriteCounts = { written: 0, skipped: 0, conflicts: 0, missing: 0, failed: 0 };
+  /**
+   * Writes each object's status; returns counts. Never throws for one object's failure.
+   * Stops early, counting the rest as deferred, once `superseded()` says a newer status exists.
+   */
+  async write(
+    statuses: ObjectStatus[],
+    current: CurrentLookup,
+    superseded: () => boolean = () => false,
+  ): Promise<WriteCounts> {
+    const counts: WriteCounts = { written: 0, skipped: 0, conflicts: 0, missing: 0, failed: 0, deferred: 0 };
     let next = 0;
     const worker = async () => {
       for (let i = next++; i < statuses.length; i = next++) {
+        // A newer compile has statuses of its own (and a snapshot to publish first): the
+        // rest of this one would only be overwritten, and would hold that publish back.
+        if (superseded()) {
+          counts.deferred = statuses.length - i;
+          next = statuses.length;
+          return;
+        }
         const s = statuses[i] as ObjectStatus;
         let outcome: Outcome;
         try {
