@@ -47,7 +47,10 @@ export function startSnapshotSecretSource(
       reporter.update();
     },
     onError: (err) =>
-      log.warn({ err: String(err) }, "snapshot Secret watch: retrying; the last good snapshot keeps serving"),
+      log.warn(
+        { err: String(err) },
+        "snapshot Secret (or one of its chunks) unreadable: retrying; the last good snapshot keeps serving",
+      ),
   });
   return {
     // The watch delivers every change itself.
