@@ -254,6 +254,34 @@ describe("the informer", () => {
     }
   });
 
+  it("asks for metadata only when told to, and keeps each object as the transform leaves it", async () => {
+    const accepts: (string | undefined)[] = [];
+    const api = apiServer(() => ({ items: [{ ...obj("a", 1), data: { key: "secret" } } as Obj], rv: 1 }));
+    const serve = handler;
+    handler = (req, res) => {
+      accepts.push(req.headers.accept);
+      serve(req, res);
+    };
+    const { events, handlers } = record();
+    const informer = createInformer<Obj>(
+      client(),
+      "/api/v1/secrets",
+      { metadataOnly: true, transform: (o) => ({ metadata: o.metadata }) },
+      handlers,
+    );
+    await informer.start();
+    try {
+      await vi.waitFor(() => expect(api.watches).toHaveLength(1));
+      api.send("ADDED", { ...obj("b", 2), data: { key: "secret" } });
+      await vi.waitFor(() => expect(events).toContain("add b@2"));
+      expect(accepts[0]).toMatch(/^application\/json;as=PartialObjectMetadataList;g=meta\.k8s\.io;v=v1/);
+      expect(accepts[1]).toMatch(/^application\/json;as=PartialObjectMetadata;g=meta\.k8s\.io;v=v1/);
+      expect(informer.list()).toEqual([obj("a", 1), obj("b", 2)]);
+    } finally {
+      await informer.stop();
+    }
+  });
+
   it("relists on 410 Gone and reports what vanished meanwhile as deletes", async () => {
     let items = [obj("a", 1), obj("b", 2)];
     const api = apiServer(() => ({ items, rv: Number(items.at(-1)?.metadata.resourceVersion ?? 0) }));

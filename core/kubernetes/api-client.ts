@@ -9,6 +9,16 @@ import { type KubeAccess, type KubeRequestOptions, loadKubeAccess } from "./kube
 /** A non-2xx answer (code SLUICE_KUBERNETES_API_STATUS); callers branch on `status`. */
 export { KubernetesApiError as ApiError };
 
+/**
+ * Lists and watches that return only each object's metadata (PartialObjectMetadata), as
+ * client-go's metadata informers ask: the data of objects one only needs to know about
+ * (every Secret in the cluster) never reaches, or stays in, this process.
+ */
+export const METADATA_ONLY = {
+  list: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json",
+  watch: "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json",
+};
+
 export class ApiClient {
   readonly access: KubeAccess;
 
@@ -22,14 +32,18 @@ export class ApiClient {
     return new ApiClient(loadKubeAccess(kubeconfigPath));
   }
 
-  /** Sends a request and resolves with the parsed body; throws ApiError (KubernetesApiError) unless 2xx. */
+  /**
+   * Sends a request and resolves with the parsed body; throws ApiError (KubernetesApiError)
+   * unless 2xx. `accept` can ask for another representation (METADATA_ONLY_LIST).
+   */
   async send<T = Record<string, unknown>>(
     method: string,
     path: string,
     body?: unknown,
     contentType = "application/json",
+    accept = "application/json",
   ): Promise<T> {
-    const res = await this.exchange(method, path, body, contentType);
+    const res = await this.exchange(method, path, body, contentType, accept);
     if (res.status >= 200 && res.status < 300) return res.body as T;
     throw new KubernetesApiError(res.status, method, path, res.body);
   }
@@ -40,8 +54,9 @@ export class ApiClient {
     path: string,
     body?: unknown,
     contentType = "application/json",
+    accept = "application/json",
   ): Promise<{ status: number; body: unknown }> {
-    const options = await this.#options(method, path);
+    const options = await this.#options(method, path, accept);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     if (payload !== undefined) options.headers["content-type"] = contentType;
     return new Promise((resolve, reject) => {
@@ -77,8 +92,9 @@ export class ApiClient {
     onEvent: (event: unknown) => void,
     idleMs: number,
     signal: AbortSignal,
+    accept = "application/json",
   ): Promise<void> {
-    const options = await this.#options("GET", path);
+    const options = await this.#options("GET", path, accept);
     options.signal = signal;
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = request(options, resolve);
@@ -108,14 +124,14 @@ export class ApiClient {
     }
   }
 
-  async #options(method: string, path: string): Promise<KubeRequestOptions> {
+  async #options(method: string, path: string, accept = "application/json"): Promise<KubeRequestOptions> {
     const server = this.access.server;
     const options: KubeRequestOptions = {
       hostname: server.hostname.replace(/^\[|\]$/g, ""),
       port: server.port || "443",
       path: server.pathname === "/" ? path : `${server.pathname.replace(/\/$/, "")}${path}`,
       method,
-      headers: { accept: "application/json" },
+      headers: { accept },
     };
     await this.access.apply(options);
     return options;

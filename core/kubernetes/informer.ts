@@ -9,7 +9,7 @@
 // Used by the operator's store, its gateway-report watch and the gateway's snapshot watch.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { KubernetesListObject, KubernetesObject } from "@kubernetes/client-node";
-import type { ApiClient } from "./api-client.ts";
+import { type ApiClient, METADATA_ONLY } from "./api-client.ts";
 
 export interface InformerHandlers<T> {
   add?: (obj: T) => void;
@@ -67,15 +67,29 @@ interface WatchEvent<T> {
   object: T & { code?: number; metadata?: { resourceVersion?: string } };
 }
 
+export interface InformerOptions<T> {
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** List and watch each object's metadata only (api-client.ts METADATA_ONLY). */
+  metadataOnly?: boolean;
+  /**
+   * Applied to every object before it is cached or handed to a handler (client-go's
+   * transform): drop what no one reads (managedFields, annotations), so it is not kept.
+   */
+  transform?: (obj: T) => T;
+}
+
 export function createInformer<T extends KubernetesObject>(
   client: ApiClient,
   path: string,
-  selectors: { labelSelector?: string; fieldSelector?: string },
+  options: InformerOptions<T>,
   handlers: InformerHandlers<T>,
 ): Informer<T> {
+  const accept = options.metadataOnly ? METADATA_ONLY : undefined;
+  const transform = options.transform ?? ((obj: T) => obj);
   const query = new URLSearchParams();
-  if (selectors.labelSelector) query.set("labelSelector", selectors.labelSelector);
-  if (selectors.fieldSelector) query.set("fieldSelector", selectors.fieldSelector);
+  if (options.labelSelector) query.set("labelSelector", options.labelSelector);
+  if (options.fieldSelector) query.set("fieldSelector", options.fieldSelector);
   const listPath = query.size > 0 ? `${path}?${query}` : path;
   /** namespace ("" for cluster-scoped) → name → object */
   const cache = new Map<string, Map<string, T>>();
@@ -111,7 +125,14 @@ export function createInformer<T extends KubernetesObject>(
   };
 
   const relist = async () => {
-    const answer = await client.send<KubernetesListObject<T>>("GET", listPath);
+    const answer = await client.send<KubernetesListObject<T>>(
+      "GET",
+      listPath,
+      undefined,
+      undefined,
+      accept?.list,
+    );
+    answer.items = (answer.items ?? []).map(transform);
     const listed = new Map<string, Set<string>>();
     for (const obj of answer.items) {
       const ns = obj.metadata?.namespace ?? "";
@@ -140,7 +161,7 @@ export function createInformer<T extends KubernetesObject>(
         status: event.object.code,
       });
     }
-    if (event.type === "ADDED" || event.type === "MODIFIED") put(event.object);
+    if (event.type === "ADDED" || event.type === "MODIFIED") put(transform(event.object));
     else if (event.type === "DELETED") remove(event.object);
     resourceVersion = event.object.metadata?.resourceVersion ?? resourceVersion;
   };
@@ -152,7 +173,13 @@ export function createInformer<T extends KubernetesObject>(
     q.set("resourceVersion", resourceVersion);
     q.set("allowWatchBookmarks", "true");
     q.set("timeoutSeconds", String(seconds));
-    return client.watch(`${path}?${q}`, onEvent, seconds * 1000 + WATCH_GRACE_MS, abort.signal);
+    return client.watch(
+      `${path}?${q}`,
+      onEvent,
+      seconds * 1000 + WATCH_GRACE_MS,
+      abort.signal,
+      accept?.watch,
+    );
   };
 
   const run = async () => {
