@@ -13,7 +13,7 @@ export interface LatencyRow {
   about: string;
   skipped?: string; // why the target was not measured
   saturation?: number; // req/s the rate was derived from
-  saturationFrom?: string; // "wrk" or "BENCH_RATES"
+  saturationFrom?: string; // "open loop", "open loop, vegeta-bound" or "BENCH_RATES"
   rate?: number; // req/s asked of vegeta
   runs: Run[]; // one per round
   /** `direct` attacked at this target's rate in the same round: the generator's own floor. */
@@ -55,7 +55,7 @@ export function latencySection(setup: Setup, rows: LatencyRow[]): string {
     .filter((r) => !r.skipped && r.runs.length > 0)
     .map((r) => [
       r.target,
-      `${int(r.saturation)}${r.saturationFrom && r.saturationFrom !== "wrk" ? ` (${r.saturationFrom})` : ""}`,
+      `${int(r.saturation)}${r.saturationFrom && r.saturationFrom !== "open loop" ? ` (${r.saturationFrom})` : ""}`,
       int(r.rate),
       int(med(r.runs, "rate")),
       ms(med(r.runs, "p50")),

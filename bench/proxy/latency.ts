@@ -14,8 +14,10 @@
 //   reason, and are no latency measurement. vegeta's settings are explained in vegeta.ts.
 // - At 50 % of each target's own saturation rate, so that every target is at the same
 //   relative load: a Node proxy at nginx's rate would be saturated, and its latency would be
-//   queueing. The saturation rate comes from a short wrk run after the warm-up (as in run.ts),
-//   or from BENCH_RATES (e.g. the req/s of a run.ts run).
+//   queueing. The saturation rate is found open loop (open-loop-saturation.ts: the highest
+//   constant rate vegeta sees it keep up with, searched from half of a short wrk run's rate),
+//   since wrk's closed-loop figure overstates what a Node proxy sustains at constant
+//   arrivals; or it comes from BENCH_RATES.
 // - Pinning as in run.ts: the target alone on core 0, vegeta and the upstream on core 1.
 // - The generator's floor: vegeta costs far more CPU per request than wrk, and the load core
 //   also runs the upstream. So in every round, right after each target, `direct` (vegeta
@@ -43,7 +45,8 @@
 // Env: BENCH_TARGETS=direct,nginx,minimal-undici,fastify,sluice (names from targets.ts)
 //      BENCH_DURATION=30 (s measured per attack)  BENCH_SETTLE=1 (s left out before)
 //      BENCH_REPEAT=3 (rounds)  BENCH_WARMUP=2 (s of wrk before the saturation run)
-//      BENCH_SATURATION_DURATION=5 (s of the wrk saturation run)
+//      BENCH_SATURATION_DURATION=5 (s of the wrk run the search starts from, and of each
+//        probe of the open-loop search)
 //      BENCH_RATES=nginx=100000,sluice=18000 (saturation req/s to use instead of measuring)
 //      BENCH_CONNECTIONS=50 (wrk's connections and vegeta's pool)  BENCH_UPSTREAM=nginx|node
 //      BENCH_FLOOR=1 (0: skip the direct attacks at each target's rate)
@@ -57,6 +60,7 @@ import { cpuModel } from "./cpu.ts";
 import { type LatencyRow, latencySection, NGINX_AT_SLUICE_RATE, type Run } from "./latency-report.ts";
 import { type LiveTarget, PROXY_CPU, startTarget, targetsNamed } from "./live-target.ts";
 import { LOAD_CPU, type LoadResult, pickLoader } from "./load.ts";
+import { findSaturation, P99_LIMIT_MS, SENT_SHARE, SUCCESS_SHARE } from "./open-loop-saturation.ts";
 import { benchWorkspace, hasTaskset, startProc, stopProc } from "./procs.ts";
 import { machineHeading, writeMarkdown } from "./report.ts";
 import { measure, QUIET_WAIT_S, waitForQuiet } from "./shared-machine.ts";
@@ -84,6 +88,19 @@ const cfg = {
 const { root, scratch, run } = benchWorkspace("latency-bench");
 
 await run(main);
+
+/**
+ * A SCHED_IDLE spinner on the target's core for the attacks (see the header). Its own
+ * process group: counted as the bench's, not as another process sharing the core.
+ */
+function keepCoreAwake() {
+  return startProc(
+    "core0-awake",
+    ["chrt", "--idle", "0", "sh", "-c", "while :; do :; done"],
+    scratch,
+    PROXY_CPU,
+  );
+}
 
 async function main() {
   const notes: string[] = [];
@@ -125,22 +142,43 @@ async function main() {
     if (started && "live" in started) direct = started.live;
   }
 
+  const waker = cfg.wake ? keepCoreAwake() : undefined;
   for (const l of live) {
     await waitForQuiet(l.name, notes);
     if (cfg.warmup > 0) await loader.run(l.url, cfg.conns, cfg.warmup, undefined, l.target.headers);
     const given = cfg.rates.get(l.name);
-    const saturation =
-      given ??
-      (
-        await measure(
-          `${l.name} saturation`,
-          () => loader.run(l.url, cfg.conns, cfg.saturationSeconds, undefined, l.target.headers),
-          (r: LoadResult) => `${r.rps.toFixed(0)} req/s, errors ${r.errors}`,
-          notes,
-        )
-      ).rps;
+    let saturation = given;
+    if (saturation === undefined) {
+      const closed = await measure(
+        `${l.name} closed-loop saturation`,
+        () => loader.run(l.url, cfg.conns, cfg.saturationSeconds, undefined, l.target.headers),
+        (r: LoadResult) => `${r.rps.toFixed(0)} req/s, errors ${r.errors}`,
+        notes,
+      );
+      const found = await findSaturation(closed.rps / 2, async (rate) => {
+        const r = await attack(
+          vegeta,
+          {
+            url: l.url,
+            rate,
+            seconds: cfg.saturationSeconds,
+            settleSeconds: cfg.settle,
+            conns: cfg.conns,
+            ...(l.target.headers ? { headers: l.target.headers } : {}),
+          },
+          join(scratch, `${l.name}-search`),
+        );
+        console.error(`  ${l.name} search: ${describe(rate, r)}`);
+        return { rate, sent: r.rate, success: r.success, p99: r.p99 };
+      });
+      saturation = found.rate;
+      l.row.saturationFrom = found.generatorBound ? "open loop, vegeta-bound" : "open loop";
+      notes.push(
+        `${l.name}: wrk (closed loop) ${closed.rps.toFixed(0)} req/s; open-loop saturation ${found.rate} req/s ` +
+          `(${found.probes.map((p) => `${p.rate}: ${p.verdict}`).join(", ")})`,
+      );
+    } else l.row.saturationFrom = "BENCH_RATES";
     l.row.saturation = saturation;
-    l.row.saturationFrom = given === undefined ? "wrk" : "BENCH_RATES";
     l.rate = saturation * LOAD_SHARE;
     l.row.rate = l.rate;
   }
@@ -178,10 +216,6 @@ async function main() {
         }
       : undefined;
   if (nginxAtSluiceRate) rows.push(nginxAtSluiceRate);
-  // Its own process group: counted as the bench's, not as another process sharing the core.
-  const waker = cfg.wake
-    ? startProc("core0-awake", ["chrt", "--idle", "0", "sh", "-c", "while :; do :; done"], scratch, PROXY_CPU)
-    : undefined;
   for (let i = 0; i < cfg.repeat; i++) {
     for (const l of live) {
       l.row.runs.push(await openLoop(`${l.name} round ${i + 1}`, l, l.rate));
@@ -211,9 +245,11 @@ async function main() {
 
 function setupLines(vegeta: Vegeta, idleBusy: string, upCpus: string, wrk: string): string[] {
   return [
-    `Method: bench/proxy/latency.ts. Open loop: ${vegeta.name} sends at a fixed rate of ${100 * LOAD_SHARE} % of each target's saturation rate ` +
-      `(${wrk}, ${cfg.conns} connections, ${cfg.saturationSeconds} s after a ${cfg.warmup} s warm-up, unless BENCH_RATES gave it), ` +
+    `Method: bench/proxy/latency.ts. Open loop: ${vegeta.name} sends at a fixed rate of ${100 * LOAD_SHARE} % of each target's saturation rate, ` +
       `whatever the answers; keep-alive pool of ${cfg.conns} connections, no cap on vegeta's workers`,
+    `Saturation, found open loop unless BENCH_RATES gave it: from half of ${wrk}'s closed-loop rate (${cfg.conns} connections, ${cfg.saturationSeconds} s after a ${cfg.warmup} s warm-up), ` +
+      `${cfg.saturationSeconds} s vegeta probes rising ×1.25 then bisected 3 times; a rate is kept up with when vegeta sent ≥ ${100 * SENT_SHARE} % of it, ` +
+      `≥ ${100 * SUCCESS_SHARE} % succeeded and p99 ≤ ${P99_LIMIT_MS} ms (open-loop-saturation.ts)`,
     `${cfg.seconds} s measured per attack after ${cfg.settle} s left out; ${cfg.repeat} round(s) interleaved across targets; ` +
       "every column is the median over the rounds; latency percentiles are exact (nearest rank over every request)",
     cfg.floor

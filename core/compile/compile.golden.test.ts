@@ -1,6 +1,7 @@
 // Golden tests: testdata/<case>.in.yaml (objects) → <case>.out.yaml (snapshot + statuses).
 // A case with a <case>.before.yaml compiles that world first and passes its snapshot as
-// the previous one (what was served before an edit: last known good).
+// the previous one (what was served before an edit: last known good). A <case>.options.yaml
+// holds compile options for both compiles (budgets).
 // UPDATE_GOLDEN=1 rewrites the .out.yaml files; review the diff before committing it.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -29,10 +30,12 @@ describe("compileSnapshot golden files", () => {
   });
 
   it.each(cases)("%s", (name) => {
+    const options = existsSync(join(dir, `${name}.options.yaml`)) ? (load(name, "options")[0] as object) : {};
     const previous = existsSync(join(dir, `${name}.before.yaml`))
-      ? compileSnapshot(load(name, "before"), { apiKeyHashKey: GOLDEN_HASH_KEY }).snapshot
+      ? compileSnapshot(load(name, "before"), { ...options, apiKeyHashKey: GOLDEN_HASH_KEY }).snapshot
       : undefined;
     const result = compileSnapshot(load(name), {
+      ...options,
       apiKeyHashKey: GOLDEN_HASH_KEY,
       ...(previous ? { previous } : {}),
     });

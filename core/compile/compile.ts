@@ -3,7 +3,7 @@
 // byte for byte, whatever the order of the objects. It never throws on user input:
 // a bad object gets conditions naming the field and is left out; the rest compiles.
 //
-//   index (schema + defaults) → pools → routes → virtual hosts (precedence, conflicts)
+//   index (schema + defaults) → budgets → pools → routes → virtual hosts (precedence, conflicts)
 //   → rate-limit and authz policies attached to rules → API key hashes → version
 
 import { hashKeyId } from "../api/snapshot/api-key-hash.ts";
@@ -11,6 +11,7 @@ import { SNAPSHOT_API_VERSION, type Snapshot } from "../api/snapshot/schema.ts";
 import { withVersion } from "../api/snapshot/version.ts";
 import { compileApiKeys } from "./api-keys.ts";
 import { compileBackendPools } from "./backend-pools.ts";
+import { applyBudgets, type Budgets } from "./budgets.ts";
 import { LastGood } from "./last-good.ts";
 import { ObjectIndex } from "./object-index.ts";
 import { attachAuthzPolicies, attachRateLimitPolicies } from "./policies.ts";
@@ -23,6 +24,8 @@ export interface CompileOptions {
   apiKeyHashKey: string;
   /** The snapshot served until now: where an object that became invalid finds its last good version. */
   previous?: Snapshot;
+  /** Size budgets per object and per namespace; unset ones keep their defaults (budgets.ts). */
+  budgets?: Partial<Budgets>;
 }
 
 export interface CompileResult {
@@ -37,6 +40,7 @@ export interface CompileResult {
 export function compileSnapshot(objects: readonly unknown[], options: CompileOptions): CompileResult {
   const status = new StatusBook();
   const index = new ObjectIndex(objects, status);
+  applyBudgets(index, status, options.budgets);
   const lastGood = new LastGood(options.previous);
 
   const pools = compileBackendPools(index, status, lastGood);

@@ -89,13 +89,19 @@ export class ObjectIndex {
     }
   }
 
+  /** Moves an indexed object to the rejected ones: a later check refused it (budgets.ts). */
+  reject(obj: KubeObject) {
+    this.#byKind.get(obj.kind)?.delete(`${namespaceOf(obj)}/${obj.metadata.name}`);
+    this.#reject(obj);
+  }
+
   #reject(obj: KubeObject) {
     const list = this.#rejected.get(obj.kind);
     if (list) list.push(obj);
     else this.#rejected.set(obj.kind, [obj]);
   }
 
-  /** Objects of a kind that failed their schema (as given, unchecked), by namespace then name. */
+  /** Objects of a kind that failed their schema (as given, unchecked) or a budget, by namespace then name. */
   rejected(kind: string): KubeObject<unknown>[] {
     return [...(this.#rejected.get(kind) ?? [])].sort(
       (a, b) => cmp(namespaceOf(a), namespaceOf(b)) || cmp(a.metadata.name, b.metadata.name),

@@ -14,6 +14,8 @@ export const Reason = {
   Invalid: "Invalid",
   TargetNotFound: "TargetNotFound",
   Conflicted: "Conflicted",
+  TooLarge: "TooLarge",
+  NamespaceBudgetExceeded: "NamespaceBudgetExceeded",
   // ResolvedRefs
   ResolvedRefs: "ResolvedRefs",
   BackendNotFound: "BackendNotFound",

@@ -88,8 +88,14 @@ export class StatusBook {
       generation === undefined
         ? "The last valid version of this object is still served"
         : `Generation ${generation}, the last valid one, is still served`;
-    const now = current === undefined ? "this version is not" : `generation ${current} is not`;
-    this.set(obj, "Fallback", true, Reason.LastGoodServed, `${which}; ${now} (see Accepted).`);
+    // Unchanged but refused (a namespace over its budget): served as it was, no newer one.
+    const now =
+      current === undefined
+        ? "; this version is not"
+        : current === generation
+          ? ""
+          : `; generation ${current} is not`;
+    this.set(obj, "Fallback", true, Reason.LastGoodServed, `${which}${now} (see Accepted).`);
     if (isGeneration(generation)) this.#served.set(keyOf(obj), generation);
   }
 
