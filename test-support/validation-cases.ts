@@ -17,6 +17,13 @@ export const pool = object("BackendPool");
 export const rateLimit = object("RateLimitPolicy");
 export const apiKey = object("ApiKey");
 export const authz = object("AuthzPolicy");
+export const ownership = object("HostnameOwnership");
+/** A HostnameOwnership with one listener for api.example.com admitting `namespaces`. */
+export const listenerFor = (namespaces: Obj) =>
+  ownership({ listeners: [{ name: "api", hostname: "api.example.com", allowedRoutes: { namespaces } }] });
+const NAME_IN_SHOP = {
+  matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: ["shop"] }],
+};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -123,6 +130,7 @@ export const M = {
   positiveBlock: "must be longer than 0s (leave the field out for no penalty)",
   timerMax: "must be at most 596h",
   ejectionMax: "must be at most 59h",
+  selector: "selector must be set exactly when from is Selector",
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -444,6 +452,13 @@ export const celValid: ValidCase[] = [
       connection: { connectTimeout: "1ms", idleTimeout: "1ms" },
     }),
   },
+  // HostnameOwnership
+  {
+    name: "listener admitting namespaces by a selector",
+    rule: M.selector,
+    object: listenerFor({ from: "Selector", selector: NAME_IN_SHOP }),
+  },
+  { name: "listener admitting every namespace", rule: M.selector, object: listenerFor({ from: "All" }) },
 ];
 
 // …and objects each rule refuses.
@@ -833,6 +848,17 @@ export const celInvalid: InvalidCase[] = [
       ["spec.connection.connectTimeout", M.positive],
       ["spec.connection.idleTimeout", M.positive],
     ],
+  },
+  // HostnameOwnership
+  {
+    name: "from: Selector without a selector",
+    object: listenerFor({ from: "Selector" }),
+    issues: [["spec.listeners[0].allowedRoutes.namespaces.selector", M.selector]],
+  },
+  {
+    name: "from: Same with a selector",
+    object: listenerFor({ from: "Same", selector: NAME_IN_SHOP }),
+    issues: [["spec.listeners[0].allowedRoutes.namespaces.selector", M.selector]],
   },
 ];
 

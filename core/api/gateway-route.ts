@@ -17,7 +17,7 @@ import {
 } from "./common.ts";
 
 // Same syntax as Gateway API's Hostname: a DNS name, optionally with one leading "*." label.
-const Hostname = Type.String({
+export const Hostname = Type.String({
   minLength: 1,
   maxLength: 253,
   pattern: "^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
@@ -290,7 +290,7 @@ const BackendRef = Type.Object(
     name: ObjectName("Name of the BackendPool."),
     namespace: Type.Optional(
       ObjectName(
-        "Namespace of the BackendPool. Only the route's own namespace is allowed; others are refused.",
+        "Namespace of the BackendPool; absent: the route's own. Another namespace must permit the reference with a ReferenceGrant (gateway.networking.k8s.io) there, from GatewayRoutes in the route's namespace to this BackendPool; without one the reference is refused (ResolvedRefs RefNotPermitted).",
       ),
     ),
     weight: Type.Integer({

@@ -1,4 +1,4 @@
-// Table-driven tests of validatorFor: every CEL rule of the five kinds with an object it
+// Table-driven tests of validatorFor: every CEL rule of the kinds with an object it
 // accepts and one it refuses (exact kubectl path, the rule's message), plus schema errors,
 // list-map/set uniqueness, defaulting, and the sample manifests in config/samples.
 import { readdirSync, readFileSync } from "node:fs";
@@ -62,8 +62,8 @@ function celRules(): CelRule[] {
 }
 
 describe("validatorFor", () => {
-  it("has a validator for each of the five kinds and none for others", () => {
-    expect(KINDS.map((k) => typeof validatorFor(k.kind))).toEqual(Array(5).fill("function"));
+  it("has a validator for each of the six kinds and none for others", () => {
+    expect(KINDS.map((k) => typeof validatorFor(k.kind))).toEqual(Array(6).fill("function"));
     expect(validatorFor("Service")).toBeUndefined();
     expect(validatorFor("HTTPRoute")).toBeUndefined();
   });

@@ -3,7 +3,8 @@
 // byte for byte, whatever the order of the objects. It never throws on user input:
 // a bad object gets conditions naming the field and is left out; the rest compiles.
 //
-//   index (schema + defaults) → budgets → pools → routes → virtual hosts (precedence, conflicts)
+//   index (schema + defaults) → budgets → pools → routes (ReferenceGrants) → host names
+//   (listeners admit namespaces) → virtual hosts (precedence, conflicts)
 //   → rate-limit and authz policies attached to rules → API key hashes → version
 
 import { hashKeyId } from "../api/snapshot/api-key-hash.ts";
@@ -12,9 +13,12 @@ import { withVersion } from "../api/snapshot/version.ts";
 import { compileApiKeys } from "./api-keys.ts";
 import { compileBackendPools } from "./backend-pools.ts";
 import { applyBudgets, type Budgets } from "./budgets.ts";
+import { admitHostnames, HostnameAdmission } from "./hostname-admission.ts";
 import { LastGood } from "./last-good.ts";
+import { ownershipListeners } from "./listeners.ts";
 import { ObjectIndex } from "./object-index.ts";
 import { attachAuthzPolicies, attachRateLimitPolicies } from "./policies.ts";
+import { ReferenceGrants } from "./reference-grants.ts";
 import { compileRoutes } from "./routes.ts";
 import { type ObjectStatus, StatusBook } from "./status-book.ts";
 import { buildVirtualHosts } from "./virtual-hosts.ts";
@@ -26,6 +30,8 @@ export interface CompileOptions {
   previous?: Snapshot;
   /** Size budgets per object and per namespace; unset ones keep their defaults (budgets.ts). */
   budgets?: Partial<Budgets>;
+  /** Refuse route host names no HostnameOwnership listener covers (default: only owned ones are checked). */
+  requireHostnameOwnership?: boolean;
 }
 
 export interface CompileResult {
@@ -34,8 +40,8 @@ export interface CompileResult {
 }
 
 /**
- * @param objects Sluice resources plus the core objects they refer to (Secrets, Services,
- *   EndpointSlices), in any order. Other objects are ignored.
+ * @param objects Sluice resources plus the objects they refer to (Secrets, Services,
+ *   EndpointSlices, ReferenceGrants), in any order. Other objects are ignored.
  */
 export function compileSnapshot(objects: readonly unknown[], options: CompileOptions): CompileResult {
   const status = new StatusBook();
@@ -44,8 +50,10 @@ export function compileSnapshot(objects: readonly unknown[], options: CompileOpt
   const lastGood = new LastGood(options.previous);
 
   const pools = compileBackendPools(index, status, lastGood);
-  const routes = compileRoutes(index, status, pools, lastGood);
-  const { virtualHosts } = buildVirtualHosts(routes.matches, status);
+  const routes = compileRoutes(index, status, pools, new ReferenceGrants(index), lastGood);
+  const listeners = ownershipListeners(index, status, lastGood);
+  const admission = new HostnameAdmission(listeners, options.requireHostnameOwnership === true);
+  const { virtualHosts } = buildVirtualHosts(admitHostnames(routes.matches, admission, status), status);
   const rateLimitPolicies = attachRateLimitPolicies(index, status, routes.routes, routes.rules, lastGood);
   const authzPolicies = attachAuthzPolicies(index, status, routes.routes, routes.rules, lastGood);
   const apiKeys = compileApiKeys(index, status, options.apiKeyHashKey, lastGood);

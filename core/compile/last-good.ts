@@ -112,6 +112,24 @@ export class LastGood {
     return this.#previous?.generations?.[`${obj.kind}/${idOf(obj)}`];
   }
 
+  /**
+   * The namespaces whose rules the previous snapshot served on host names `covers` accepts:
+   * who keeps a host name whose HostnameOwnership became invalid. A scan of the previous
+   * hosts, paid only for invalid HostnameOwnerships.
+   */
+  namespacesServedOn(covers: (hostname: string) => boolean): Set<string> {
+    const out = new Set<string>();
+    const rules = new Map((this.#previous?.rules ?? []).map((r) => [r.id, r.route.namespace]));
+    for (const v of this.#previous?.virtualHosts ?? []) {
+      if (!covers(v.hostname)) continue;
+      for (const m of v.routes) {
+        const ns = rules.get(m.rule);
+        if (ns !== undefined) out.add(ns);
+      }
+    }
+    return out;
+  }
+
   pool(obj: KubeObject): SnapshotPool | undefined {
     return this.#at?.pools.get(idOf(obj));
   }

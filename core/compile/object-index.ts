@@ -8,8 +8,8 @@ import { Reason } from "./reasons.ts";
 import { cmp, namespaceOf, type StatusBook } from "./status-book.ts";
 
 const MAX_ISSUES_IN_MESSAGE = 5;
-/** Core kinds the compiler reads besides its own; everything else is ignored. */
-const REFERENCED_KINDS = new Set(["Secret", "Service", "EndpointSlice"]);
+/** Kinds the compiler reads besides its own (core, and the Gateway API's ReferenceGrant); everything else is ignored. */
+const REFERENCED_KINDS = new Set(["Secret", "Service", "EndpointSlice", "ReferenceGrant"]);
 
 function isKubeObject(o: unknown): o is KubeObject {
   if (typeof o !== "object" || o === null) return false;

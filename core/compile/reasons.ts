@@ -34,5 +34,11 @@ export const Reason = {
   // Active (ApiKey)
   Active: "Active",
   Disabled: "Disabled",
+  // Hostname ownership (the Gateway API's listener reasons): a route's host name belongs to
+  // listeners that do not admit its namespace, or (when ownership is required) to none;
+  // two listeners assign the same host name.
+  NotAllowedByListeners: "NotAllowedByListeners",
+  NoMatchingListenerHostname: "NoMatchingListenerHostname",
+  HostnameConflict: "HostnameConflict",
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

@@ -1,7 +1,7 @@
 // GatewayRoutes → snapshot rules (what happens) and host/match entries (what matches).
 // Precedence and conflicts between routes are settled in virtual-hosts.ts.
 
-import type { KubeObject } from "../api/common.ts";
+import { GROUP, type KubeObject } from "../api/common.ts";
 import type { GatewayRouteFilter, GatewayRouteMatch, GatewayRouteSpec } from "../api/gateway-route.ts";
 import { linearRegexProblem } from "../api/linear-regex.ts";
 import type {
@@ -14,6 +14,7 @@ import { durationMs } from "./durations.ts";
 import type { LastGood } from "./last-good.ts";
 import type { ObjectIndex } from "./object-index.ts";
 import { Reason } from "./reasons.ts";
+import type { ReferenceGrants } from "./reference-grants.ts";
 import { refusedRoute } from "./refused-routes.ts";
 import { namespaceOf, type StatusBook } from "./status-book.ts";
 import { policiesNaming } from "./target-refs.ts";
@@ -136,16 +137,26 @@ export function ruleId(namespace: string, route: string, index: number): string 
   return `${namespace}/${route}/${index}`;
 }
 
+/** Whether routes in `namespace` may send traffic to the pool `poolId` ("namespace/name"). */
+function poolPermitted(grants: ReferenceGrants, namespace: string, poolId: string): boolean {
+  const slash = poolId.indexOf("/");
+  return grants.permits(
+    { group: GROUP, kind: "GatewayRoute", namespace },
+    { group: GROUP, kind: "BackendPool", namespace: poolId.slice(0, slash), name: poolId.slice(slash + 1) },
+  );
+}
+
 /**
  * An invalid route that was served before keeps its last good rules and matches, so its
  * paths never fall through to a less specific route. Policies attach to it as to any
- * route; its backends follow the pools as they are now.
+ * route; its backends follow the pools and the ReferenceGrants as they are now.
  */
 function keepLastGood(
   route: KubeObject,
   index: ObjectIndex,
   status: StatusBook,
   pools: Map<string, SnapshotPool>,
+  grants: ReferenceGrants,
   lastGood: LastGood,
   out: CompiledRoutes,
 ) {
@@ -160,7 +171,7 @@ function keepLastGood(
     out.rules.set(rule.id, {
       ...rest,
       backends: rule.backends.map((b) => ({
-        pool: b.pool && pools.has(b.pool) ? b.pool : null,
+        pool: b.pool && pools.has(b.pool) && poolPermitted(grants, namespace, b.pool) ? b.pool : null,
         weight: b.weight,
       })),
       rateLimitPolicies: [],
@@ -216,17 +227,18 @@ export function compileRoutes(
   index: ObjectIndex,
   status: StatusBook,
   pools: Map<string, SnapshotPool>,
+  grants: ReferenceGrants,
   lastGood: LastGood,
 ): CompiledRoutes {
   const out: CompiledRoutes = { rules: new Map(), matches: [], routes: new Map() };
   for (const route of index.rejected("GatewayRoute"))
-    keepLastGood(route, index, status, pools, lastGood, out);
+    keepLastGood(route, index, status, pools, grants, lastGood, out);
   for (const route of index.list<GatewayRouteSpec>("GatewayRoute")) {
     const spec = route.spec as GatewayRouteSpec;
     const problem = invalidRegex(spec);
     if (problem) {
       status.invalid(route, problem);
-      keepLastGood(route, index, status, pools, lastGood, out);
+      keepLastGood(route, index, status, pools, grants, lastGood, out);
       continue;
     }
     const namespace = namespaceOf(route);
@@ -241,18 +253,19 @@ export function compileRoutes(
       const id = ruleId(namespace, route.metadata.name, r);
       const backends = (rule.backendRefs ?? []).map((ref, b) => {
         const field = `spec.rules[${r}].backendRefs[${b}]`;
-        if (ref.namespace && ref.namespace !== namespace) {
+        const poolNamespace = ref.namespace ?? namespace;
+        const poolId = `${poolNamespace}/${ref.name}`;
+        if (!poolPermitted(grants, namespace, poolId)) {
           reason = Reason.RefNotPermitted;
           unresolved.push(
-            `${field}.namespace: references to another namespace ("${ref.namespace}") are not permitted`,
+            `${field}.namespace: BackendPool "${ref.name}" is in namespace "${poolNamespace}", and no ReferenceGrant there permits GatewayRoutes in "${namespace}" to refer to it`,
           );
           return { pool: null, weight: ref.weight };
         }
-        const poolId = `${namespace}/${ref.name}`;
         if (!pools.has(poolId)) {
           if (reason === Reason.ResolvedRefs) reason = Reason.BackendNotFound;
           unresolved.push(
-            `${field}.name: BackendPool "${ref.name}" not found (or not accepted) in namespace "${namespace}"`,
+            `${field}.name: BackendPool "${ref.name}" not found (or not accepted) in namespace "${poolNamespace}"`,
           );
           return { pool: null, weight: ref.weight };
         }
@@ -291,7 +304,11 @@ export function compileRoutes(
     status.set(route, "Accepted", true, Reason.Accepted, "The route is valid.");
     status.setBackends(
       route,
-      spec.rules.flatMap((r) => (r.backendRefs ?? []).map((b) => b.name)),
+      spec.rules.flatMap((r) =>
+        (r.backendRefs ?? []).map((b) =>
+          b.namespace && b.namespace !== namespace ? `${b.namespace}/${b.name}` : b.name,
+        ),
+      ),
     );
     if (unresolved.length > 0) {
       status.set(

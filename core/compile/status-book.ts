@@ -64,6 +64,16 @@ export class StatusBook {
     e.conditions = e.conditions.filter((x) => x.type !== type).concat(c);
   }
 
+  /**
+   * Reports a conflict: when the object already has one (a host name not allowed, then a
+   * shadowed match), the messages are joined and the first reason stays.
+   */
+  conflict(obj: KubeObject, reason: Reason, message: string) {
+    const seen = this.#entry(obj).conditions.find((c) => c.type === "Conflicted" && c.status === "True");
+    if (seen) this.set(obj, "Conflicted", true, seen.reason as Reason, `${seen.message}; ${message}`);
+    else this.set(obj, "Conflicted", true, reason, message);
+  }
+
   has(obj: KubeObject, type: keyof typeof ConditionType): boolean {
     return this.#entry(obj).conditions.some((c) => c.type === type);
   }

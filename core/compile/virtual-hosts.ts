@@ -67,7 +67,7 @@ export function buildVirtualHosts(matches: HostMatch[], status: StatusBook) {
     return { hostname, routes };
   });
   for (const [route, reasons] of lost) {
-    status.set(route, "Conflicted", true, Reason.MatchConflict, reasons.join("; "));
+    status.conflict(route, Reason.MatchConflict, reasons.join("; "));
     if (!kept.has(route)) {
       status.set(
         route,

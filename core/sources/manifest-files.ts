@@ -14,6 +14,7 @@ const REFERENCED: Record<string, string> = {
   Secret: "v1",
   Service: "v1",
   EndpointSlice: "discovery.k8s.io/v1",
+  ReferenceGrant: "gateway.networking.k8s.io/v1beta1",
 };
 /** Kinds that live next to manifests by design and mean nothing to the compiler. */
 const IGNORED = new Set(["Namespace", "Kustomization"]);
