@@ -23,6 +23,12 @@ export const WATCHED: Watched[] = [
     kind: "EndpointSlice",
     path: "/apis/discovery.k8s.io/v1/endpointslices",
   },
+  // Optional: without the Gateway API's CRD it lists as empty (optional-kinds.ts).
+  {
+    apiVersion: "gateway.networking.k8s.io/v1beta1",
+    kind: "ReferenceGrant",
+    path: "/apis/gateway.networking.k8s.io/v1beta1/referencegrants",
+  },
 ];
 
 export class ResourceStore {

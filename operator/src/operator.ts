@@ -2,6 +2,7 @@
 // Standbys run the same informers and loop, so their caches are warm when they take over.
 import { hostname } from "node:os";
 import type { Logger } from "pino";
+import { compileSnapshot } from "../../core/compile/compile.ts";
 import type { ApiClient } from "../../core/kubernetes/api-client.ts";
 import { watchCluster } from "./cluster-store.ts";
 import { watchGatewayReports } from "./gateway-reports.ts";
@@ -25,6 +26,8 @@ export interface OperatorOptions {
   retryPeriodMs: number;
   /** How often ApiKey usage from the gateways' reports is folded into status (default 60 s). */
   usageIntervalMs?: number;
+  /** Refuse route host names that no HostnameOwnership listener covers (docs/multi-tenancy.md). */
+  requireHostnameOwnership?: boolean;
   log: Logger;
 }
 
@@ -63,6 +66,9 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
     apiKeyHashKey: o.apiKeyHashKey,
     debounceMs: o.debounceMs,
     ...(o.usageIntervalMs !== undefined ? { usageIntervalMs: o.usageIntervalMs } : {}),
+    ...(o.requireHostnameOwnership
+      ? { compile: (objects, options) => compileSnapshot(objects, { ...options, requireHostnameOwnership: true }) }
+      : {}),
   });
   // Leader election: the loop publishes and writes status only while this replica leads.
   const elector = electLeader({
