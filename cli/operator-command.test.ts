@@ -24,13 +24,12 @@ describe("operatorSettings", () => {
     });
   });
 
-  it("reads --require-hostname-ownership (or SLUICE_REQUIRE_HOSTNAME_OWNERSHIP); off by default", () => {
-    expect(operatorSettings([], {}).requireHostnameOwnership).toBe(false);
-    expect(operatorSettings(["--require-hostname-ownership"], {}).requireHostnameOwnership).toBe(true);
-    const env = { SLUICE_REQUIRE_HOSTNAME_OWNERSHIP: "true" };
-    expect(operatorSettings([], env).requireHostnameOwnership).toBe(true);
-    const bad = { SLUICE_REQUIRE_HOSTNAME_OWNERSHIP: "yes" };
-    expect(() => operatorSettings([], bad)).toThrow(ConfigInvalidError);
+  it("reads --budgets (or SLUICE_BUDGETS); unset budgets stay with compile's defaults", () => {
+    expect(operatorSettings([], {}).budgets).toEqual({});
+    expect(operatorSettings([], { SLUICE_BUDGETS: "namespaceRoutes=500" }).budgets).toEqual({
+      namespaceRoutes: 500,
+    });
+    expect(operatorSettings(["--budgets", "objectBytes=64Ki"], {}).budgets).toEqual({ objectBytes: 65_536 });
   });
 
   it("reads SLUICE_* variables, flags first", () => {
@@ -46,6 +45,8 @@ describe("operatorSettings", () => {
     [["--bogus"], /Unknown option '--bogus'/],
     [["--lease-duration-ms", "1000"], /leaseDurationMs must be greater than renewDeadlineMs/],
     [["--retry-period-ms", "0"], /retryPeriodMs must be > 0/],
+    [["--budgets", "objectBytes=0"], /--budgets: objectBytes="0" must be a positive integer/],
+    [["--budgets", "routes=5"], /--budgets: unknown budget "routes"/],
   ])("%j is SLUICE_CONFIG_INVALID", (argv, message) => {
     let error: unknown;
     try {

@@ -2,6 +2,7 @@
 // Standbys run the same informers and loop, so their caches are warm when they take over.
 import { hostname } from "node:os";
 import type { Logger } from "pino";
+import type { Budgets } from "../../core/compile/budgets.ts";
 import { compileSnapshot } from "../../core/compile/compile.ts";
 import type { ApiClient } from "../../core/kubernetes/api-client.ts";
 import { watchCluster } from "./cluster-store.ts";
@@ -26,8 +27,8 @@ export interface OperatorOptions {
   retryPeriodMs: number;
   /** How often ApiKey usage from the gateways' reports is folded into status (default 60 s). */
   usageIntervalMs?: number;
-  /** Refuse route host names that no HostnameOwnership listener covers (docs/multi-tenancy.md). */
-  requireHostnameOwnership?: boolean;
+  /** Size budgets per object and per namespace (core/compile/budgets.ts); unset ones keep their defaults. */
+  budgets?: Partial<Budgets>;
   log: Logger;
 }
 
@@ -66,9 +67,9 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
     apiKeyHashKey: o.apiKeyHashKey,
     debounceMs: o.debounceMs,
     ...(o.usageIntervalMs !== undefined ? { usageIntervalMs: o.usageIntervalMs } : {}),
-    ...(o.requireHostnameOwnership
-      ? { compile: (objects, options) => compileSnapshot(objects, { ...options, requireHostnameOwnership: true }) }
-      : {}),
+    // The loop's compile with this installation's options.
+    compile: (objects, options) =>
+      compileSnapshot(objects, { ...options, ...(o.budgets ? { budgets: o.budgets } : {}) }),
   });
   // Leader election: the loop publishes and writes status only while this replica leads.
   const elector = electLeader({
