@@ -32,6 +32,15 @@ describe("operatorSettings", () => {
     expect(operatorSettings(["--budgets", "objectBytes=64Ki"], {}).budgets).toEqual({ objectBytes: 65_536 });
   });
 
+  it("reads --require-hostname-ownership (or SLUICE_REQUIRE_HOSTNAME_OWNERSHIP); off by default", () => {
+    expect(operatorSettings([], {}).requireHostnameOwnership).toBe(false);
+    expect(operatorSettings(["--require-hostname-ownership"], {}).requireHostnameOwnership).toBe(true);
+    const env = { SLUICE_REQUIRE_HOSTNAME_OWNERSHIP: "true" };
+    expect(operatorSettings([], env).requireHostnameOwnership).toBe(true);
+    const bad = { SLUICE_REQUIRE_HOSTNAME_OWNERSHIP: "yes" };
+    expect(() => operatorSettings([], bad)).toThrow(ConfigInvalidError);
+  });
+
   it("reads SLUICE_* variables, flags first", () => {
     const s = operatorSettings(["--debounce-ms", "5"], { SLUICE_DEBOUNCE_MS: "7", SLUICE_LEASE: "l" });
     expect(s.debounceMs).toBe(5);

@@ -23,6 +23,7 @@ const FLAGS = {
   "retry-period-ms": { type: "string" },
   "admin-listen": { type: "string" },
   "usage-interval-ms": { type: "string" },
+  "require-hostname-ownership": { type: "boolean" },
   budgets: { type: "string" },
 } as const;
 
@@ -30,6 +31,7 @@ export const OPERATOR_USAGE = `  sluice operator [--kubeconfig FILE] [--namespac
                   [--identity ID] [--debounce-ms N] [--lease-duration-ms N] [--renew-deadline-ms N] [--retry-period-ms N]
                   [--admin-listen HOST:PORT]   (/healthz, /readyz, /status, /metrics; default 127.0.0.1:9902)
                   [--usage-interval-ms N]      (ApiKey usage into status; default 60000)
+                  [--require-hostname-ownership] (refuse route host names no HostnameOwnership covers)
                   [--budgets NAME=N,…]         (size budgets per object and namespace; docs/operator.md)`;
 
 export interface OperatorSettings {
@@ -44,6 +46,7 @@ export interface OperatorSettings {
   renewDeadlineMs: number;
   retryPeriodMs: number;
   usageIntervalMs: number;
+  requireHostnameOwnership: boolean;
   budgets: Partial<Budgets>;
   admin: { host: string; port: number };
   logLevel: string;
@@ -54,20 +57,25 @@ export interface OperatorSettings {
  * anything starts, so `sluice operator` prints usage and exits 2 like `sluice gateway`.
  */
 export function operatorSettings(argv: string[], env: NodeJS.ProcessEnv = process.env): OperatorSettings {
-  let values: Record<string, string | undefined>;
+  let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({ args: argv, options: FLAGS, strict: true }).values;
   } catch (err) {
     throw new ConfigInvalidError((err as Error).message);
   }
   const pick = (flag: keyof typeof FLAGS) =>
-    values[flag] ?? env[`SLUICE_${flag.toUpperCase().replaceAll("-", "_")}`];
+    (values[flag] as string | undefined) ?? env[`SLUICE_${flag.toUpperCase().replaceAll("-", "_")}`];
   const number = (flag: keyof typeof FLAGS, fallback: number) => {
     const raw = pick(flag);
     const n = raw === undefined ? fallback : Number(raw);
     if (!Number.isInteger(n) || n < 0)
       throw new ConfigInvalidError(`--${flag}: must be a non-negative integer`);
     return n;
+  };
+  const flag = (name: keyof typeof FLAGS) => {
+    const raw = values[name] ?? env[`SLUICE_${name.toUpperCase().replaceAll("-", "_")}`] ?? false;
+    if (typeof raw === "boolean" || raw === "true" || raw === "false") return raw === true || raw === "true";
+    throw new ConfigInvalidError(`SLUICE_${name.toUpperCase().replaceAll("-", "_")}: must be true or false`);
   };
   const admin = splitAddress(pick("admin-listen") ?? "127.0.0.1:9902");
   if (!admin.host || !Number.isInteger(admin.port) || admin.port < 0 || admin.port > 65535)
@@ -99,6 +107,7 @@ export function operatorSettings(argv: string[], env: NodeJS.ProcessEnv = proces
     debounceMs: number("debounce-ms", 100),
     ...times,
     usageIntervalMs: number("usage-interval-ms", 60_000),
+    requireHostnameOwnership: flag("require-hostname-ownership"),
     budgets: parseBudgets(pick("budgets") ?? ""),
     admin,
     logLevel: env.SLUICE_LOG_LEVEL ?? "info",

@@ -27,6 +27,8 @@ export interface OperatorOptions {
   retryPeriodMs: number;
   /** How often ApiKey usage from the gateways' reports is folded into status (default 60 s). */
   usageIntervalMs?: number;
+  /** Refuse route host names that no HostnameOwnership listener covers (docs/multi-tenancy.md). */
+  requireHostnameOwnership?: boolean;
   /** Size budgets per object and per namespace (core/compile/budgets.ts); unset ones keep their defaults. */
   budgets?: Partial<Budgets>;
   log: Logger;
@@ -67,9 +69,13 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
     apiKeyHashKey: o.apiKeyHashKey,
     debounceMs: o.debounceMs,
     ...(o.usageIntervalMs !== undefined ? { usageIntervalMs: o.usageIntervalMs } : {}),
-    // The loop's compile with this installation's options.
+    // The loop's compile with this installation's options: hostname ownership, budgets.
     compile: (objects, options) =>
-      compileSnapshot(objects, { ...options, ...(o.budgets ? { budgets: o.budgets } : {}) }),
+      compileSnapshot(objects, {
+        ...options,
+        ...(o.requireHostnameOwnership ? { requireHostnameOwnership: true } : {}),
+        ...(o.budgets ? { budgets: o.budgets } : {}),
+      }),
   });
   // Leader election: the loop publishes and writes status only while this replica leads.
   const elector = electLeader({
