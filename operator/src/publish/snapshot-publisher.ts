@@ -22,7 +22,7 @@ import {
   type SnapshotManifest,
 } from "../../../core/api/snapshot/snapshot-chunks.ts";
 import { snapshotProblems } from "../../../core/api/snapshot/validate.ts";
-import { type ApiClient, ApiError } from "../../../core/kubernetes/api-client.ts";
+import { type ApiClient, ApiError, METADATA_ONLY } from "../../../core/kubernetes/api-client.ts";
 
 interface SecretObject {
   metadata: {
@@ -221,9 +221,13 @@ export class SnapshotPublisher {
    * now, so a chunk another gateway might be reading still gets its whole grace period.
    */
   async #sweep(named: ReadonlySet<string>, now: number): Promise<void> {
+    // Names only: the chunks' data (the size of a snapshot or two) need not travel.
     const list = await this.#client.send<{ items: SecretObject[] }>(
       "GET",
       `${this.#secrets}?labelSelector=${encodeURIComponent(`${CHUNK_OWNER_LABEL}=${this.#name}`)}`,
+      undefined,
+      "application/json",
+      METADATA_ONLY.list,
     );
     for (const s of list.items) {
       const name = s.metadata.name;
