@@ -30,9 +30,9 @@ beforeAll(async () => {
 });
 
 describe("CRDs on a real API server", () => {
-  it("are accepted by kubectl apply --dry-run=client and served with the five kinds", () => {
+  it("are accepted by kubectl apply --dry-run=client and served with the six kinds", () => {
     const out = kube.kubectl("apply", "--dry-run=client", "-f", join(root, "crds"));
-    expect(out.trim().split("\n")).toHaveLength(5);
+    expect(out.trim().split("\n")).toHaveLength(6);
     const resources = kube
       .kubectl("api-resources", "--api-group=sluice.dev", "-o", "name")
       .trim()
@@ -43,6 +43,7 @@ describe("CRDs on a real API server", () => {
       "authzpolicies.sluice.dev",
       "backendpools.sluice.dev",
       "gatewayroutes.sluice.dev",
+      "hostnameownerships.sluice.dev",
       "ratelimitpolicies.sluice.dev",
     ]);
   });
