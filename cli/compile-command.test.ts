@@ -52,6 +52,22 @@ metadata: {name: old, namespace: shop}
 stringData: {key: sk_live_0123456789abcdef}
 `,
   ],
+  // A route in namespace other on a pool in shop, which shop grants with a ReferenceGrant.
+  granted: [
+    POOL,
+    `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: other-routes, namespace: shop}
+spec:
+  from: [{group: sluice.dev, kind: GatewayRoute, namespace: other}]
+  to: [{group: sluice.dev, kind: BackendPool, name: app}]
+---
+apiVersion: sluice.dev/v1alpha1
+kind: GatewayRoute
+metadata: {name: uses-shop, namespace: other}
+spec: {hostnames: [other.example.com], rules: [{backendRefs: [{name: app, namespace: shop}]}]}
+`,
+  ],
   notAccepted: [
     `apiVersion: sluice.dev/v1alpha1
 kind: RateLimitPolicy
@@ -91,6 +107,16 @@ describe("sluice compile", () => {
     const dir = world(name);
     expect(run([dir]).code).toBe(plain);
     expect(run(["--strict", dir]).code).toBe(strict);
+  });
+
+  it("reads ReferenceGrants: a granted cross-namespace pool resolves", () => {
+    expect(run(["--strict", world("granted")])).toMatchObject({ code: 0, err: "" });
+  });
+
+  it("with --require-hostname-ownership, refuses a host name no HostnameOwnership covers", () => {
+    const refused = run(["--require-hostname-ownership", world("good")]);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toContain("Accepted NoMatchingListenerHostname:");
   });
 
   it("prints the condition that fails --strict and says so", () => {

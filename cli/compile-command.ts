@@ -8,7 +8,9 @@ import { compileSnapshot } from "../core/compile/compile.ts";
 import { ConditionType, Reason } from "../core/compile/reasons.ts";
 import { readManifests } from "../core/sources/manifest-files.ts";
 
-export const COMPILE_USAGE = `  sluice compile [--strict] FILE|DIR...   check manifests as the operator will; print each object's conditions
+export const COMPILE_USAGE = `  sluice compile [--strict] [--require-hostname-ownership] FILE|DIR...
+                  check manifests as the operator will; print each object's conditions
+                  (--require-hostname-ownership: as the operator with that flag)
                   exit 0: every object accepted
                   exit 1: a document refused (does not parse, unknown kind or apiVersion) or an object not Accepted;
                           with --strict also any other condition that reports a problem: ResolvedRefs False
@@ -32,11 +34,18 @@ export function compileFiles(
   out: (line: string) => void = console.log,
   err: (line: string) => void = console.error,
 ): number {
-  let parsed: { values: { strict?: boolean; help?: boolean }; positionals: string[] };
+  let parsed: {
+    values: { strict?: boolean; help?: boolean; "require-hostname-ownership"?: boolean };
+    positionals: string[];
+  };
   try {
     parsed = parseArgs({
       args,
-      options: { strict: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      options: {
+        strict: { type: "boolean" },
+        "require-hostname-ownership": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
       allowPositionals: true,
     });
   } catch (e) {
@@ -57,7 +66,10 @@ export function compileFiles(
   let notAccepted = 0;
   let withProblems = 0;
   const hashKey = process.env.SLUICE_API_KEY_HASH_KEY ?? "sluice-standalone";
-  const { snapshot, statuses } = compileSnapshot(objects, { apiKeyHashKey: hashKey });
+  const { snapshot, statuses } = compileSnapshot(objects, {
+    apiKeyHashKey: hashKey,
+    ...(parsed.values["require-hostname-ownership"] ? { requireHostnameOwnership: true } : {}),
+  });
   for (const s of statuses) {
     const summary = s.conditions.map((c) => `${c.type}=${c.status}`).join(" ");
     out(`${s.kind} ${s.namespace}/${s.name}: ${summary}`);
