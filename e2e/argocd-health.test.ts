@@ -1,5 +1,5 @@
 // Argo CD health checks (deploy/argocd/health.lua), run by Debian's lua5.4 against sample
-// statuses of each of the five kinds; the values snippet and the docs carry the same script.
+// statuses of each kind; the values snippet and the docs carry the same script.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -170,7 +170,7 @@ describe("Argo CD health (deploy/argocd/health.lua, lua5.4)", () => {
         (parse(readFileSync(join(ROOT, "crds", f), "utf8")) as { spec: { names: { kind: string } } }).spec
           .names.kind,
     );
-    expect(kinds).toHaveLength(5);
+    expect(kinds).toHaveLength(6);
     const values = parse(readFileSync(join(ROOT, "deploy/argocd/argocd-values.yaml"), "utf8")) as {
       configs: { cm: Record<string, string> };
     };

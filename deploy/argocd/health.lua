@@ -1,4 +1,4 @@
--- Argo CD health of a sluice.dev object (all five kinds), from its status conditions.
+-- Argo CD health of a sluice.dev object (every kind), from its status conditions.
 -- The same script for resource.customizations.health.sluice.dev_<Kind>; docs/argocd.md.
 --   Progressing: no status yet, status older than the spec, or not Programmed yet
 --   Degraded:    Accepted=False, ResolvedRefs=False, or a gateway rejected the snapshot
