@@ -1,4 +1,4 @@
-// Building blocks shared by the five kinds. Every schema here is the single source for
+// Building blocks shared by the kinds. Every schema here is the single source for
 // the TypeScript type (Static<>), the ajv validator, the CRD YAML and the field docs,
 // so each carries a description (kubectl explain shows it) and its own bounds (the API
 // server's CEL cost estimator needs maxItems/maxLength to accept a rule).

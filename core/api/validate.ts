@@ -1,4 +1,4 @@
-// Validates objects of the five kinds exactly as the API server would: the OpenAPI
+// Validates objects of the sluice kinds exactly as the API server would: the OpenAPI
 // schema (ajv, with defaults applied), list-map key uniqueness, and the CEL rules in
 // x-kubernetes-validations. Standalone mode has no API server, so without this a bad
 // file would only be found by surprise at runtime. Unknown fields are refused too,
