@@ -3,8 +3,10 @@
 // process — both running as their ServiceAccounts with config/rbac — and an update that
 // switches the gateway from one whole snapshot to the next, never anything in between.
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { constants, gunzipSync } from "node:zlib";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -40,6 +42,8 @@ let upstream: Server;
 let upstreamPort: number;
 let operator: OperatorProcess;
 let gateway: GatewayProcess;
+/** The snapshot Secret as the first test left it (the manifest of the first chunked snapshot). */
+let firstSecret: { data: Record<string, string>; version: string } | undefined;
 
 /** Random path characters compress badly, as real configurations at scale do not; so few objects suffice. */
 const randomPath = () => `/${randomBytes((PATH_CHARS * 3) / 4).toString("base64url")}`;
@@ -182,6 +186,8 @@ describe("a snapshot above the 1 MiB object limit", () => {
 
   it("switches the gateway from one whole snapshot to the next, never to anything between", async () => {
     const before = await manifestNow();
+    const raw = (await kube.send("GET", secretPath(SECRET))).body as { data: Record<string, string> };
+    firstSecret = { data: raw.data, version: before.version ?? "" };
     const oldVersion = before.version;
     const oldChunks = before.manifest?.chunks.map((c) => c.name) ?? [];
     expect(await gatewayVersion()).toBe(oldVersion);
@@ -222,5 +228,36 @@ describe("a snapshot above the 1 MiB object limit", () => {
     expect(retired.length).toBeGreaterThan(0);
     for (const name of retired) expect((await kube.send("GET", secretPath(name))).status).toBe(200);
     expect(operator.child.exitCode).toBeNull();
+  });
+
+  it("never loads a manifest whose chunk is missing: the last good snapshot serves until the chunk appears", async () => {
+    if (!firstSecret) throw new Error("the previous test did not run");
+    const serving = await gatewayVersion();
+    const manifest = readManifest(firstSecret.data);
+    const last = manifest?.chunks.at(-1);
+    if (!manifest || !last || serving === firstSecret.version) throw new Error("nothing to go back to");
+    // Put the first snapshot's manifest back by hand, its last chunk taken away meanwhile.
+    const chunk = (await kube.send("GET", secretPath(last.name))).body as Record<string, unknown>;
+    expect((await kube.send("DELETE", secretPath(last.name))).status).toBe(200);
+    const current = (await kube.send("GET", secretPath(SECRET))).body as {
+      metadata: Record<string, unknown>;
+    };
+    const put = await kube.send("PUT", secretPath(SECRET), { ...current, data: firstSecret.data });
+    expect(put.status).toBe(200);
+    await until("the gateway to report the missing chunk", () =>
+      readFileSync(join(procs.logs, "chunks-gateway.log"), "utf8").includes(last.name) ? true : undefined,
+    );
+    expect(await gatewayVersion()).toBe(serving);
+    // The chunk comes back (same name, same content): the retry loads the whole snapshot.
+    const { metadata } = chunk as { metadata: Record<string, unknown> };
+    const recreated = await kube.send("POST", `/api/v1/namespaces/${SYSTEM}/secrets`, {
+      ...chunk,
+      metadata: { name: metadata.name, namespace: SYSTEM, labels: metadata.labels },
+    });
+    expect(recreated.status).toBe(201);
+    const version = firstSecret.version;
+    await until("the gateway to serve the restored snapshot", async () =>
+      (await gatewayVersion()) === version ? version : undefined,
+    );
   });
 });
