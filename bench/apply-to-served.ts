@@ -25,7 +25,6 @@
 // Env: BENCH_EDITS=100  BENCH_REPLICAS=2  BENCH_ROUTES=100  BENCH_POLL_MS=5
 //      BENCH_PAUSE_MS=1000-1500  BENCH_OUT=docs/benchmarks.md ("-": stdout only)
 //      BENCH_KEEP=1 (keep the logs; they are kept anyway when the bench fails)
-import { execFileSync } from "node:child_process";
 import { readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -34,13 +33,14 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, request } from "undici";
 import { ApiClient } from "../core/kubernetes/api-client.ts";
-import { installCrds, ROOT } from "../e2e/harness/install.ts";
+import { installCrds } from "../e2e/harness/install.ts";
 import { KubeClient } from "../e2e/harness/kube-client.ts";
 import { serviceAccountKubeconfig } from "../e2e/harness/service-account.ts";
 import { type GatewayProcess, SluiceProcesses } from "../e2e/harness/sluice-processes.ts";
 import { type EditTimeline, editTimeline, logLines, percentile } from "./edit-timeline.ts";
 import { cpuModel, foreignCores, sampleCpu } from "./proxy/cpu.ts";
 import { table, writeMarkdown } from "./proxy/report.ts";
+import { ownProcessGroup, startTestenv } from "./testenv.ts";
 
 const TARGET_P99_MS = 500;
 const NS = "bench-edits";
@@ -95,7 +95,9 @@ async function cleanUp() {
 }
 
 async function main() {
-  const { kubeconfig, pgrps } = startTestenv();
+  const testenv = startTestenv();
+  stopTestenv = testenv.stop;
+  const { kubeconfig, pgrps } = testenv;
   // The bench's processes, for telling its CPU from other work on a shared machine: this
   // process with the operator and replicas it spawns (one process group), etcd and the API
   // server (each leads its own).
@@ -251,39 +253,6 @@ function route(name: string, path: string): RouteObject {
   };
 }
 
-/**
- * Starts etcd + kube-apiserver the way the e2e suite's global setup does; returns the
- * kubeconfig and their process groups.
- */
-function startTestenv(): { kubeconfig: string; pgrps: Set<number> } {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const out = execFileSync(join(ROOT, "e2e/testenv/start-dev.sh"), [], {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "inherit"],
-        timeout: 60 * 60 * 1000,
-      });
-      const vars = Object.fromEntries(
-        out
-          .split("\n")
-          .filter((l) => l.includes("="))
-          .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-      );
-      const stop = vars.STOP;
-      if (!vars.KUBECONFIG || !stop) throw new Error(`testenv did not start:\n${out}`);
-      stopTestenv = () => execFileSync(stop, [], { stdio: "inherit" });
-      return {
-        kubeconfig: vars.KUBECONFIG,
-        pgrps: new Set([Number(vars.ETCD_PID), Number(vars.APISERVER_PID)]),
-      };
-    } catch (err) {
-      // Its ports are picked free but can be taken before etcd binds them: try again then.
-      if (attempt >= 3) throw err;
-      console.error(`testenv did not start (attempt ${attempt}); trying again`);
-    }
-  }
-}
-
 function report(edits: Edit[]): string {
   const every = edits.map((e) => Math.max(...e.servedMs));
   const row = (what: string, xs: number[]) => [
@@ -394,11 +363,6 @@ async function quiet(file: string, quietMs: number, timeoutMs: number): Promise<
     await sleep(250);
   }
   return since - start;
-}
-
-function ownProcessGroup(): number {
-  const stat = readFileSync("/proc/self/stat", "utf8");
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
 }
 
 function delta(from: number | undefined, to: number | undefined): number | undefined {

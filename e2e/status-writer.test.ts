@@ -120,7 +120,7 @@ describe("StatusWriter on a real API server", () => {
       [routeStatus(true), poolStatus()],
       await cache(),
     );
-    expect(counts).toEqual({ written: 2, skipped: 0, conflicts: 0, missing: 0, failed: 0 });
+    expect(counts).toEqual({ written: 2, skipped: 0, conflicts: 0, missing: 0, failed: 0, deferred: 0 });
 
     const table = kube.kubectl("get", "gwr", "-n", NS, ROUTE);
     expect(table.split("\n")[0]).toMatch(/NAME\s+HOSTNAMES\s+BACKENDS\s+ACCEPTED\s+RESOLVEDREFS/);
@@ -144,7 +144,7 @@ describe("StatusWriter on a real API server", () => {
       [routeStatus(true), poolStatus()],
       await cache(),
     );
-    expect(counts).toEqual({ written: 0, skipped: 2, conflicts: 0, missing: 0, failed: 0 });
+    expect(counts).toEqual({ written: 0, skipped: 2, conflicts: 0, missing: 0, failed: 0, deferred: 0 });
     expect((await get("gatewayroutes", ROUTE)).metadata.resourceVersion).toBe(
       before.metadata.resourceVersion,
     );
@@ -155,7 +155,7 @@ describe("StatusWriter on a real API server", () => {
       [routeStatus(false), poolStatus()],
       await cache(),
     );
-    expect(counts).toEqual({ written: 1, skipped: 1, conflicts: 0, missing: 0, failed: 0 });
+    expect(counts).toEqual({ written: 1, skipped: 1, conflicts: 0, missing: 0, failed: 0, deferred: 0 });
     const conditions = (await get("gatewayroutes", ROUTE)).status?.conditions ?? [];
     expect(conditions.map((c) => [c.type, c.status, c.lastTransitionTime])).toEqual([
       ["Accepted", "True", "2026-01-01T00:00:00Z"],
@@ -168,7 +168,7 @@ describe("StatusWriter on a real API server", () => {
     const current = await cache(); // read…
     kube.kubectl("label", "gwr", "-n", NS, ROUTE, "touched=yes"); // …someone else writes…
     const counts = await writer("2026-01-03T00:00:00Z").write([routeStatus(true, "re-resolved")], current);
-    expect(counts).toEqual({ written: 1, skipped: 0, conflicts: 1, missing: 0, failed: 0 });
+    expect(counts).toEqual({ written: 1, skipped: 0, conflicts: 1, missing: 0, failed: 0, deferred: 0 });
     expect(logs).toContain("status write conflict, retrying");
     const route = await get("gatewayroutes", ROUTE);
     expect(route.metadata).toMatchObject({ labels: { touched: "yes" } });
@@ -185,7 +185,7 @@ describe("StatusWriter on a real API server", () => {
     await writer("2026-01-04T00:00:00Z").write([routeStatus(false)], await cache());
     // The cache still shows the old status: the writer tries, gets 409, re-reads, finds it done.
     const counts = await writer("2026-01-05T00:00:00Z").write([routeStatus(false)], stale);
-    expect(counts).toEqual({ written: 0, skipped: 1, conflicts: 1, missing: 0, failed: 0 });
+    expect(counts).toEqual({ written: 0, skipped: 1, conflicts: 1, missing: 0, failed: 0, deferred: 0 });
   });
 
   it("counts a deleted object as missing, whether the cache still has it or not", async () => {
@@ -195,8 +195,8 @@ describe("StatusWriter on a real API server", () => {
     })();
     expect((await kube.send("DELETE", `${BASE}/backendpools/${GONE}`)).status).toBe(200);
     const fromCache = await writer("2026-01-06T00:00:00Z").write([poolStatus(GONE)], stale);
-    expect(fromCache).toEqual({ written: 0, skipped: 0, conflicts: 0, missing: 1, failed: 0 });
+    expect(fromCache).toEqual({ written: 0, skipped: 0, conflicts: 0, missing: 1, failed: 0, deferred: 0 });
     const fromGet = await writer("2026-01-06T00:00:00Z").write([poolStatus(GONE)], () => undefined);
-    expect(fromGet).toEqual({ written: 0, skipped: 0, conflicts: 0, missing: 1, failed: 0 });
+    expect(fromGet).toEqual({ written: 0, skipped: 0, conflicts: 0, missing: 1, failed: 0, deferred: 0 });
   });
 });

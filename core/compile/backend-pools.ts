@@ -50,12 +50,7 @@ function serviceEndpoints(
   const portName = typeof port.name === "string" ? port.name : "";
   const seen = new Set<string>();
   const endpoints: Endpoint[] = [];
-  const slices = index
-    .list<unknown>("EndpointSlice")
-    .filter(
-      (s) => namespaceOf(s) === namespace && s.metadata.labels?.["kubernetes.io/service-name"] === svc.name,
-    );
-  for (const slice of slices as unknown as EndpointSlice[]) {
+  for (const slice of index.endpointSlicesOf(namespace, svc.name) as unknown as EndpointSlice[]) {
     if (slice.addressType !== "IPv4" && slice.addressType !== "IPv6") continue;
     const target = list(slice.ports).find((p) => (p?.name ?? "") === portName)?.port;
     if (typeof target !== "number") continue;

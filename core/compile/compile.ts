@@ -37,6 +37,12 @@ export interface CompileOptions {
 export interface CompileResult {
   snapshot: Snapshot;
   statuses: ObjectStatus[];
+  /**
+   * The core objects compile read, found or not ("Secret/ns/name", "Service/ns/name",
+   * "EndpointSlice/ns/<service>"), sorted: the operator recompiles only when one of these
+   * or one of the sluice objects changes, and holds only these Secrets' data.
+   */
+  references: string[];
 }
 
 /**
@@ -71,5 +77,5 @@ export function compileSnapshot(objects: readonly unknown[], options: CompileOpt
     ...(Object.keys(generations).length > 0 ? { generations } : {}),
     apiKeys: { hashKeyId: hashKeyId(options.apiKeyHashKey), keys: apiKeys },
   });
-  return { snapshot, statuses: status.list() };
+  return { snapshot, statuses: status.list(), references: [...index.references].sort() };
 }

@@ -34,9 +34,18 @@ export function olderFirst(a: KubeObject, b: KubeObject): number {
   );
 }
 
+/** Core kinds compile looks up by name; the operator watches what it looked up (references). */
+const LOOKED_UP = new Set(["Secret", "Service"]);
+
 export class ObjectIndex {
   #byKind = new Map<string, Map<string, KubeObject>>();
   #rejected = new Map<string, KubeObject[]>();
+  #slicesByService: Map<string, KubeObject[]> | undefined;
+  /**
+   * The core objects compile read, found or not: "Secret/ns/name", "Service/ns/name",
+   * "EndpointSlice/ns/<service>". A change to any other one cannot change the result.
+   */
+  readonly references = new Set<string>();
 
   /**
    * Indexes objects. Sluice kinds are validated against their schema (defaults applied to a
@@ -109,7 +118,25 @@ export class ObjectIndex {
   }
 
   get<T = unknown>(kind: string, namespace: string, name: string): KubeObject<T> | undefined {
+    if (LOOKED_UP.has(kind)) this.references.add(`${kind}/${namespace}/${name}`);
     return this.#byKind.get(kind)?.get(`${namespace}/${name}`) as KubeObject<T> | undefined;
+  }
+
+  /** A Service's EndpointSlices (label kubernetes.io/service-name), by name. */
+  endpointSlicesOf(namespace: string, service: string): KubeObject[] {
+    this.references.add(`EndpointSlice/${namespace}/${service}`);
+    if (!this.#slicesByService) {
+      this.#slicesByService = new Map();
+      for (const slice of this.list("EndpointSlice")) {
+        const owner = slice.metadata.labels?.["kubernetes.io/service-name"];
+        if (owner === undefined) continue;
+        const key = `${namespaceOf(slice)}/${owner}`;
+        const slices = this.#slicesByService.get(key);
+        if (slices) slices.push(slice);
+        else this.#slicesByService.set(key, [slice]);
+      }
+    }
+    return this.#slicesByService.get(`${namespace}/${service}`) ?? [];
   }
 
   /** All objects of a kind, by namespace then name. */

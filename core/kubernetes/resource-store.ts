@@ -2,26 +2,38 @@
 // with backoff) per kind the compiler reads, all namespaces.
 // Objects in list responses carry no apiVersion/kind, so the store stamps them: compile
 // dispatches on kind.
+//
+// Bounded memory and work (issue 18): the cluster's Secrets are watched as metadata only,
+// and the data of just those compile reads is fetched (GET) and kept; a change to a Secret,
+// Service or EndpointSlice that the last compile did not read starts no compile. compile
+// reports what it looked up (CompileResult.references, found or not); the reconcile loop
+// hands that to `track`, and `fetchReferenced` brings the data of Secrets it asked for that
+// exist but are not held yet (then the loop compiles again).
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { API_VERSION } from "../api/common.ts";
 import { KINDS } from "../api/kinds.ts";
-import type { ApiClient } from "./api-client.ts";
+import { type ApiClient, ApiError } from "./api-client.ts";
 import { createInformer, type Informer } from "./informer.ts";
 
 interface Watched {
   apiVersion: string;
   kind: string;
   path: string;
+  /** Listed and watched as metadata only; the data compile reads is fetched by name. */
+  metadataOnly?: boolean;
+  /** A change recompiles only when compile read this object (core kinds); else always. */
+  referenced?: boolean;
 }
 
 export const WATCHED: Watched[] = [
   ...KINDS.map((k) => ({ apiVersion: API_VERSION, kind: k.kind, path: `/apis/${API_VERSION}/${k.plural}` })),
-  { apiVersion: "v1", kind: "Secret", path: "/api/v1/secrets" },
-  { apiVersion: "v1", kind: "Service", path: "/api/v1/services" },
+  { apiVersion: "v1", kind: "Secret", path: "/api/v1/secrets", metadataOnly: true, referenced: true },
+  { apiVersion: "v1", kind: "Service", path: "/api/v1/services", referenced: true },
   {
     apiVersion: "discovery.k8s.io/v1",
     kind: "EndpointSlice",
     path: "/apis/discovery.k8s.io/v1/endpointslices",
+    referenced: true,
   },
   // Optional: without the Gateway API's CRD it lists as empty (optional-kinds.ts).
   {
@@ -31,11 +43,44 @@ export const WATCHED: Watched[] = [
   },
 ];
 
+/** What compile reads of an EndpointSlice is its Service's slices: keyed by that Service. */
+const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+
+/** "Kind/namespace/name" as compile reports what it read; EndpointSlices by their Service. */
+function referenceOf(kind: string, obj: KubernetesObject): string {
+  const ns = obj.metadata?.namespace ?? "";
+  const name = kind === "EndpointSlice" ? obj.metadata?.labels?.[SERVICE_NAME_LABEL] : obj.metadata?.name;
+  return `${kind}/${ns}/${name ?? ""}`;
+}
+
+/**
+ * An object without what neither compile nor the status writer reads: managedFields, and
+ * annotations (kubectl's last-applied one holds a whole copy of the object, a Secret's data
+ * included) — together often more than the object itself.
+ */
+function withoutBookkeeping(obj: KubernetesObject): KubernetesObject {
+  const { managedFields: _m, annotations: _a, ...metadata } = obj.metadata ?? {};
+  return { ...obj, metadata };
+}
+
+/** A Secret's metadata as kept: who it is and which version; its data is fetched when read. */
+function secretIdentity(obj: KubernetesObject): KubernetesObject {
+  const { name, namespace, resourceVersion, uid } = obj.metadata ?? {};
+  return { metadata: { name, namespace, resourceVersion, uid } };
+}
+
 export class ResourceStore {
   readonly #informers = new Map<string, { watched: Watched; informer: Informer<KubernetesObject> }>();
   readonly #client: ApiClient;
+  readonly #onChange: () => void;
   /** kind/namespace/name → metadata.generation last seen, for the sluice kinds. */
   readonly #generations = new Map<string, number | undefined>();
+  /** What the last compile read; undefined before the first: every change counts. */
+  #references: Set<string> | undefined;
+  /** "namespace/name" → the whole Secret, for those compile reads. */
+  readonly #secrets = new Map<string, KubernetesObject>();
+  /** Fetches in flight, so an update during one fetches again after it. */
+  readonly #fetching = new Map<string, Promise<void>>();
 
   #specChanged(kind: string, obj: KubernetesObject): boolean {
     const key = `${kind}/${obj.metadata?.namespace}/${obj.metadata?.name}`;
@@ -46,6 +91,11 @@ export class ResourceStore {
     return changed;
   }
 
+  /** A change of a core object matters when compile read it (or nothing compiled yet). */
+  #read(kind: string, obj: KubernetesObject): boolean {
+    return this.#references === undefined || this.#references.has(referenceOf(kind, obj));
+  }
+
   constructor(
     client: ApiClient,
     onChange: () => void,
@@ -53,35 +103,121 @@ export class ResourceStore {
     onListed: (kind: string) => void = () => {},
   ) {
     this.#client = client;
+    this.#onChange = onChange;
     for (const watched of WATCHED) {
+      const { kind } = watched;
       const informer = createInformer<KubernetesObject>(
         client,
         watched.path,
-        {},
+        {
+          ...(watched.metadataOnly ? { metadataOnly: true } : {}),
+          transform: kind === "Secret" ? secretIdentity : withoutBookkeeping,
+        },
         {
           add: (obj) => {
-            this.#specChanged(watched.kind, obj);
-            onChange();
+            if (!watched.referenced) this.#specChanged(kind, obj);
+            if (kind === "Secret") this.#secretChanged(obj);
+            else if (!watched.referenced || this.#read(kind, obj)) onChange();
           },
           delete: (obj) => {
-            this.#generations.delete(`${watched.kind}/${obj.metadata?.namespace}/${obj.metadata?.name}`);
-            onChange();
+            if (kind === "Secret") this.#secrets.delete(`${obj.metadata?.namespace}/${obj.metadata?.name}`);
+            if (!watched.referenced)
+              this.#generations.delete(`${kind}/${obj.metadata?.namespace}/${obj.metadata?.name}`);
+            if (!watched.referenced || this.#read(kind, obj)) onChange();
           },
           update: (obj) => {
             // Our own status writes come back as updates of the sluice kinds; their generation
             // is unchanged, and compile reads nothing that changed: no recompile for them.
-            if (watched.apiVersion === API_VERSION && !this.#specChanged(watched.kind, obj)) return;
-            onChange();
+            if (watched.apiVersion === API_VERSION && !this.#specChanged(kind, obj)) return;
+            if (kind === "Secret") this.#secretChanged(obj);
+            else if (!watched.referenced || this.#read(kind, obj)) onChange();
           },
           synced: () => {
-            onListed(watched.kind);
+            onListed(kind);
             onChange();
           },
-          error: (err) => onError(watched.kind, err),
+          error: (err) => onError(kind, err),
         },
       );
-      this.#informers.set(watched.kind, { watched, informer });
+      this.#informers.set(kind, { watched, informer });
     }
+  }
+
+  /**
+   * A Secret appeared or changed (metadata). One whose data is held is fetched again, then
+   * compiled; one compile looked for in vain is compiled (the loop fetches it first); any
+   * other is none of Sluice's business.
+   */
+  #secretChanged(meta: KubernetesObject) {
+    const key = `${meta.metadata?.namespace}/${meta.metadata?.name}`;
+    const held = this.#secrets.get(key);
+    if (held) {
+      if (held.metadata?.resourceVersion === meta.metadata?.resourceVersion) return;
+      void this.#fetch(key)
+        .then(() => this.#onChange())
+        .catch(() => {
+          // Not readable now: drop the stale copy; the next compile asks for it again.
+          this.#secrets.delete(key);
+          this.#onChange();
+        });
+      return;
+    }
+    if (this.#read("Secret", meta)) this.#onChange();
+  }
+
+  /** GETs one Secret into the held ones (gone: removed). */
+  #fetch(key: string): Promise<void> {
+    const running = this.#fetching.get(key);
+    // An update during a fetch: fetch again after it, so the newest version is held.
+    const next = (running ?? Promise.resolve())
+      .catch(() => {})
+      .then(async () => {
+        const [namespace, name] = key.split("/");
+        try {
+          const secret = await this.#client.send<KubernetesObject>(
+            "GET",
+            `/api/v1/namespaces/${namespace}/secrets/${name}`,
+          );
+          this.#secrets.set(key, { ...withoutBookkeeping(secret), apiVersion: "v1", kind: "Secret" });
+        } catch (err) {
+          if (err instanceof ApiError && err.status === 404) this.#secrets.delete(key);
+          else throw err;
+        }
+      });
+    this.#fetching.set(key, next);
+    void next
+      .finally(() => {
+        if (this.#fetching.get(key) === next) this.#fetching.delete(key);
+      })
+      .catch(() => {});
+    return next;
+  }
+
+  /**
+   * What the last compile read: changes to other Secrets, Services and EndpointSlices
+   * start no compile, and held Secrets it no longer reads are let go.
+   */
+  track(references: Iterable<string>) {
+    this.#references = new Set(references);
+    for (const key of this.#secrets.keys())
+      if (!this.#references.has(`Secret/${key}`)) this.#secrets.delete(key);
+  }
+
+  /**
+   * Fetches the Secrets among `references` that exist (by their metadata) but whose data is
+   * not held; true when any was fetched (compile again). Throws when one cannot be read.
+   */
+  async fetchReferenced(references: Iterable<string>): Promise<boolean> {
+    const secrets = this.#informers.get("Secret")?.informer;
+    const wanted: string[] = [];
+    for (const ref of references) {
+      if (!ref.startsWith("Secret/")) continue;
+      const key = ref.slice("Secret/".length);
+      const [namespace = "", name = ""] = key.split("/");
+      if (!this.#secrets.has(key) && secrets?.get(name, namespace)) wanted.push(key);
+    }
+    await Promise.all(wanted.map((key) => this.#fetch(key)));
+    return wanted.length > 0;
   }
 
   /** Starts every informer; one whose first list fails keeps retrying in the background. */
@@ -102,10 +238,11 @@ export class ResourceStore {
     await Promise.all([...this.#informers.values()].map(({ informer }) => informer.stop()));
   }
 
-  /** Every cached object, stamped with its apiVersion and kind. */
+  /** Every cached object compile may read, stamped with its apiVersion and kind; Secrets: those held. */
   objects(): KubernetesObject[] {
-    const out: KubernetesObject[] = [];
+    const out: KubernetesObject[] = [...this.#secrets.values()];
     for (const { watched, informer } of this.#informers.values()) {
+      if (watched.metadataOnly) continue;
       for (const o of informer.list()) out.push({ ...o, apiVersion: watched.apiVersion, kind: watched.kind });
     }
     return out;
@@ -113,6 +250,7 @@ export class ResourceStore {
 
   /** The cached object, for the status writer's current state. */
   get(kind: string, namespace: string, name: string): KubernetesObject | undefined {
+    if (kind === "Secret") return this.#secrets.get(`${namespace}/${name}`);
     return this.#informers.get(kind)?.informer.get(name, namespace);
   }
 

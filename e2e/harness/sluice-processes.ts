@@ -23,9 +23,16 @@ export interface OperatorProcess {
 export class SluiceProcesses {
   readonly logs = mkdtempSync(join(tmpdir(), "sluice-e2e-logs-"));
   readonly #children: ChildProcess[] = [];
+  readonly #command: string[];
+
+  /** `command`: how to run `sluice` (default: the sources; benches run the image's way). */
+  constructor(command: string[] = [process.execPath, join(ROOT, "cli/sluice.ts")]) {
+    this.#command = command;
+  }
 
   spawn(name: string, env: Record<string, string>, args: string[]): ChildProcess {
-    const child = spawn(process.execPath, [join(ROOT, "cli/sluice.ts"), ...args], {
+    const [program = process.execPath, ...prefix] = this.#command;
+    const child = spawn(program, [...prefix, ...args], {
       cwd: ROOT,
       env: { ...process.env, SLUICE_LOG_LEVEL: "info", ...env },
       stdio: ["ignore", "pipe", "pipe"],

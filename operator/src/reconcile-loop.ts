@@ -38,6 +38,10 @@ export interface World {
   readonly synced: boolean;
   objects(): KubernetesObject[];
   get(kind: string, namespace: string, name: string): KubernetesObject | undefined;
+  /** What the last compile read (CompileResult.references): other changes start no compile. */
+  track?(references: readonly string[]): void;
+  /** Fetches the data of read Secrets that exist but are not held; true when any was. */
+  fetchReferenced?(references: readonly string[]): Promise<boolean>;
 }
 
 /** The gateway replicas' report Leases (an informer). */
@@ -180,7 +184,7 @@ export class ReconcileLoop {
         this.#recovered = true;
         this.#compiled = undefined;
       }
-      const compiled = this.#compiled ?? this.#compileWorld();
+      const compiled = this.#compiled ?? (await this.#compileWorld());
       const now = Date.now();
       const statuses = this.#withUsage(compiled, now);
       this.#watchReplicas(compiled, now);
@@ -224,16 +228,30 @@ export class ReconcileLoop {
     }
   }
 
-  #compileWorld(): CompileResult {
+  async #compileWorld(): Promise<CompileResult> {
     const { world, metrics, log } = this.#o;
     const started = performance.now();
     this.#worldDirty = false;
-    const objects = world.objects();
-    const compiled = this.#compile(objects, {
+    const options = {
       apiKeyHashKey: this.#o.apiKeyHashKey,
       ...(this.#previous ? { previous: this.#previous } : {}),
-    });
+    };
+    let objects = world.objects();
+    let compiled = this.#compile(objects, options);
+    // Compile asked for Secrets whose data is not held yet (a new reference, or the first
+    // compile): fetch them and compile again. Only that second result counts — the first,
+    // without their data, is no one's last good version and is never published.
+    if (world.fetchReferenced) {
+      const fetched = await world.fetchReferenced(compiled.references);
+      // A change while fetching (worldChanged cleared nothing yet cached) is in this compile too.
+      if (fetched || this.#worldDirty) {
+        this.#worldDirty = false;
+        objects = world.objects();
+        compiled = this.#compile(objects, options);
+      }
+    }
     this.#compiled = compiled;
+    world.track?.(compiled.references);
     this.#problems = snapshotProblems(compiled.snapshot);
     // Only a valid snapshot is anyone's last good version: one that fails validation is
     // never published, so the next compile still keeps objects at what is served.
