@@ -62,7 +62,9 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
   const loop = new ReconcileLoop({
     world: store,
     reports,
-    publisher: new SnapshotPublisher(client, o.namespace, o.snapshotSecret),
+    publisher: new SnapshotPublisher(client, o.namespace, o.snapshotSecret, {
+      onError: (err) => log.warn({ err: String(err) }, "snapshot chunk clean-up failed; retried later"),
+    }),
     writer: new StatusWriter({ client, log: (msg, fields) => log.info(fields ?? {}, msg) }),
     metrics,
     log,
