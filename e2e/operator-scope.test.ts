@@ -27,7 +27,9 @@ const compiles = async () => {
 };
 
 const status = async (key: string | undefined) => {
-  const res = await request(`${gateway.url}/scope/x`, { headers: key ? { "x-api-key": key } : {} });
+  const res = await request(`${gateway.url}/scope/x`, {
+    headers: { host: "scope.example.com", ...(key ? { "x-api-key": key } : {}) },
+  });
   await res.body.dump();
   return res.statusCode;
 };
@@ -95,7 +97,11 @@ beforeAll(async () => {
       {
         kind: "GatewayRoute",
         metadata: { name: "scope", namespace: NS },
-        spec: { rules: [{ matches: [{ path: { value: "/scope" } }], backendRefs: [{ name: "scope" }] }] },
+        // A host name of its own: other files' HostnameOwnerships own other hosts on this API server.
+        spec: {
+          hostnames: ["scope.example.com"],
+          rules: [{ matches: [{ path: { value: "/scope" } }], backendRefs: [{ name: "scope" }] }],
+        },
       },
       {
         kind: "AuthzPolicy",
