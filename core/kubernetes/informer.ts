@@ -46,10 +46,12 @@ const RETRY_AFTER_MS = 1_000;
 const WATCH_SECONDS_MIN = 300;
 const WATCH_SECONDS_MAX = 600;
 /**
- * No byte for this long after the server should have ended the watch: the connection died
- * without a word (a NAT or a node gone), so it is dropped and the watch restarted.
+ * No byte for this long: the connection died without a word (a NAT or a node gone), so it
+ * is dropped and the watch restarted from where it was. The API server sends a bookmark
+ * about every minute on a watch that asked for them; on one that does not, a quiet watch
+ * is merely restarted (no relist).
  */
-const WATCH_GRACE_MS = 60_000;
+const WATCH_IDLE_MS = 150_000;
 
 /** A watch event saying our resourceVersion is too old to watch from: relist. */
 class Gone extends Error {}
@@ -157,6 +159,9 @@ export function createInformer<T extends KubernetesObject>(
     const event = raw as WatchEvent<T>;
     if (event.type === "ERROR") {
       if (event.object.code === 410) throw new Gone("resourceVersion too old");
+      // Newer than the server has (an etcd restored from a backup): relist, as client-go does.
+      if (/too large resource version/i.test(String((event.object as { message?: unknown }).message)))
+        throw new Gone("resourceVersion too large");
       throw Object.assign(new Error(`watch ${path}: ${JSON.stringify(event.object)}`), {
         status: event.object.code,
       });
@@ -173,13 +178,7 @@ export function createInformer<T extends KubernetesObject>(
     q.set("resourceVersion", resourceVersion);
     q.set("allowWatchBookmarks", "true");
     q.set("timeoutSeconds", String(seconds));
-    return client.watch(
-      `${path}?${q}`,
-      onEvent,
-      seconds * 1000 + WATCH_GRACE_MS,
-      abort.signal,
-      accept?.watch,
-    );
+    return client.watch(`${path}?${q}`, onEvent, WATCH_IDLE_MS, abort.signal, accept?.watch);
   };
 
   const run = async () => {

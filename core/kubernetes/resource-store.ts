@@ -8,7 +8,7 @@
 // Service or EndpointSlice that the last compile did not read starts no compile. compile
 // reports what it looked up (CompileResult.references, found or not); the reconcile loop
 // hands that to `track`, and `fetchReferenced` brings the data of Secrets it asked for that
-// exist but are not held yet (then the loop compiles again).
+// exist but are not held yet, or changed since (then the loop compiles again).
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { API_VERSION } from "../api/common.ts";
 import { KINDS } from "../api/kinds.ts";
@@ -79,8 +79,6 @@ export class ResourceStore {
   #references: Set<string> | undefined;
   /** "namespace/name" → the whole Secret, for those compile reads. */
   readonly #secrets = new Map<string, KubernetesObject>();
-  /** Fetches in flight, so an update during one fetches again after it. */
-  readonly #fetching = new Map<string, Promise<void>>();
 
   #specChanged(kind: string, obj: KubernetesObject): boolean {
     const key = `${kind}/${obj.metadata?.namespace}/${obj.metadata?.name}`;
@@ -120,7 +118,10 @@ export class ResourceStore {
             else if (!watched.referenced || this.#read(kind, obj)) onChange();
           },
           delete: (obj) => {
-            if (kind === "Secret") this.#secrets.delete(`${obj.metadata?.namespace}/${obj.metadata?.name}`);
+            if (kind === "Secret") {
+              const key = `${obj.metadata?.namespace}/${obj.metadata?.name}`;
+              if (this.#secrets.delete(key)) return this.#onChange();
+            }
             if (!watched.referenced)
               this.#generations.delete(`${kind}/${obj.metadata?.namespace}/${obj.metadata?.name}`);
             if (!watched.referenced || this.#read(kind, obj)) onChange();
@@ -144,53 +145,39 @@ export class ResourceStore {
   }
 
   /**
-   * A Secret appeared or changed (metadata). One whose data is held is fetched again, then
-   * compiled; one compile looked for in vain is compiled (the loop fetches it first); any
-   * other is none of Sluice's business.
+   * A Secret appeared or changed (metadata only). One compile reads (or whose data is held)
+   * is compiled again — the loop fetches its data first (`fetchReferenced`); any other is
+   * none of Sluice's business. Fetching only there, never from an event, keeps one rule:
+   * held data is current when its resourceVersion is the informer's.
    */
   #secretChanged(meta: KubernetesObject) {
     const key = `${meta.metadata?.namespace}/${meta.metadata?.name}`;
-    const held = this.#secrets.get(key);
-    if (held) {
-      if (held.metadata?.resourceVersion === meta.metadata?.resourceVersion) return;
-      void this.#fetch(key)
-        .then(() => this.#onChange())
-        .catch(() => {
-          // Not readable now: drop the stale copy; the next compile asks for it again.
-          this.#secrets.delete(key);
-          this.#onChange();
-        });
-      return;
-    }
-    if (this.#read("Secret", meta)) this.#onChange();
+    if (this.#secrets.has(key) || this.#read("Secret", meta)) this.#onChange();
   }
 
-  /** GETs one Secret into the held ones (gone: removed). */
-  #fetch(key: string): Promise<void> {
-    const running = this.#fetching.get(key);
-    // An update during a fetch: fetch again after it, so the newest version is held.
-    const next = (running ?? Promise.resolve())
-      .catch(() => {})
-      .then(async () => {
-        const [namespace, name] = key.split("/");
-        try {
-          const secret = await this.#client.send<KubernetesObject>(
-            "GET",
-            `/api/v1/namespaces/${namespace}/secrets/${name}`,
-          );
-          this.#secrets.set(key, { ...withoutBookkeeping(secret), apiVersion: "v1", kind: "Secret" });
-        } catch (err) {
-          if (err instanceof ApiError && err.status === 404) this.#secrets.delete(key);
-          else throw err;
-        }
-      });
-    this.#fetching.set(key, next);
-    void next
-      .finally(() => {
-        if (this.#fetching.get(key) === next) this.#fetching.delete(key);
-      })
-      .catch(() => {});
-    return next;
+  /** The Secret's metadata as the informer has it now; undefined when it is gone. */
+  #secretMeta(key: string): KubernetesObject | undefined {
+    const [namespace = "", name = ""] = key.split("/");
+    return this.#informers.get("Secret")?.informer.get(name, namespace);
+  }
+
+  /** GETs one Secret into the held ones; gone (404, or deleted meanwhile): not held. */
+  async #fetch(key: string): Promise<void> {
+    const [namespace, name] = key.split("/");
+    let secret: KubernetesObject | undefined;
+    try {
+      secret = await this.#client.send<KubernetesObject>(
+        "GET",
+        `/api/v1/namespaces/${namespace}/secrets/${name}`,
+      );
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 404)) throw err;
+    }
+    // The GET and the watch are separate connections: a delete can arrive before this
+    // answer. Data of a Secret the informer no longer has is never kept.
+    if (secret && this.#secretMeta(key)) {
+      this.#secrets.set(key, { ...withoutBookkeeping(secret), apiVersion: "v1", kind: "Secret" });
+    } else this.#secrets.delete(key);
   }
 
   /**
@@ -204,17 +191,22 @@ export class ResourceStore {
   }
 
   /**
-   * Fetches the Secrets among `references` that exist (by their metadata) but whose data is
-   * not held; true when any was fetched (compile again). Throws when one cannot be read.
+   * Fetches the Secrets among `references` that exist but whose data is not held, or is
+   * held at another resourceVersion than the informer's (changed since); true when any was
+   * fetched (compile again). Throws when one cannot be read.
    */
   async fetchReferenced(references: Iterable<string>): Promise<boolean> {
-    const secrets = this.#informers.get("Secret")?.informer;
     const wanted: string[] = [];
     for (const ref of references) {
       if (!ref.startsWith("Secret/")) continue;
       const key = ref.slice("Secret/".length);
-      const [namespace = "", name = ""] = key.split("/");
-      if (!this.#secrets.has(key) && secrets?.get(name, namespace)) wanted.push(key);
+      const meta = this.#secretMeta(key);
+      if (!meta) {
+        this.#secrets.delete(key);
+        continue;
+      }
+      const held = this.#secrets.get(key);
+      if (held?.metadata?.resourceVersion !== meta.metadata?.resourceVersion) wanted.push(key);
     }
     await Promise.all(wanted.map((key) => this.#fetch(key)));
     return wanted.length > 0;
@@ -238,9 +230,13 @@ export class ResourceStore {
     await Promise.all([...this.#informers.values()].map(({ informer }) => informer.stop()));
   }
 
-  /** Every cached object compile may read, stamped with its apiVersion and kind; Secrets: those held. */
+  /**
+   * Every cached object compile may read, stamped with its apiVersion and kind; Secrets:
+   * those held that the informer still has (a deleted one is gone at once, fetch or not).
+   */
   objects(): KubernetesObject[] {
-    const out: KubernetesObject[] = [...this.#secrets.values()];
+    const out: KubernetesObject[] = [];
+    for (const [key, secret] of this.#secrets) if (this.#secretMeta(key)) out.push(secret);
     for (const { watched, informer } of this.#informers.values()) {
       if (watched.metadataOnly) continue;
       for (const o of informer.list()) out.push({ ...o, apiVersion: watched.apiVersion, kind: watched.kind });

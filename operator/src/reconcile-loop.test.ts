@@ -606,6 +606,36 @@ describe("ReconcileLoop: validation before publishing", () => {
     expect(h.loop.publishFailure).toBeUndefined();
   });
 
+  it("says so when a referenced Secret cannot be read, publishes nothing meanwhile, and recovers", async () => {
+    const cluster = new FakeCluster();
+    let unreadable = true;
+    const fetches: string[][] = [];
+    const world = Object.assign(cluster, {
+      fetchReferenced: async (references: readonly string[]) => {
+        fetches.push([...references]);
+        if (unreadable)
+          throw new ApiError(403, "GET", "/api/v1/namespaces/shop/secrets/mobile-key", {
+            message: "forbidden",
+          });
+        return false;
+      },
+    });
+    const h = harness({ world }, world);
+    h.cluster.apply(pool(1), route(), ...apiKey());
+    h.loop.startedLeading();
+    await advance(0);
+    expect(h.cluster.secretWrites()).toEqual([]);
+    expect(h.loop.publishFailure).toContain("forbidden");
+    expect(await counter(h.metrics, "sluice_operator_publish_failing")).toBe(1);
+    // What compile read is what the store is asked to fetch.
+    expect(fetches[0]).toContain("Secret/shop/mobile-key");
+    unreadable = false;
+    await advance(400);
+    expect(h.cluster.published()?.version).toBe(h.loop.version);
+    expect(h.loop.publishFailure).toBeUndefined();
+    expect(await counter(h.metrics, "sluice_operator_publish_failing")).toBe(0);
+  });
+
   it("stops a status write that a newer compile supersedes, and publishes that one first", async () => {
     const h = harness();
     const routes = Array.from({ length: 40 }, (_, i) => ({

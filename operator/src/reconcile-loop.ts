@@ -65,6 +65,9 @@ export interface ReconcileLoopOptions {
   compile?: typeof compileSnapshot;
 }
 
+/** Fetch-and-compile rounds in one reconcile before it publishes what it has (see #compileWorld). */
+const FETCH_ROUNDS = 3;
+
 /** Thrown inside a reconcile for a snapshot that fails validation: it is retried like any failure. */
 class InvalidSnapshot extends Error {}
 
@@ -80,6 +83,8 @@ export class ReconcileLoop {
   #dueAt = 0;
   /** Something the compiler reads changed since the last compile began. */
   #worldDirty = true;
+  /** Where the next status write starts (after one a newer compile stopped). */
+  #writeFrom = 0;
   /** Why the latest compiled snapshot is not published, while it is not. */
   #unpublished: string | undefined;
   #expiryTimer: NodeJS.Timeout | undefined;
@@ -201,11 +206,16 @@ export class ReconcileLoop {
             this.#tracker.condition(s, this.#replicas, this.#version, this.#unpublished),
           ]),
         );
+        // A write stopped by a newer compile resumes, next time, with the objects it did not
+        // reach: under steady churn every object still gets its turn.
+        const from = this.#writeFrom % Math.max(1, programmed.length);
+        const order = from === 0 ? programmed : [...programmed.slice(from), ...programmed.slice(0, from)];
         const counts = await this.#o.writer.write(
-          programmed,
+          order,
           (kind, namespace, name) => world.get(kind, namespace, name),
           () => this.#worldDirty,
         );
+        this.#writeFrom = counts.deferred > 0 ? from + programmed.length - counts.deferred : 0;
         metrics.statusWritten(counts);
         if (counts.written > 0 || counts.conflicts > 0) log.info(counts, "status written");
         if (publishError !== undefined) throw publishError;
@@ -214,6 +224,12 @@ export class ReconcileLoop {
     } catch (err) {
       this.#failures++;
       metrics.reconcileFailed();
+      // Failed before publishing (a referenced Secret could not be read): the latest changes
+      // reach no gateway either, and that is said the same way as a failed publish.
+      if (this.#leading && this.#unpublished === undefined) {
+        this.#unpublished = `the reconcile failed before publishing: ${err instanceof Error ? err.message : String(err)}`;
+        metrics.publishOutcome("api");
+      }
       const delay = Math.min(30_000, 200 * 2 ** this.#failures);
       if (err instanceof InvalidSnapshot)
         log.error({ problems: this.#problems, retryInMs: delay }, "snapshot fails validation; not published");
@@ -238,19 +254,28 @@ export class ReconcileLoop {
     };
     let objects = world.objects();
     let compiled = this.#compile(objects, options);
-    // Compile asked for Secrets whose data is not held yet (a new reference, or the first
-    // compile): fetch them and compile again. Only that second result counts — the first,
-    // without their data, is no one's last good version and is never published.
-    if (world.fetchReferenced) {
-      const fetched = await world.fetchReferenced(compiled.references);
-      // A change while fetching (worldChanged cleared nothing yet cached) is in this compile too.
-      if (fetched || this.#worldDirty) {
+    // Compile asked for Secrets whose data is not held, or changed since it was fetched (a
+    // new reference, a rotation, the first compile): fetch them and compile again, until it
+    // asks for nothing new. Only the last result counts — one without their data is no
+    // one's last good version and is never published.
+    let settled = world.fetchReferenced === undefined;
+    for (let round = 0; !settled && round < FETCH_ROUNDS; round++) {
+      const fetched = await world.fetchReferenced?.(compiled.references);
+      // A change while fetching (worldChanged cleared nothing cached yet) is compiled too.
+      if (!fetched && !this.#worldDirty) settled = true;
+      else {
         this.#worldDirty = false;
         objects = world.objects();
         compiled = this.#compile(objects, options);
       }
     }
-    this.#compiled = compiled;
+    // Still asking after that many rounds (Secrets changing while fetched): publish this one,
+    // which refuses what lacks its data, and compile again at once.
+    if (!settled) {
+      this.#worldDirty = true;
+      this.#schedule(0);
+    }
+    this.#compiled = settled ? compiled : undefined;
     world.track?.(compiled.references);
     this.#problems = snapshotProblems(compiled.snapshot);
     // Only a valid snapshot is anyone's last good version: one that fails validation is
@@ -312,9 +337,13 @@ export class ReconcileLoop {
 
   async #publish(snapshot: Snapshot) {
     const { metrics, log } = this.#o;
+    // A replica that stopped leading meanwhile says nothing about publishing (its gauge is 0).
+    const outcome = (failed: "invalid" | "api" | undefined) => {
+      if (this.#leading) metrics.publishOutcome(failed);
+    };
     if (this.#problems.length > 0) {
       metrics.snapshotRefused();
-      metrics.publishOutcome("invalid");
+      outcome("invalid");
       this.#compiled = undefined; // the retry compiles again
       this.#unpublished = `it fails validation (${this.#problems.slice(0, 3).join("; ")})`;
       throw new InvalidSnapshot(this.#problems.join("; "));
@@ -325,11 +354,11 @@ export class ReconcileLoop {
         log.info({ version: snapshot.version }, "snapshot published");
       }
     } catch (err) {
-      metrics.publishOutcome("api");
+      outcome("api");
       this.#unpublished = err instanceof Error ? err.message : String(err);
       throw err;
     }
     this.#unpublished = undefined;
-    metrics.publishOutcome(undefined);
+    outcome(undefined);
   }
 }
