@@ -90,8 +90,9 @@ format: $(DEPS)
 
 ## bench: compile benchmark (10,000 routes, 2,000 pools, 10,000 API keys), ReDoS cost, the proxy
 ## benchmark against nginx, minimal-undici and @fastify/http-proxy, the paired cost of metrics,
-## logs, limits, auth and 10k routes, open-loop latency (vegeta), the 10k gateway's memory, --workers
-## (installs nginx, wrk and vegeta; writes docs/benchmarks.md). apply → served: bench/apply-to-served.ts
+## logs, limits, auth and 10k routes, open-loop latency (vegeta), the 10k gateway's memory, --workers,
+## the operator's memory beside 10,000 unrelated Secrets and its compiles under unrelated churn,
+## and apply → served through the API (installs nginx, wrk and vegeta; writes docs/benchmarks.md)
 bench: $(DEPS)
 	node bench/compile.bench.ts
 	node bench/redos.bench.ts
@@ -101,3 +102,5 @@ bench: $(DEPS)
 	node bench/proxy/latency.ts
 	node bench/proxy/scale.ts
 	node bench/proxy/workers.ts
+	node bench/operator-scale.ts
+	node bench/apply-to-served.ts
