@@ -240,8 +240,9 @@ async function startServing(
 function loadedLine(log: string): { time: number; rules: number } | undefined {
   for (const line of readFileSync(log, "utf8").split("\n")) {
     if (!line.includes('"snapshot loaded"')) continue;
-    const j = JSON.parse(line) as { time: number; rules: number };
-    return { time: j.time, rules: j.rules };
+    // `time` is ISO-8601 (core/admin/log-format.ts); older logs wrote ms since the epoch.
+    const j = JSON.parse(line) as { time: string | number; rules: number };
+    return { time: typeof j.time === "string" ? Date.parse(j.time) : j.time, rules: j.rules };
   }
   return undefined;
 }

@@ -15,7 +15,7 @@
 // - Results are written to a file during the attack and read (encode -to csv, off the clock)
 //   afterwards: see vegeta-results.ts for why percentiles are computed here.
 import { spawn, spawnSync } from "node:child_process";
-import { rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { runOnLoadCore } from "./load.ts";
@@ -52,6 +52,7 @@ export async function attack(vegeta: Vegeta, a: Attack, dir: string): Promise<Op
   const targets = join(dir, "vegeta-targets.txt");
   const headers = Object.entries(a.headers ?? {}).flatMap(([k, v]) => ["-header", `${k}: ${v}`]);
   try {
+    mkdirSync(dir, { recursive: true });
     writeFileSync(targets, `GET ${a.url}\n`);
     await runOnLoadCore(
       "vegeta",
