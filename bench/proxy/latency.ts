@@ -142,7 +142,6 @@ async function main() {
     if (started && "live" in started) direct = started.live;
   }
 
-  const waker = cfg.wake ? keepCoreAwake() : undefined;
   for (const l of live) {
     await waitForQuiet(l.name, notes);
     if (cfg.warmup > 0) await loader.run(l.url, cfg.conns, cfg.warmup, undefined, l.target.headers);
@@ -155,6 +154,8 @@ async function main() {
         (r: LoadResult) => `${r.rps.toFixed(0)} req/s, errors ${r.errors}`,
         notes,
       );
+      // Awake for the probes as for the attacks, and only then: waitForQuiet reads core 0.
+      const searchWaker = cfg.wake ? keepCoreAwake() : undefined;
       const found = await findSaturation(closed.rps / 2, async (rate) => {
         const r = await attack(
           vegeta,
@@ -171,6 +172,7 @@ async function main() {
         console.error(`  ${l.name} search: ${describe(rate, r)}`);
         return { rate, sent: r.rate, success: r.success, p99: r.p99 };
       });
+      if (searchWaker) await stopProc(searchWaker);
       saturation = found.rate;
       l.row.saturationFrom = found.generatorBound ? "open loop, vegeta-bound" : "open loop";
       notes.push(
@@ -216,6 +218,7 @@ async function main() {
         }
       : undefined;
   if (nginxAtSluiceRate) rows.push(nginxAtSluiceRate);
+  const waker = cfg.wake ? keepCoreAwake() : undefined;
   for (let i = 0; i < cfg.repeat; i++) {
     for (const l of live) {
       l.row.runs.push(await openLoop(`${l.name} round ${i + 1}`, l, l.rate));
