@@ -25,7 +25,7 @@
 // Env: BENCH_EDITS=100  BENCH_REPLICAS=2  BENCH_ROUTES=100  BENCH_POLL_MS=5
 //      BENCH_PAUSE_MS=1000-1500  BENCH_OUT=docs/benchmarks.md ("-": stdout only)
 //      BENCH_KEEP=1 (keep the logs; they are kept anyway when the bench fails)
-import { readFileSync, rmSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cpus, release } from "node:os";
@@ -40,7 +40,7 @@ import { type GatewayProcess, SluiceProcesses } from "../e2e/harness/sluice-proc
 import { type EditTimeline, editTimeline, logLines, percentile } from "./edit-timeline.ts";
 import { cpuModel, foreignCores, sampleCpu } from "./proxy/cpu.ts";
 import { table, writeMarkdown } from "./proxy/report.ts";
-import { ownProcessGroup, startTestenv } from "./testenv.ts";
+import { ownProcessGroup, runOnTestenv, type Testenv } from "./testenv.ts";
 
 const TARGET_P99_MS = 500;
 const NS = "bench-edits";
@@ -68,35 +68,9 @@ interface Edit {
 }
 
 const procs = new SluiceProcesses();
-let stopTestenv: (() => void) | undefined;
-let failed = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const)
-  process.once(signal, () => {
-    console.error(`\n${signal}: stopping`);
-    void cleanUp().then(() => process.exit(130));
-  });
+await runOnTestenv("apply-to-served", procs, main);
 
-try {
-  await main();
-} catch (err) {
-  failed = true;
-  process.exitCode = 1;
-  console.error(`apply-to-served failed: ${(err as Error).stack ?? err}`);
-} finally {
-  await cleanUp();
-}
-
-async function cleanUp() {
-  await procs.stopAll(2_000);
-  stopTestenv?.();
-  stopTestenv = undefined;
-  if (failed || env.BENCH_KEEP === "1") console.error(`logs kept in ${procs.logs}`);
-  else rmSync(procs.logs, { recursive: true, force: true });
-}
-
-async function main() {
-  const testenv = startTestenv();
-  stopTestenv = testenv.stop;
+async function main(testenv: Testenv) {
   const { kubeconfig, pgrps } = testenv;
   // The bench's processes, for telling its CPU from other work on a shared machine: this
   // process with the operator and replicas it spawns (one process group), etcd and the API

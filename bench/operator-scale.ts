@@ -21,7 +21,7 @@
 // Env: BENCH_SECRETS=10000  BENCH_SECRET_KB=30  BENCH_OBJECTS=1000  BENCH_CHURN=20
 //      BENCH_CHURN_GAP_MS=250  BENCH_OUT=docs/benchmarks.md ("-": stdout only)  BENCH_KEEP=1
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -34,7 +34,7 @@ import { cpuModel } from "./proxy/cpu.ts";
 import { type HeapSample, heapSample, PROBE, type ProcMemory, procMemory } from "./proxy/memory.ts";
 import { table, writeMarkdown } from "./proxy/report.ts";
 import { sluiceCommand } from "./proxy/targets.ts";
-import { startTestenv } from "./testenv.ts";
+import { runOnTestenv, type Testenv } from "./testenv.ts";
 
 const RSS_TARGET_MIB = 150;
 const NS = "bench-world";
@@ -52,30 +52,7 @@ const cfg = {
 
 const command = sluiceCommand(ROOT);
 const procs = new SluiceProcesses(command);
-let stopTestenv: (() => void) | undefined;
-let failed = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const)
-  process.once(signal, () => {
-    void cleanUp().then(() => process.exit(130));
-  });
-
-try {
-  await main();
-} catch (err) {
-  failed = true;
-  process.exitCode = 1;
-  console.error(`operator-scale failed: ${(err as Error).stack ?? err}`);
-} finally {
-  await cleanUp();
-}
-
-async function cleanUp() {
-  await procs.stopAll(2_000);
-  stopTestenv?.();
-  stopTestenv = undefined;
-  if (failed || env.BENCH_KEEP === "1") console.error(`logs kept in ${procs.logs}`);
-  else rmSync(procs.logs, { recursive: true, force: true });
-}
+await runOnTestenv("operator-scale", procs, main);
 
 interface Churn {
   what: string;
@@ -83,9 +60,7 @@ interface Churn {
   compiles: number;
 }
 
-async function main() {
-  const testenv = startTestenv();
-  stopTestenv = testenv.stop;
+async function main(testenv: Testenv) {
   const kube = new KubeClient(testenv.kubeconfig);
   const api = ApiClient.load(testenv.kubeconfig);
   await installCrds(kube, [NS, UNRELATED, SYSTEM]);

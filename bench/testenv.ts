@@ -2,9 +2,10 @@
 // global setup starts them (e2e/testenv/start-dev.sh; binaries built from Go modules once and
 // cached in .cache/), and the process groups a bench counts as its own on a shared machine.
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../e2e/harness/install.ts";
+import type { SluiceProcesses } from "../e2e/harness/sluice-processes.ts";
 
 export interface Testenv {
   kubeconfig: string;
@@ -46,4 +47,40 @@ export function startTestenv(): Testenv {
 export function ownProcessGroup(): number {
   const stat = readFileSync("/proc/self/stat", "utf8");
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+}
+
+/**
+ * Runs a bench on a throwaway API server: starts it, hands it to `main`, and on the way out
+ * (an error or a signal included) stops the Sluice processes and the server. The processes'
+ * logs are kept when the bench failed or BENCH_KEEP=1; exit code 1 on failure.
+ */
+export async function runOnTestenv(
+  name: string,
+  procs: SluiceProcesses,
+  main: (testenv: Testenv) => Promise<void>,
+): Promise<void> {
+  let testenv: Testenv | undefined;
+  let failed = false;
+  const cleanUp = async () => {
+    await procs.stopAll(2_000);
+    testenv?.stop();
+    testenv = undefined;
+    if (failed || process.env.BENCH_KEEP === "1") console.error(`logs kept in ${procs.logs}`);
+    else rmSync(procs.logs, { recursive: true, force: true });
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    process.once(signal, () => {
+      console.error(`\n${signal}: stopping`);
+      void cleanUp().then(() => process.exit(130));
+    });
+  try {
+    testenv = startTestenv();
+    await main(testenv);
+  } catch (err) {
+    failed = true;
+    process.exitCode = 1;
+    console.error(`${name} failed: ${(err as Error).stack ?? err}`);
+  } finally {
+    await cleanUp();
+  }
 }

@@ -1,43 +1,15 @@
 // The gateway side of chunked snapshots: a manifest is handed on only once every chunk it
 // names is fetched and matches; a missing chunk keeps the last good snapshot and is retried;
 // a newer manifest supersedes one still being fetched.
-import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { FakeSecrets } from "../../test-support/fake-secrets.ts";
+import { snapshotWithRoutes } from "../../test-support/snapshots.ts";
 import type { Snapshot } from "../api/snapshot/schema.ts";
 import { CHUNK_DATA_KEY, encodeSnapshotParts } from "../api/snapshot/snapshot-chunks.ts";
-import { compileSnapshot } from "../compile/compile.ts";
 import { SnapshotSecretFollower } from "./secret-source.ts";
 
 const NS = "sluice-system";
 const NAME = "sluice-snapshot";
-
-function snapshotOf(routes: number): Snapshot {
-  const objects: unknown[] = [
-    {
-      apiVersion: "sluice.dev/v1alpha1",
-      kind: "BackendPool",
-      metadata: { name: "p", namespace: "shop" },
-      spec: { endpoints: [{ address: "10.0.0.1", port: 80 }] },
-    },
-  ];
-  for (let i = 0; i < routes; i++)
-    objects.push({
-      apiVersion: "sluice.dev/v1alpha1",
-      kind: "GatewayRoute",
-      metadata: { name: `r-${i}`, namespace: "shop" },
-      spec: {
-        hostnames: ["shop.example.com"],
-        rules: [
-          {
-            matches: [{ path: { type: "PathPrefix", value: `/${randomBytes(24).toString("hex")}` } }],
-            backendRefs: [{ name: "p" }],
-          },
-        ],
-      },
-    });
-  return compileSnapshot(objects, { apiKeyHashKey: "test" }).snapshot;
-}
 
 /** Stores a snapshot's chunks (as the operator does) and returns the manifest Secret's data. */
 function publish(api: FakeSecrets, snapshot: Snapshot, chunks = true) {
@@ -73,7 +45,7 @@ afterEach(() => {
 describe("SnapshotSecretFollower", () => {
   it("hands on an inline snapshot at once (the format of operators before chunks)", () => {
     const { api, follower, loaded } = setup();
-    const s = snapshotOf(1);
+    const s = snapshotWithRoutes(1);
     follower.apply(publish(api, s, false));
     expect(loaded).toEqual([s]);
     expect(api.requests).toEqual([]);
@@ -81,7 +53,7 @@ describe("SnapshotSecretFollower", () => {
 
   it("fetches each chunk once, then hands on the whole snapshot", async () => {
     const { api, follower, loaded, errors } = setup();
-    const s = snapshotOf(40);
+    const s = snapshotWithRoutes(40);
     const { data, chunks } = publish(api, s);
     follower.apply({ data });
     await follower.settled();
@@ -98,9 +70,9 @@ describe("SnapshotSecretFollower", () => {
   it("keeps the last good snapshot while a chunk is missing, and retries until it appears", async () => {
     vi.useFakeTimers();
     const { api, follower, loaded, errors } = setup();
-    const good = snapshotOf(1);
+    const good = snapshotWithRoutes(1);
     follower.apply(publish(api, good, false));
-    const next = snapshotOf(40);
+    const next = snapshotWithRoutes(40);
     const { data, chunks } = publish(api, next);
     const last = chunks.at(-1) as string;
     const held = api.secrets.get(last);
@@ -121,8 +93,8 @@ describe("SnapshotSecretFollower", () => {
 
   it("refuses a chunk that does not match the manifest's digest", async () => {
     const { api, follower, loaded, errors } = setup();
-    const { data, chunks } = publish(api, snapshotOf(40));
-    const other = publish(api, snapshotOf(40));
+    const { data, chunks } = publish(api, snapshotWithRoutes(40));
+    const other = publish(api, snapshotWithRoutes(40));
     const victim = api.secrets.get(chunks[0] as string);
     if (victim) victim.data = api.secrets.get(other.chunks[0] as string)?.data ?? {};
     follower.apply({ data });
@@ -134,8 +106,8 @@ describe("SnapshotSecretFollower", () => {
 
   it("drops a manifest superseded while its chunks were being fetched", async () => {
     const { api, follower, loaded } = setup();
-    const a = publish(api, snapshotOf(40));
-    const b = snapshotOf(40);
+    const a = publish(api, snapshotWithRoutes(40));
+    const b = snapshotWithRoutes(40);
     const bData = publish(api, b).data;
     let gets = 0;
     api.failing = () => {

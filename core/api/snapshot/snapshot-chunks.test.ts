@@ -1,7 +1,5 @@
-import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { compileSnapshot } from "../../compile/compile.ts";
-import type { Snapshot } from "./schema.ts";
+import { snapshotWithRoutes } from "../../../test-support/snapshots.ts";
 import { decodeSnapshot, SNAPSHOT_SECRET_KEY } from "./secret-codec.ts";
 import {
   assembleSnapshot,
@@ -14,35 +12,8 @@ import {
   type SnapshotManifest,
 } from "./snapshot-chunks.ts";
 
-/** A snapshot whose gzipped JSON is several kilobytes: route paths that do not compress. */
-function snapshotOf(routes: number): Snapshot {
-  const objects: unknown[] = [
-    {
-      apiVersion: "sluice.dev/v1alpha1",
-      kind: "BackendPool",
-      metadata: { name: "p", namespace: "shop" },
-      spec: { endpoints: [{ address: "10.0.0.1", port: 80 }] },
-    },
-  ];
-  for (let i = 0; i < routes; i++)
-    objects.push({
-      apiVersion: "sluice.dev/v1alpha1",
-      kind: "GatewayRoute",
-      metadata: { name: `r-${i}`, namespace: "shop" },
-      spec: {
-        hostnames: ["shop.example.com"],
-        rules: [
-          {
-            matches: [{ path: { type: "PathPrefix", value: `/${randomBytes(24).toString("hex")}` } }],
-            backendRefs: [{ name: "p" }],
-          },
-        ],
-      },
-    });
-  return compileSnapshot(objects, { apiKeyHashKey: "test" }).snapshot;
-}
-
-const snapshot = snapshotOf(60);
+// A snapshot whose gzipped JSON is several kilobytes: route paths that do not compress.
+const snapshot = snapshotWithRoutes(60);
 const CHUNK = 1024;
 const encoded = encodeSnapshotParts(snapshot, "sluice-snapshot", CHUNK);
 if (encoded.kind !== "chunked") throw new Error("the fixture should need several chunks");
@@ -113,7 +84,7 @@ describe("assembleSnapshot", () => {
     };
     expect(() => assembleSnapshot(swapped, byName(chunks))).toThrow(/do not add up/);
     // Chunks of another snapshot under a manifest that names them: each chunk matches, the whole does not.
-    const other = encodeSnapshotParts(snapshotOf(60), "sluice-snapshot", CHUNK);
+    const other = encodeSnapshotParts(snapshotWithRoutes(60), "sluice-snapshot", CHUNK);
     const mixed = { ...manifest, chunks: other.chunks.map(({ name, digest }) => ({ name, digest })) };
     expect(() => assembleSnapshot(mixed, byName(other.chunks))).toThrow(/do not add up/);
   });

@@ -1,45 +1,16 @@
 // The publisher against an in-memory namespace of Secrets: inline while the snapshot fits,
 // chunks written before the manifest when it does not, and chunks collected only after the
 // manifest moved on and the grace period passed.
-import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Snapshot } from "../../../core/api/snapshot/schema.ts";
 import { SNAPSHOT_SECRET_KEY, SNAPSHOT_VERSION_ANNOTATION } from "../../../core/api/snapshot/secret-codec.ts";
 import { CHUNK_OWNER_LABEL, readManifest } from "../../../core/api/snapshot/snapshot-chunks.ts";
-import { compileSnapshot } from "../../../core/compile/compile.ts";
 import { FakeSecrets } from "../../../test-support/fake-secrets.ts";
+import { snapshotWithRoutes } from "../../../test-support/snapshots.ts";
 import { SnapshotPublisher } from "./snapshot-publisher.ts";
 
 const NS = "sluice-system";
 const NAME = "sluice-snapshot";
 const GRACE = 60_000;
-
-function snapshotOf(routes: number): Snapshot {
-  const objects: unknown[] = [
-    {
-      apiVersion: "sluice.dev/v1alpha1",
-      kind: "BackendPool",
-      metadata: { name: "p", namespace: "shop" },
-      spec: { endpoints: [{ address: "10.0.0.1", port: 80 }] },
-    },
-  ];
-  for (let i = 0; i < routes; i++)
-    objects.push({
-      apiVersion: "sluice.dev/v1alpha1",
-      kind: "GatewayRoute",
-      metadata: { name: `r-${i}`, namespace: "shop" },
-      spec: {
-        hostnames: ["shop.example.com"],
-        rules: [
-          {
-            matches: [{ path: { type: "PathPrefix", value: `/${randomBytes(24).toString("hex")}` } }],
-            backendRefs: [{ name: "p" }],
-          },
-        ],
-      },
-    });
-  return compileSnapshot(objects, { apiKeyHashKey: "test" }).snapshot;
-}
 
 const setup = () => {
   const api = new FakeSecrets(NS);
@@ -64,7 +35,7 @@ afterEach(() => {
 describe("SnapshotPublisher", () => {
   it("writes a small snapshot inline in one Secret, as before chunks, and reads it back", async () => {
     const { api, publisher, chunkNames } = setup();
-    const small = snapshotOf(1);
+    const small = snapshotWithRoutes(1);
     expect(await publisher.publish(small)).toBe(true);
     expect(api.requests.map((r) => r.method)).toEqual(["GET", "POST"]);
     expect(Object.keys(api.secrets.get(NAME)?.data ?? {})).toEqual([SNAPSHOT_SECRET_KEY]);
@@ -75,7 +46,7 @@ describe("SnapshotPublisher", () => {
 
   it("writes every chunk (immutable, owned by the snapshot Secret) before switching the manifest", async () => {
     const { api, publisher, chunkNames, manifest } = setup();
-    const big = snapshotOf(40);
+    const big = snapshotWithRoutes(40);
     expect(await publisher.publish(big)).toBe(true);
     const m = manifest();
     expect(m?.version).toBe(big.version);
@@ -102,7 +73,7 @@ describe("SnapshotPublisher", () => {
 
   it("reads back nothing (rather than half a snapshot) when a chunk is missing", async () => {
     const { api, publisher, manifest } = setup();
-    await publisher.publish(snapshotOf(40));
+    await publisher.publish(snapshotWithRoutes(40));
     api.secrets.delete(manifest()?.chunks[1]?.name ?? "");
     expect(await new SnapshotPublisher(api.client, NS, NAME).read()).toBeUndefined();
     // The API server failing is not "nothing published": the caller must not compile without it.
@@ -112,13 +83,13 @@ describe("SnapshotPublisher", () => {
 
   it("fails the publish, leaving the manifest as it was, when a chunk cannot be written", async () => {
     const { api, publisher, manifest } = setup();
-    const first = snapshotOf(40);
+    const first = snapshotWithRoutes(40);
     await publisher.publish(first);
     api.failing = (method) => (method === "POST" ? 500 : undefined);
-    await expect(publisher.publish(snapshotOf(40))).rejects.toMatchObject({ status: 500 });
+    await expect(publisher.publish(snapshotWithRoutes(40))).rejects.toMatchObject({ status: 500 });
     expect(manifest()?.version).toBe(first.version);
     api.failing = undefined;
-    const next = snapshotOf(40);
+    const next = snapshotWithRoutes(40);
     expect(await publisher.publish(next)).toBe(true);
     expect(manifest()?.version).toBe(next.version);
   });
@@ -126,10 +97,10 @@ describe("SnapshotPublisher", () => {
   it("deletes the chunks the manifest no longer names only after the grace period", async () => {
     vi.useFakeTimers();
     const { publisher, chunkNames, manifest, errors } = setup();
-    await publisher.publish(snapshotOf(40));
+    await publisher.publish(snapshotWithRoutes(40));
     const old = manifest()?.chunks.map((c) => c.name) ?? [];
     await vi.advanceTimersByTimeAsync(1000);
-    await publisher.publish(snapshotOf(1)); // back to inline
+    await publisher.publish(snapshotWithRoutes(1)); // back to inline
     expect(chunkNames().sort()).toEqual([...old].sort()); // gateways may be mid-read
     await vi.advanceTimersByTimeAsync(GRACE - 10);
     expect(chunkNames()).toHaveLength(old.length);
@@ -142,10 +113,10 @@ describe("SnapshotPublisher", () => {
   it("keeps a retired chunk that a later manifest names again (content-addressed)", async () => {
     vi.useFakeTimers();
     const { publisher, chunkNames, manifest } = setup();
-    const a = snapshotOf(40);
+    const a = snapshotWithRoutes(40);
     await publisher.publish(a);
     const aChunks = manifest()?.chunks.map((c) => c.name) ?? [];
-    await publisher.publish(snapshotOf(40));
+    await publisher.publish(snapshotWithRoutes(40));
     await vi.advanceTimersByTimeAsync(GRACE / 2);
     await publisher.publish(a); // back to a: its chunks exist still and are named again
     await vi.advanceTimersByTimeAsync(GRACE * 2);
@@ -160,11 +131,11 @@ describe("SnapshotPublisher", () => {
     // A leader that stopped between its chunks and its manifest.
     const crashed = new SnapshotPublisher(api.client, NS, NAME, { chunkBytes: 1024 });
     api.failing = (method, name) => (method === "PUT" && name === NAME ? 500 : undefined);
-    await expect(crashed.publish(snapshotOf(40))).rejects.toBeDefined();
+    await expect(crashed.publish(snapshotWithRoutes(40))).rejects.toBeDefined();
     api.failing = undefined;
     const orphans = chunkNames();
     expect(orphans.length).toBeGreaterThan(2);
-    await publisher.publish(snapshotOf(40));
+    await publisher.publish(snapshotWithRoutes(40));
     const named = manifest()?.chunks.map((c) => c.name) ?? [];
     expect(chunkNames()).toHaveLength(orphans.length + named.length);
     await vi.advanceTimersByTimeAsync(GRACE + 10);
