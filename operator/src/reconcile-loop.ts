@@ -1,9 +1,10 @@
 // The reconcile loop: level-triggered, it compiles the whole world as it is now, whatever
 // event came, and (when leading) publishes the snapshot and writes status.
-//   - Bursts coalesce: a change opens a debounce window unless one is open, and every
-//     change within it is compiled at its end — so a stream of changes (a bulk apply,
-//     EndpointSlice churn) cannot postpone a compile; a change that arrives while a
-//     reconcile runs makes exactly one more after it.
+//   - Bursts coalesce: every change restarts one debounce timer (a `kubectl apply` of many
+//     objects is compiled once, not as each intermediate world), but a stream of changes
+//     (EndpointSlice churn) cannot postpone a compile past MAX_WAIT_DEBOUNCES debounces
+//     after the first of them; a change that arrives while a reconcile runs makes exactly
+//     one more after it.
 //   - Publish first, then status: a status write that a newer compile supersedes stops
 //     early (the newer one writes), so status writes never hold a change back from the
 //     gateways.
@@ -65,6 +66,9 @@ export interface ReconcileLoopOptions {
   compile?: typeof compileSnapshot;
 }
 
+/** How long a stream of changes can hold a compile back, in debounces (default 100 ms: 1 s). */
+const MAX_WAIT_DEBOUNCES = 10;
+
 /** Fetch-and-compile rounds in one reconcile before it publishes what it has (see #compileWorld). */
 const FETCH_ROUNDS = 3;
 
@@ -79,8 +83,8 @@ export class ReconcileLoop {
   #leading = false;
   #version: string | undefined;
   #timer: NodeJS.Timeout | undefined;
-  /** When the pending reconcile runs (performance.now() ms). */
-  #dueAt = 0;
+  /** When the first change the pending reconcile waits for came (performance.now() ms). */
+  #firstChangeAt: number | undefined;
   /** Something the compiler reads changed since the last compile began. */
   #worldDirty = true;
   /** Where the next status write starts (after one a newer compile stopped). */
@@ -160,17 +164,23 @@ export class ReconcileLoop {
     this.#o.metrics.publishOutcome(undefined);
   }
 
-  /** Runs a reconcile `delay` ms from now, unless one is due sooner (it takes this change along). */
+  /**
+   * Runs a reconcile `delay` ms from now (a debounce: a later change moves it later), but no
+   * later than MAX_WAIT_DEBOUNCES debounces after the first change still waiting.
+   */
   #schedule(delay = this.#o.debounceMs): void {
     if (this.#stopped) return;
     const now = performance.now();
-    if (this.#timer !== undefined && this.#dueAt <= now + delay) return;
+    this.#firstChangeAt ??= now;
+    const latest = this.#firstChangeAt + MAX_WAIT_DEBOUNCES * this.#o.debounceMs;
+    // A retry's backoff (longer than the debounce) is kept as asked.
+    const due = delay > this.#o.debounceMs ? now + delay : Math.min(now + delay, Math.max(now, latest));
     clearTimeout(this.#timer);
-    this.#dueAt = now + delay;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
+      this.#firstChangeAt = undefined;
       void this.#reconcile();
-    }, delay);
+    }, due - now);
   }
 
   async #reconcile(): Promise<void> {
