@@ -12,67 +12,9 @@ import { decodeSnapshot } from "../core/api/snapshot/secret-codec.ts";
 import { assembleSnapshot, CHUNK_BYTES, encodeSnapshotParts } from "../core/api/snapshot/snapshot-chunks.ts";
 import { compileSnapshot } from "../core/compile/compile.ts";
 import { SnapshotLoader } from "../gateway/src/snapshot/loader.ts";
+import { world } from "./world.ts";
 
 const MB = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
-const POOLS = 2_000;
-
-/** bench/world.ts's shapes at any size: routes with two matches and two backends, keys with their Secrets. */
-function world(routes: number, keys: number): unknown[] {
-  const objects: unknown[] = [];
-  const meta = (name: string, i: number) => ({ name, namespace: `team-${i % 20}` });
-  for (let i = 0; i < POOLS; i++)
-    objects.push({
-      apiVersion: "sluice.dev/v1alpha1",
-      kind: "BackendPool",
-      metadata: meta(`pool-${i}`, i),
-      spec: {
-        endpoints: [1, 2, 3].map((n) => ({ address: `10.${(i >> 8) & 255}.${i & 255}.${n}`, port: 8080 })),
-      },
-    });
-  for (let i = 0; i < routes; i++)
-    objects.push({
-      apiVersion: "sluice.dev/v1alpha1",
-      kind: "GatewayRoute",
-      metadata: meta(`route-${i}`, i),
-      spec: {
-        hostnames: [`api-${i % 50}.example.com`],
-        rules: [
-          {
-            name: "main",
-            matches: [
-              { path: { type: "PathPrefix", value: `/svc-${i}` } },
-              { path: { type: "Exact", value: `/svc-${i}/health` }, method: "GET" },
-            ],
-            backendRefs: [
-              { name: `pool-${i % POOLS}`, weight: 90 },
-              { name: `pool-${(i + 1) % POOLS}`, weight: 10 },
-            ],
-            timeouts: { request: "10s" },
-          },
-        ],
-      },
-    });
-  for (let i = 0; i < keys; i++) {
-    objects.push({
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: meta(`key-${i}`, i),
-      data: { key: Buffer.from(`sk_bench_${i.toString().padStart(12, "0")}`).toString("base64") },
-    });
-    objects.push({
-      apiVersion: "sluice.dev/v1alpha1",
-      kind: "ApiKey",
-      metadata: meta(`key-${i}`, i),
-      spec: {
-        secretRef: { name: `key-${i}`, key: "key" },
-        consumer: `consumer-${i % 1000}`,
-        scopes: ["read"],
-      },
-    });
-  }
-  return objects;
-}
-
 const [mode, arg1, arg2] = process.argv.slice(2);
 if (mode === "compile") {
   const routes = Number(arg1 ?? 100_000);

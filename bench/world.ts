@@ -1,9 +1,10 @@
-// The benchmark world: 10,000 routes, 2,000 pools, 500 rate-limit policies and 10,000 API keys.
+// The benchmark world: 10,000 routes, 2,000 pools, 500 rate-limit policies and 10,000 API keys
+// (other route and key counts for bench/snapshot-size.ts).
 export const ROUTES = 10_000;
 export const POOLS = 2_000;
 export const KEYS = 10_000;
 
-export function world(): unknown[] {
+export function world(routes = ROUTES, keys = KEYS): unknown[] {
   const objects: unknown[] = [];
   const meta = (name: string, i: number) => ({
     name,
@@ -21,7 +22,7 @@ export function world(): unknown[] {
       },
     });
   }
-  for (let i = 0; i < ROUTES; i++) {
+  for (let i = 0; i < routes; i++) {
     objects.push({
       apiVersion: "sluice.dev/v1alpha1",
       kind: "GatewayRoute",
@@ -58,7 +59,7 @@ export function world(): unknown[] {
       },
     });
   }
-  for (let i = 0; i < KEYS; i++) {
+  for (let i = 0; i < keys; i++) {
     const m = meta(`key-${i}`, i);
     objects.push({
       apiVersion: "v1",

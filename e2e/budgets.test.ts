@@ -6,7 +6,6 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { operatorSettings } from "../cli/operator-command.ts";
-import { freePort } from "../test-support/index.ts";
 import { installCrds } from "./harness/install.ts";
 import { KubeClient } from "./harness/kube-client.ts";
 import { serviceAccountKubeconfig } from "./harness/service-account.ts";
@@ -70,24 +69,8 @@ beforeAll(async () => {
   upstreamPort = (upstream.address() as AddressInfo).port;
   const operatorKubeconfig = serviceAccountKubeconfig(kube, SYSTEM, "sluice-operator", procs.logs);
   const gatewayKubeconfig = serviceAccountKubeconfig(kube, SYSTEM, "sluice-gateway", procs.logs);
-  // As procs.operator starts one, plus the flag the chart renders from operator.budgets.
-  const admin = await freePort();
-  procs.spawn("budgets-operator", {}, [
-    "operator",
-    "--kubeconfig",
-    operatorKubeconfig,
-    "--namespace",
-    SYSTEM,
-    "--identity",
-    "budgets-operator",
-    "--lease-duration-ms",
-    "3000",
-    "--renew-deadline-ms",
-    "2000",
-    "--retry-period-ms",
-    "300",
-    "--admin-listen",
-    `127.0.0.1:${admin}`,
+  // Plus the flag the chart renders from operator.budgets.
+  await procs.operator("budgets-operator", operatorKubeconfig, SYSTEM, [
     "--budgets",
     `objectBytes=${OBJECT_BYTES}`,
   ]);

@@ -44,8 +44,16 @@ export class SluiceProcesses {
     return child;
   }
 
-  /** An operator replica with short leader-election durations (3 s lease), so tests are quick. */
-  async operator(identity: string, kubeconfig: string, namespace: string): Promise<OperatorProcess> {
+  /**
+   * An operator replica with short leader-election durations (3 s lease), so tests are quick;
+   * `args`: more flags (e.g. what a chart value renders).
+   */
+  async operator(
+    identity: string,
+    kubeconfig: string,
+    namespace: string,
+    args: string[] = [],
+  ): Promise<OperatorProcess> {
     const admin = await freePort();
     const child = this.spawn(identity, {}, [
       "operator",
@@ -65,6 +73,7 @@ export class SluiceProcesses {
       `127.0.0.1:${admin}`,
       "--usage-interval-ms",
       "1000",
+      ...args,
     ]);
     return { admin: `http://127.0.0.1:${admin}`, child };
   }
