@@ -282,6 +282,45 @@ describe("the informer", () => {
     }
   });
 
+  it("counts an optional kind without its CRD as listed and empty, and picks it up once installed", async () => {
+    let installed = false;
+    let requests = 0;
+    const api = apiServer(() => ({ items: [obj("grant", 4)], rv: 4 }));
+    const serve = handler;
+    handler = (req, res) => {
+      requests++;
+      if (!installed)
+        return json(res, 404, {
+          kind: "Status",
+          code: 404,
+          message: "the server could not find the requested resource",
+        });
+      serve(req, res);
+    };
+    const { events, handlers } = record();
+    const informer = createInformer<Obj>(
+      client(),
+      "/apis/gateway.networking.k8s.io/v1beta1/referencegrants",
+      { optional: true, absentPollMs: 50 },
+      handlers,
+    );
+    await informer.start();
+    try {
+      expect(informer.synced).toBe(true);
+      expect(events).toEqual(["synced"]);
+      // Looked for again, quietly: no error, no further "synced" (which would recompile).
+      await vi.waitFor(() => expect(requests).toBeGreaterThanOrEqual(3));
+      expect(events).toEqual(["synced"]);
+      expect(api.watches).toHaveLength(0);
+      installed = true;
+      await vi.waitFor(() => expect(api.watches).toHaveLength(1));
+      expect(events).toEqual(["synced", "add grant@4", "synced"]);
+      expect(api.watches[0]?.query.get("resourceVersion")).toBe("4");
+    } finally {
+      await informer.stop();
+    }
+  });
+
   it("relists on 410 Gone and reports what vanished meanwhile as deletes", async () => {
     let items = [obj("a", 1), obj("b", 2)];
     const api = apiServer(() => ({ items, rv: Number(items.at(-1)?.metadata.resourceVersion ?? 0) }));

@@ -53,6 +53,9 @@ const WATCH_SECONDS_MAX = 600;
  */
 const WATCH_IDLE_MS = 150_000;
 
+/** How often an optional kind whose CRD is not installed is listed again. */
+const ABSENT_POLL_MS = 10_000;
+
 /** A watch event saying our resourceVersion is too old to watch from: relist. */
 class Gone extends Error {}
 
@@ -79,6 +82,14 @@ export interface InformerOptions<T> {
    * transform): drop what no one reads (managedFields, annotations), so it is not kept.
    */
   transform?: (obj: T) => T;
+  /**
+   * A kind whose CRD may not be installed (the Gateway API's ReferenceGrant): a list that
+   * answers 404 counts as an empty, listed collection — one absent CRD must not hold back
+   * everything that waits for every kind to be listed — and is tried again every
+   * `absentPollMs` (default 10 s) without a watch, so the kind is picked up once installed.
+   */
+  optional?: boolean;
+  absentPollMs?: number;
 }
 
 export function createInformer<T extends KubernetesObject>(
@@ -126,14 +137,25 @@ export function createInformer<T extends KubernetesObject>(
     handlers.delete?.(obj);
   };
 
+  /** An optional kind whose CRD is not installed (its last list answered 404). */
+  let absent = false;
   const relist = async () => {
-    const answer = await client.send<KubernetesListObject<T>>(
-      "GET",
-      listPath,
-      undefined,
-      undefined,
-      accept?.list,
-    );
+    let answer: KubernetesListObject<T>;
+    const wasAbsent = absent;
+    try {
+      answer = await client.send<KubernetesListObject<T>>(
+        "GET",
+        listPath,
+        undefined,
+        undefined,
+        accept?.list,
+      );
+      absent = false;
+    } catch (err) {
+      if (!options.optional || (err as { status?: unknown } | undefined)?.status !== 404) throw err;
+      answer = { apiVersion: "v1", kind: "List", metadata: {}, items: [] };
+      absent = true;
+    }
     answer.items = (answer.items ?? []).map(transform);
     const listed = new Map<string, Set<string>>();
     for (const obj of answer.items) {
@@ -151,8 +173,10 @@ export function createInformer<T extends KubernetesObject>(
     }
     for (const obj of answer.items) put(obj);
     resourceVersion = answer.metadata?.resourceVersion ?? "";
+    // Still absent: nothing new to say (no recompile every poll).
+    const news = !(synced && wasAbsent && absent);
     synced = true;
-    handlers.synced?.();
+    if (news) handlers.synced?.();
   };
 
   const onEvent = (raw: unknown) => {
@@ -192,6 +216,10 @@ export function createInformer<T extends KubernetesObject>(
           } finally {
             firstListed();
           }
+        }
+        if (absent) {
+          await pause(options.absentPollMs ?? ABSENT_POLL_MS);
+          continue; // resourceVersion is "": the next turn lists again
         }
         await watchOnce();
         // The server ended the watch (its timeout): watch on from where it stopped. One that

@@ -23,6 +23,8 @@ interface Watched {
   metadataOnly?: boolean;
   /** A change recompiles only when compile read this object (core kinds); else always. */
   referenced?: boolean;
+  /** Its CRD may be absent: then it lists as empty (informer.ts `optional`). */
+  optional?: boolean;
 }
 
 export const WATCHED: Watched[] = [
@@ -35,11 +37,13 @@ export const WATCHED: Watched[] = [
     path: "/apis/discovery.k8s.io/v1/endpointslices",
     referenced: true,
   },
-  // Optional: without the Gateway API's CRD it lists as empty (optional-kinds.ts).
+  // Without the Gateway API's CRD it lists as empty (nothing granted: cross-namespace
+  // references stay refused, which fails closed) and is looked for again every 10 s.
   {
     apiVersion: "gateway.networking.k8s.io/v1beta1",
     kind: "ReferenceGrant",
     path: "/apis/gateway.networking.k8s.io/v1beta1/referencegrants",
+    optional: true,
   },
 ];
 
@@ -109,6 +113,7 @@ export class ResourceStore {
         watched.path,
         {
           ...(watched.metadataOnly ? { metadataOnly: true } : {}),
+          ...(watched.optional ? { optional: true } : {}),
           transform: kind === "Secret" ? secretIdentity : withoutBookkeeping,
         },
         {

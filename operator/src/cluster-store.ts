@@ -1,9 +1,8 @@
 // The operator's informers: the sluice kinds, Secrets, Services, EndpointSlices and (when the
-// Gateway API's CRD is installed: optional-kinds.ts) ReferenceGrants in all namespaces
+// Gateway API's CRD is installed) ReferenceGrants in all namespaces
 // (core/kubernetes/resource-store.ts), with their failures and relists logged and counted.
 import type { Logger } from "pino";
 import type { ApiClient } from "../../core/kubernetes/api-client.ts";
-import { OptionalKindsClient } from "../../core/kubernetes/optional-kinds.ts";
 import { ResourceStore } from "../../core/kubernetes/resource-store.ts";
 import type { OperatorMetrics } from "./operator-metrics.ts";
 
@@ -14,7 +13,7 @@ export function watchCluster(
   log: Logger,
 ): ResourceStore {
   return new ResourceStore(
-    new OptionalKindsClient(client),
+    client,
     onChange,
     (kind, err) => {
       metrics.watchRestarted(kind);
