@@ -57,9 +57,12 @@ EXPOSE 8080 9901 9902
 # Node is PID 1 without an init: both commands handle SIGTERM themselves (drain, then exit)
 # and start no child processes, so there are no zombies to reap.
 # --max-semi-space-size: V8 sizes the young generation from the machine's memory (64 MB
-# semi-spaces on a large node), and a proxy's garbage fills it; 16 MB keeps ~80 MB less
-# resident at the same throughput (docs/benchmarks.md). The benches read these flags here.
-ENTRYPOINT ["node", "--max-semi-space-size=16", "cli/sluice.js"]
+# semi-spaces on a large node), and a proxy's garbage fills it. 4 MB: against 16 MB the
+# 10k-route gateway keeps ~40 MB less resident, and the plain proxy is ~6 % faster (a young
+# generation that fits the core's caches), the 10k-route key check within a few percent;
+# 2 MB promotes in-flight requests and is slower (docs/benchmarks.md). The benches read
+# these flags here.
+ENTRYPOINT ["node", "--max-semi-space-size=4", "cli/sluice.js"]
 CMD ["--help"]
 # Last, so that a new commit changes only this metadata step and no cached layer.
 ARG VERSION=dev
