@@ -2,12 +2,12 @@
 // writes status (leader-elected). Flags or SLUICE_* environment variables.
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
+import { splitAddress } from "../core/admin/address.ts";
 import { createLogger } from "../core/admin/log-format.ts";
 import { ConfigInvalidError, hasCode } from "../core/api/errors.ts";
 import { type Budgets, parseBudgets } from "../core/compile/budgets.ts";
 import { ApiClient } from "../core/kubernetes/api-client.ts";
 import { checkLeaderElectionTimes } from "../core/kubernetes/leader-election.ts";
-import { splitAddress } from "../gateway/src/config.ts";
 import { startOperatorAdmin } from "../operator/src/admin-server.ts";
 import { startOperator } from "../operator/src/operator.ts";
 

@@ -3,25 +3,16 @@
 //   sluice gateway --config-dir DIR [--listen HOST:PORT] [--admin-listen HOST:PORT] [--workers N] …
 //   sluice operator [--kubeconfig FILE] [--namespace NS] …   the control plane in a cluster
 //   sluice compile [--strict] FILE|DIR…   check manifests and print each object's conditions
-import type { Logger } from "pino";
-import { createLogger } from "../core/admin/log-format.ts";
-import { hasCode, SluiceError, type WorkersFailedError } from "../core/api/errors.ts";
-import { type GatewayConfig, loadGatewayConfig } from "../gateway/src/config.ts";
-import { startGateway } from "../gateway/src/server.ts";
-import { defaultWorkers } from "../gateway/src/workers/cpu-limit.ts";
-import { stdoutRelay } from "../gateway/src/workers/output-relay.ts";
-import { startPrimary } from "../gateway/src/workers/primary.ts";
-
-// The other commands' modules load only for them: a gateway holds none of the operator's
-// or the compile command's code in memory.
-const GATEWAY_USAGE = `  sluice gateway (--config-dir DIR | --snapshot-file FILE) [--listen HOST:PORT] [--admin-listen HOST:PORT]
-                 [--trusted-hops N] [--max-header-bytes N] [--max-body-bytes N] [--drain-ms N] [--workers N]
-                 [--config FILE]`;
+// Each command's modules load only for it: a gateway holds none of the operator's or the
+// compile command's code in memory, and the operator none of the data plane's (undici,
+// ioredis, jose, the gateway's config schema).
+import { hasCode, SluiceError } from "../core/api/errors.ts";
 
 /** A bad command line: what was wrong (the message, which starts with its code), usage, exit 2. */
 async function usageError(err?: unknown) {
   if (err !== undefined) console.error(err instanceof SluiceError ? err.message : err);
-  const [{ OPERATOR_USAGE }, { COMPILE_USAGE }] = await Promise.all([
+  const [{ GATEWAY_USAGE }, { OPERATOR_USAGE }, { COMPILE_USAGE }] = await Promise.all([
+    import("./gateway-command.ts"),
     import("./operator-command.ts"),
     import("./compile-command.ts"),
   ]);
@@ -45,61 +36,15 @@ async function main(argv: string[]) {
     }
   }
   if (command !== "gateway") return usageError();
-  let config: GatewayConfig;
+  const { loadGatewayConfig } = await import("../gateway/src/config.ts");
+  let config: Awaited<ReturnType<typeof loadGatewayConfig>>;
   try {
     config = loadGatewayConfig(rest);
   } catch (err) {
     return usageError(err);
   }
-  const level = process.env.SLUICE_LOG_LEVEL ?? "info";
-  const workers = config.workers ?? defaultWorkers();
-  let running: { log: Logger; shutdown: () => Promise<void> };
-  try {
-    if (workers > 1) running = await startWorkers(config, workers, level);
-    else {
-      const log = createLogger("sluice-gateway", level);
-      const gateway = await startGateway(config, log);
-      running = { log, shutdown: () => gateway.shutdown() };
-    }
-  } catch (err) {
-    // A setting only found unusable at start (an unreadable kubeconfig, a port in use for
-    // a worker): said, not a stack.
-    const config = hasCode(err, "SLUICE_CONFIG_INVALID");
-    if (!config && !hasCode(err, "SLUICE_WORKERS_FAILED")) throw err;
-    console.error((err as Error).message);
-    process.exitCode = config ? 2 : 1;
-    return;
-  }
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.once(signal, () => {
-      running.log.info({ signal }, "shutting down");
-      void running.shutdown().then(() => process.exit(0));
-    });
-  }
-}
-
-/**
- * --workers N above 1: this process becomes the primary of N gateway processes (ADR 0005).
- * Its log and the workers' output share one writer to stdout; it exits 1 if workers keep dying.
- */
-async function startWorkers(config: GatewayConfig, workers: number, level: string) {
-  let dropped = 0;
-  const output = stdoutRelay((bytes) => {
-    dropped += bytes;
-  });
-  const log = createLogger("sluice-gateway", level, { stream: output.stream });
-  const primary = await startPrimary(config, workers, log, output);
-  const shutdown = async () => {
-    await primary.shutdown();
-    if (dropped > 0) log.warn({ bytes: dropped }, "output dropped: stdout did not keep up");
-    await output.close();
-  };
-  primary.failed.catch(async (err: WorkersFailedError) => {
-    log.fatal({ code: err.code }, err.message);
-    await shutdown();
-    process.exit(1);
-  });
-  return { log, shutdown };
+  const { gatewayCommand } = await import("./gateway-command.ts");
+  return gatewayCommand(config);
 }
 
 await main(process.argv.slice(2));

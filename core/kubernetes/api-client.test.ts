@@ -254,6 +254,50 @@ describe("the informer", () => {
     }
   });
 
+  it("lists page by page at the first page's version, and starts over when a continue token expired", async () => {
+    const all = Array.from({ length: 1_201 }, (_, i) => obj(`o${String(i).padStart(4, "0")}`, i + 1));
+    const pages: URLSearchParams[] = [];
+    let expireOnce = true;
+    const watches: URLSearchParams[] = [];
+    handler = (req, res) => {
+      const q = new URL(req.url ?? "", "https://x").searchParams;
+      if (q.get("watch") === "true") {
+        watches.push(q);
+        res.writeHead(200, { "content-type": "application/json" });
+        res.flushHeaders();
+        return;
+      }
+      pages.push(q);
+      const from = Number(q.get("continue") ?? 0);
+      // The first continued page is answered as a token etcd compacted away.
+      if (from > 0 && expireOnce) {
+        expireOnce = false;
+        return json(res, 410, { kind: "Status", code: 410, reason: "Expired", message: "continue expired" });
+      }
+      const limit = Number(q.get("limit"));
+      const to = Math.min(from + limit, all.length);
+      const metadata = { resourceVersion: "9000", ...(to < all.length ? { continue: String(to) } : {}) };
+      json(res, 200, { kind: "List", metadata, items: all.slice(from, to) });
+    };
+    const { events, handlers } = record();
+    const informer = createInformer<Obj>(client(), "/api/v1/secrets", { labelSelector: "team=a" }, handlers);
+    const started = informer.start();
+    try {
+      await started;
+      await vi.waitFor(() => expect(watches).toHaveLength(1));
+      // Expired at the second page: no error reported, the list started over and completed.
+      expect(events.filter((e) => e.startsWith("error"))).toEqual([]);
+      expect(pages.map((q) => q.get("continue"))).toEqual([null, "500", null, "500", "1000"]);
+      expect(pages.every((q) => q.get("limit") === "500" && q.get("labelSelector") === "team=a")).toBe(true);
+      expect(informer.list()).toHaveLength(1_201);
+      expect(events.filter((e) => e.startsWith("add"))).toHaveLength(1_201);
+      expect(events.at(-1)).toBe("synced");
+      expect(watches[0]?.get("resourceVersion")).toBe("9000");
+    } finally {
+      await informer.stop();
+    }
+  });
+
   it("asks for metadata only when told to, and keeps each object as the transform leaves it", async () => {
     const accepts: (string | undefined)[] = [];
     const api = apiServer(() => ({ items: [{ ...obj("a", 1), data: { key: "secret" } } as Obj], rv: 1 }));

@@ -53,6 +53,9 @@ const WATCH_SECONDS_MAX = 600;
  */
 const WATCH_IDLE_MS = 150_000;
 
+/** Objects per list request (client-go's reflector pages by 500 too). */
+const LIST_PAGE = 500;
+
 /** How often an optional kind whose CRD is not installed is listed again. */
 const ABSENT_POLL_MS = 10_000;
 
@@ -103,7 +106,6 @@ export function createInformer<T extends KubernetesObject>(
   const query = new URLSearchParams();
   if (options.labelSelector) query.set("labelSelector", options.labelSelector);
   if (options.fieldSelector) query.set("fieldSelector", options.fieldSelector);
-  const listPath = query.size > 0 ? `${path}?${query}` : path;
   /** namespace ("" for cluster-scoped) → name → object */
   const cache = new Map<string, Map<string, T>>();
   let resourceVersion = "";
@@ -140,25 +142,39 @@ export function createInformer<T extends KubernetesObject>(
   /** An optional kind whose CRD is not installed (its last list answered 404). */
   let absent = false;
   const relist = async () => {
-    let answer: KubernetesListObject<T>;
+    const items: T[] = [];
+    let listVersion = "";
     const wasAbsent = absent;
     try {
-      answer = await client.send<KubernetesListObject<T>>(
-        "GET",
-        listPath,
-        undefined,
-        undefined,
-        accept?.list,
-      );
+      // Page by page, as client-go's reflector lists: a cluster's 10,000 Secrets never sit in
+      // memory as one response body and its parse at once, only LIST_PAGE of them. Every page
+      // is read at the first one's resourceVersion (the continue token carries it); a token
+      // that expired meanwhile answers 410, and the informer lists again from the start.
+      let next: string | undefined;
+      do {
+        const q = new URLSearchParams(query);
+        q.set("limit", String(LIST_PAGE));
+        if (next) q.set("continue", next);
+        const page = await client.send<KubernetesListObject<T>>(
+          "GET",
+          `${path}?${q}`,
+          undefined,
+          undefined,
+          accept?.list,
+        );
+        for (const obj of page.items ?? []) items.push(transform(obj));
+        listVersion = page.metadata?.resourceVersion ?? listVersion;
+        // client-node's type names it _continue; the API server's JSON says continue.
+        next = (page.metadata as { continue?: string } | undefined)?.continue || undefined;
+      } while (next);
       absent = false;
     } catch (err) {
       if (!options.optional || (err as { status?: unknown } | undefined)?.status !== 404) throw err;
-      answer = { apiVersion: "v1", kind: "List", metadata: {}, items: [] };
+      items.length = 0;
       absent = true;
     }
-    answer.items = (answer.items ?? []).map(transform);
     const listed = new Map<string, Set<string>>();
-    for (const obj of answer.items) {
+    for (const obj of items) {
       const ns = obj.metadata?.namespace ?? "";
       let names = listed.get(ns);
       if (!names) {
@@ -171,8 +187,8 @@ export function createInformer<T extends KubernetesObject>(
     for (const [ns, names] of cache) {
       for (const [name, obj] of names) if (!listed.get(ns)?.has(name)) remove(obj);
     }
-    for (const obj of answer.items) put(obj);
-    resourceVersion = answer.metadata?.resourceVersion ?? "";
+    for (const obj of items) put(obj);
+    resourceVersion = listVersion;
     // Still absent: nothing new to say (no recompile every poll).
     const news = !(synced && wasAbsent && absent);
     synced = true;

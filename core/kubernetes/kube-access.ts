@@ -22,6 +22,12 @@ export interface KubeAccess {
 
 const SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
 /**
+ * Connections to the API server are reused, but after a burst of requests (a status write
+ * for every object) at most a few idle ones stay open: each holds its TLS state, and watches
+ * keep their own connections anyway.
+ */
+const KEEP_ALIVE = { keepAlive: true, maxFreeSockets: 4 } as const;
+/**
  * A projected service-account token is rotated by the kubelet (hourly by default); reading
  * the file again this often keeps a long-running process on a valid one.
  */
@@ -56,7 +62,7 @@ function inCluster(): KubeAccess {
     );
   }
   const server = new URL(`https://${host.includes(":") ? `[${host}]` : host}:${port}`);
-  const agent = new Agent({ keepAlive: true, ca: readFileSync(join(SERVICE_ACCOUNT, "ca.crt")) });
+  const agent = new Agent({ ...KEEP_ALIVE, ca: readFileSync(join(SERVICE_ACCOUNT, "ca.crt")) });
   return tokenAccess(server, agent, tokenFile(join(SERVICE_ACCOUNT, "token")));
 }
 
@@ -114,7 +120,7 @@ function fromKubeconfig(file: string): KubeAccess {
     return undefined;
   };
   const agent = new Agent({
-    keepAlive: true,
+    ...KEEP_ALIVE,
     ca: material("certificate-authority-data", "certificate-authority"),
     cert: material("client-certificate-data", "client-certificate"),
     key: material("client-key-data", "client-key"),

@@ -2,9 +2,9 @@
 // log level, the auth rule — core/admin/admin-server.ts) plus what only the gateway knows:
 // /status and the rate-limit keys (admin-ratelimit.ts, guarded: a key's state says who is busy).
 import type { Logger } from "pino";
+import { splitAddress } from "../../core/admin/address.ts";
 import { type AdminServer, startAdminServer } from "../../core/admin/admin-server.ts";
 import { rateLimitRoutes } from "./admin-ratelimit.ts";
-import { splitAddress } from "./config.ts";
 import type { GatewayMetrics } from "./observability/gateway-metrics.ts";
 import type { Limiter } from "./ratelimit/types.ts";
 import type { SnapshotLoader } from "./snapshot/loader.ts";

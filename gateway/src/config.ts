@@ -321,11 +321,6 @@ export function loadGatewayConfig(
   return config;
 }
 
-export function splitAddress(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(":");
-  return { host: address.slice(0, colon).replace(/^\[|\]$/g, ""), port: Number(address.slice(colon + 1)) };
-}
-
 /** The rate-limit store the configuration names: Redis, Sentinel, Cluster, or none (memory). */
 export function rateLimitStore(config: GatewayConfig): RateLimitStoreConfig {
   const list = (v: string) =>

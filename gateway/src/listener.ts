@@ -9,8 +9,9 @@ import { type AddressInfo, type ListenOptions, Server as NetServer } from "node:
 import type { Duplex } from "node:stream";
 import type { Server as TlsServer } from "node:tls";
 import type { Logger } from "pino";
+import { splitAddress } from "../../core/admin/address.ts";
 import { clientErrorHandler } from "./client-errors.ts";
-import { type GatewayConfig, splitAddress } from "./config.ts";
+import type { GatewayConfig } from "./config.ts";
 import type { DataPlane } from "./data-plane.ts";
 import {
   compileSecurityHeaders,

@@ -4,10 +4,10 @@
 // (cluster-metrics.ts), /status with one entry per worker, the log level passed on to each,
 // and the rate-limit keys read and reset in the pod's one limiter.
 import type { Logger } from "pino";
+import { splitAddress } from "../../../core/admin/address.ts";
 import { type AdjustableLog, type AdminServer, startAdminServer } from "../../../core/admin/admin-server.ts";
 import type { SnapshotRateLimitPolicy } from "../../../core/api/snapshot/schema.ts";
 import { rateLimitRoutes } from "../admin-ratelimit.ts";
-import { splitAddress } from "../config.ts";
 import type { Limiter } from "../ratelimit/types.ts";
 import type { SnapshotSource } from "../sources/source.ts";
 import type { ClusterMetrics } from "./cluster-metrics.ts";

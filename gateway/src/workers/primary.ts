@@ -4,8 +4,8 @@
 // in-memory rate-limit state, the metrics totals, the replica report. Started in order here,
 // closed in order by shutdown. docs/adr/0005-workers.md says why it is built this way.
 import type { Logger } from "pino";
+import { splitAddress } from "../../../core/admin/address.ts";
 import type { GatewayConfig } from "../config.ts";
-import { splitAddress } from "../config.ts";
 import { startLimiter } from "../limiter-setup.ts";
 import { GatewayMetrics } from "../observability/gateway-metrics.ts";
 import { startSnapshotSource } from "../snapshot-source.ts";
