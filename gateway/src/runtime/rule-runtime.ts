@@ -65,7 +65,6 @@ export function buildRule(
       healthy: true,
       pool: b.pool === null ? undefined : pools.get(b.pool),
     }));
-  const balancer = createBalancer("RoundRobin", choices);
   return {
     id: rule.id,
     route: `${rule.route.namespace}/${rule.route.name}`,
@@ -83,7 +82,7 @@ export function buildRule(
       ...(security.frameAncestors !== undefined ? { frameAncestors: security.frameAncestors } : {}),
       ...(security.referrerPolicy !== undefined ? { referrerPolicy: security.referrerPolicy } : {}),
     },
-    pickBackend: choices.length === 1 ? () => choices[0] : () => balancer.pick(),
+    pickBackend: pickerOf(choices),
     requestTimeoutMs: rule.timeouts.requestMs,
     backendTimeoutMs: rule.timeouts.backendRequestMs,
     retry: rule.retry && {
@@ -97,4 +96,15 @@ export function buildRule(
     rateLimits: rule.rateLimitPolicies.flatMap((id) => rateLimits.get(id) ?? []),
     refused: rule.refuse !== undefined,
   };
+}
+
+/**
+ * How the rule picks among its backendRefs. Most rules have one: no balancer (two typed
+ * arrays and a closure per rule, ~4 MB across 10,000 routes) is built for them.
+ */
+function pickerOf(choices: BackendChoice[]): () => BackendChoice | undefined {
+  const only = choices[0];
+  if (choices.length <= 1) return () => only;
+  const balancer = createBalancer("RoundRobin", choices);
+  return () => balancer.pick();
 }
