@@ -7,17 +7,22 @@
 // core 0, idle otherwise, ran from 46k to 91k iterations per half second within one minute
 // (2026-11-22), and a Sluice target's saturation req/s moved as much between runs a minute
 // apart. run.ts interleaves its rounds, but two runs 10 s apart still see different
-// machines, so its ratios swing by ±30 % per round. Here the two targets of a pair run at
-// once, both pinned to core 0, each saturated by its own wrk on core 1; whatever slows the
-// core slows both alike. Each target's CPU time (every thread, from
+// machines, so its ratios swing by ±30 % per round. Here both targets of a pair run at once,
+// pinned to core 0, and take turns: each is saturated alone by wrk on core 1 in short
+// windows (BENCH_SLICES of them, A B B A …), so whatever slows the core within a round
+// slows both alike. Each target's CPU time in its own windows (every thread, from
 // /proc/PID/task/*/schedstat, in ns) divided by the requests it answered is its cost per
 // request; the ratio of the two costs is the throughput the measured target keeps relative
-// to its baseline when each has a core to itself (at saturation, req/s = 1 / CPU per
-// request). The req/s ratio under the kernel's fair sharing of the core is shown too; the
-// two agree when both targets keep the core busy.
+// to its baseline (at saturation, req/s = 1 / CPU per request).
+// - Until 2026-12-07 both sides were loaded at the same time, sharing the core
+//   (BENCH_MODE=shared still does): the kernel switched between them thousands of times a
+//   second and each evicted the other's code and data from the core's caches. That doubled
+//   every target's CPU per request (Sluice 72 µs shared, 34 µs alone) and cost the larger
+//   working set more, so its ratios were ~8 % below what each process does on a core of
+//   its own, which is what a pod with a CPU limit gets. A/A spread: ±3 % alternating.
 // - Each round starts both targets afresh (a process's JIT and heap layout shift its speed
 //   by a few percent; fresh pairs spread that over the rounds), swaps which one starts
-//   first and which port it gets, warms both up together, then measures one window.
+//   first and which port it gets, warms both up together, then measures.
 // - The warm-up is long: a fresh gateway sharing a core kept getting faster for over 10 s
 //   (JIT tiers, heap sizing). With 2–6 s of warm-up, A/A rounds ranged from ×0.54 to ×1.5;
 //   with 15 s, from ×0.97 to ×1.06.
@@ -26,7 +31,8 @@
 //
 // Env: BENCH_PAIRS=sluice/sluice-quiet,sluice-full/sluice,... (measured/baseline, any proxy target of
 //        targets.ts; default: the A/A pair, then every cost with a target in the issues)
-//      BENCH_ROUNDS=10  BENCH_DURATION=5 (s per measured window)  BENCH_WARMUP=15 (s)
+//      BENCH_ROUNDS=10  BENCH_DURATION=5 (s measured per side)  BENCH_SLICES=3  BENCH_WARMUP=15 (s)
+//      BENCH_MODE=shared (both loaded at once, the method before 2026-12-07)
 //      BENCH_CONNECTIONS=50 (per target)  BENCH_UPSTREAM=nginx|node
 //      BENCH_BASELINE_CLI=<other checkout>/cli/sluice.ts (the baseline side runs it: with
 //        BENCH_PAIRS=sluice/sluice, what a change did)
@@ -66,6 +72,8 @@ const cfg = {
   conns: Number(env.BENCH_CONNECTIONS ?? 50),
   upstream: env.BENCH_UPSTREAM ?? "nginx",
   out: env.BENCH_OUT ?? "docs/benchmarks.md",
+  mode: env.BENCH_MODE === "shared" ? ("shared" as const) : ("alternating" as const),
+  slices: Number(env.BENCH_SLICES ?? 3),
 };
 
 /** The bar each pair is held to, from the issues; absent: reported only. */
@@ -184,17 +192,15 @@ async function measurePair(
       );
     await both(cfg.warmup);
     const pids = started.map((s) => s.proc.child.pid ?? 0);
-    const cpu0 = pids.map(threadsCpuNs);
     const sys0 = sampleCpu(groups());
-    const loads = await both(cfg.seconds);
+    const measuredSides =
+      cfg.mode === "shared" ? await shared(pids, both) : await alternating(pids, started, loaders);
     const sys1 = sampleCpu(groups());
-    const cpu1 = pids.map(threadsCpuNs);
     const sides = started.map(
       (s, i): Side => ({
         name: s.target.name,
         target: s.target,
-        cpuNs: (cpu1[i] ?? 0) - (cpu0[i] ?? 0),
-        load: loads[i] as LoadResult,
+        ...(measuredSides[i] as { cpuNs: number; load: LoadResult }),
       }),
     );
     for (const s of sides) {
@@ -214,6 +220,64 @@ async function measurePair(
   } finally {
     for (const s of started) await stopProc(s.proc);
   }
+}
+
+type Measured = { cpuNs: number; load: LoadResult };
+
+/** BENCH_MODE=shared: both sides loaded at once for one window, sharing the core. */
+async function shared(pids: number[], both: (seconds: number) => Promise<LoadResult[]>): Promise<Measured[]> {
+  const cpu0 = pids.map(threadsCpuNs);
+  const loads = await both(cfg.seconds);
+  const cpu1 = pids.map(threadsCpuNs);
+  return loads.map((load, i) => ({ cpuNs: (cpu1[i] ?? 0) - (cpu0[i] ?? 0), load }));
+}
+
+/**
+ * The default: the sides take turns, each loaded alone for BENCH_SLICES windows adding up
+ * to BENCH_DURATION s (order A B B A A B …), its CPU time counted in its own windows only.
+ * Turns seconds apart see the same machine (what made run.ts's ratios swing), and neither
+ * side shares the core's caches with the other while it is measured: sharing them made
+ * every target's CPU per request twice what it is alone (Sluice 72 µs against 34), and the
+ * one with the larger working set lose the more.
+ */
+async function alternating(
+  pids: number[],
+  started: { target: Target; url: string }[],
+  loaders: [Loader, Loader],
+): Promise<Measured[]> {
+  const totals = started.map(() => ({
+    cpuNs: 0,
+    requests: 0,
+    errors: 0,
+    seconds: 0,
+    p50: [] as number[],
+    p99: [] as number[],
+  }));
+  const window = cfg.seconds / cfg.slices;
+  for (let slice = 0; slice < cfg.slices; slice++) {
+    for (const i of slice % 2 === 0 ? [0, 1] : [1, 0]) {
+      const s = started[i] as { target: Target; url: string };
+      const before = threadsCpuNs(pids[i] ?? 0);
+      const load = await loaders[i as 0 | 1].run(s.url, cfg.conns, window, undefined, s.target.headers);
+      const t = totals[i] as (typeof totals)[number];
+      t.cpuNs += threadsCpuNs(pids[i] ?? 0) - before;
+      t.requests += load.requests;
+      t.errors += load.errors;
+      t.seconds += window;
+      t.p50.push(load.p50);
+      t.p99.push(load.p99);
+    }
+  }
+  return totals.map((t) => ({
+    cpuNs: t.cpuNs,
+    load: {
+      rps: t.requests / t.seconds,
+      requests: t.requests,
+      errors: t.errors,
+      p50: median(t.p50),
+      p99: median(t.p99),
+    },
+  }));
 }
 
 /**
@@ -252,8 +316,12 @@ function report(results: Map<string, Round[]>, loaderName: string): string {
   const lines = [
     `## ${when} UTC · paired · ${cpus().length} × ${cpuModel()} · Node ${process.version}`,
     "",
-    `- Method: bench/proxy/paired.ts. Both targets of a pair run at once on CPU ${PROXY_CPU}, each saturated by its own ${loaderName} (${cfg.conns} connections) on CPU ${LOAD_CPU} with the upstream (${cfg.upstream}); ${cfg.rounds} rounds, each with a fresh pair of processes, ${cfg.warmup} s warm-up, ${cfg.seconds} s measured.`,
-    "- **cost ratio** = baseline's CPU µs per request / measured's: the throughput the measured target keeps, each alone on a core. **req/s ratio**: the same pair's req/s while the kernel shares the core between them.",
+    cfg.mode === "shared"
+      ? `- Method: bench/proxy/paired.ts, BENCH_MODE=shared. Both targets of a pair run at once on CPU ${PROXY_CPU}, each saturated by its own ${loaderName} (${cfg.conns} connections) on CPU ${LOAD_CPU} with the upstream (${cfg.upstream}); ${cfg.rounds} rounds, each with a fresh pair of processes, ${cfg.warmup} s warm-up (both loaded), ${cfg.seconds} s measured.`
+      : `- Method: bench/proxy/paired.ts. Both targets of a pair run on CPU ${PROXY_CPU}; they take turns, each saturated alone by ${loaderName} (${cfg.conns} connections) on CPU ${LOAD_CPU} with the upstream (${cfg.upstream}) in ${cfg.slices} windows of ${(cfg.seconds / cfg.slices).toFixed(2)} s (order A B B A …); ${cfg.rounds} rounds, each with a fresh pair of processes, ${cfg.warmup} s warm-up (both loaded).`,
+    cfg.mode === "shared"
+      ? "- **cost ratio** = baseline's CPU µs per request / measured's. **req/s ratio**: the same pair's req/s while the kernel shares the core between them (sharing the core's caches inflates both costs, the larger working set's the more)."
+      : "- **cost ratio** = baseline's CPU µs per request / measured's, each counted in its own windows: the throughput the measured target keeps. **req/s ratio**: their req/s in their windows.",
     `- Machine: Linux ${release()}.`,
     ...(env.BENCH_BASELINE_CLI
       ? [`- The baseline side of every pair ran \`${env.BENCH_BASELINE_CLI}\`.`]

@@ -20,11 +20,13 @@
 //      BENCH_DURATION=10 (s of load)  BENCH_IDLE=10 (s)  BENCH_CONNECTIONS=50
 //      BENCH_UPSTREAM=nginx|node  BENCH_OUT=docs/benchmarks.md ("-": stdout only)  BENCH_KEEP=1
 //      BENCH_NODE_OPTIONS="--max-semi-space-size=16" (more flags for the gateway's node)
+//      BENCH_MEMORY_LIMIT_MIB=<the chart's gateway limit> (0: none)
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { compileDirectory } from "../../core/sources/directory-source.ts";
 import { freePort } from "../../test-support/index.ts";
+import { chartMemoryLimitMiB, underMemoryLimit } from "../memory-limit.ts";
 import { startBackdrop } from "./backdrop.ts";
 import { type LoadResult, pickLoader } from "./load.ts";
 import { type HeapSample, heapSample, PROBE, type ProcMemory, procMemory } from "./memory.ts";
@@ -75,6 +77,12 @@ interface Row {
   load: LoadResult;
 }
 
+// In a memory cgroup of the chart's gateway limit, as its pod runs: Node sizes V8's heap
+// from it (bench/memory-limit.ts). BENCH_MEMORY_LIMIT_MIB=0: unlimited.
+const limitMiB = Number(env.BENCH_MEMORY_LIMIT_MIB ?? chartMemoryLimitMiB(process.cwd(), "gateway"));
+const limit =
+  limitMiB > 0 ? underMemoryLimit([], limitMiB, `sluice-bench-gateway-${process.pid}`) : undefined;
+if (limit) process.once("exit", limit.remove);
 const { root, scratch, run } = benchWorkspace("scale-bench");
 await run(main);
 
@@ -211,6 +219,7 @@ async function startServing(
     const proc = startProc(
       name,
       [
+        ...(limit?.command ?? []),
         "env",
         `NODE_OPTIONS=${[`--import=${PROBE}`, cfg.nodeOptions].join(" ").trim()}`,
         `PROBE_OUT=${probeOut}`,
@@ -269,7 +278,10 @@ function report(rows: Row[], loaderName: string): string {
     `## ${machineHeading("scale")}`,
     "",
     `- Method: bench/proxy/scale.ts. Each gateway alone on CPU ${PROXY_CPU}; ${loaderName} (${cfg.conns} connections, ${cfg.seconds} s) and the upstream (${cfg.upstream}) on the other core. RSS = VmRSS, peak = VmHWM (/proc/PID/status); heap figures from process.memoryUsage() in the gateway (bench/proxy/memory-probe.mjs). Target: ≤ ${RSS_TARGET_MB} MB with 10,000 routes and keys (issue 17), judged on the peak.`,
-    `- The gateways ran as the image runs them (targets.ts sluiceCommand): \`${imageCommand}\`${nodeOptions}.`,
+    `- The gateways ran as the image runs them (targets.ts sluiceCommand): \`${imageCommand}\`${nodeOptions}, ` +
+      (limit
+        ? `under a memory limit of ${limit.describe}: the chart's gateway limit, from which Node sizes V8's heap as in the pod.`
+        : "with no memory limit (BENCH_MEMORY_LIMIT_MIB=0): V8 sizes its heap from the whole machine."),
     "- Sources: **config-dir** = the standalone gateway parses and compiles the YAML itself; **snapshot-file** = it loads the snapshot compiled beforehand, as a replica loads the operator's Secret.",
     "",
     ...table(
