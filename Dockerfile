@@ -62,7 +62,11 @@ EXPOSE 8080 9901 9902
 # generation that fits the core's caches), the 10k-route key check within a few percent;
 # 2 MB promotes in-flight requests and is slower (docs/benchmarks.md). The benches read
 # these flags here.
-ENTRYPOINT ["node", "--max-semi-space-size=4", "cli/sluice.js"]
+# --v8-pool-size=1: one V8 background thread instead of four. With a core to itself (the
+# gateway's --workers gives each process one), four GC helpers preempting the event loop
+# made the latency tail: open loop at half of saturation, p99 median 12.9 ms with four,
+# 3.9 ms with one, at the same throughput (×0.995) and memory (docs/benchmarks.md).
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--v8-pool-size=1", "cli/sluice.js"]
 CMD ["--help"]
 # Last, so that a new commit changes only this metadata step and no cached layer.
 ARG VERSION=dev

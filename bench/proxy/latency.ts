@@ -35,12 +35,13 @@
 //   repeated (shared-machine.ts).
 // - The first BENCH_SETTLE seconds of each attack are sent but left out: vegeta's start
 //   (runtime, opening its connections) is not the target's latency.
-// - Core 0 is kept awake during the attacks (BENCH_WAKE=1): a spinner at SCHED_IDLE, which
-//   runs only when nothing else wants core 0. At half load the target's core is idle half
-//   the time, and this machine is a VM: an idle vCPU is halted and the hypervisor takes
-//   milliseconds to run it again when a packet arrives. Measured with minimal-undici at
-//   3,000 req/s: p99 11.5 ms without the spinner, 2.6 ms with it; the target's own work
-//   still preempts the spinner at once. Every target gets the same spinner.
+// - Core 0 is not kept awake unless BENCH_WAKE=1: a spinner at SCHED_IDLE on it, which runs
+//   only when nothing else wants core 0. It was the default until 2026-12-07, when an idle
+//   vCPU here seemed to take milliseconds to wake (minimal-undici at 3,000 req/s: p99
+//   11.5 ms without it, 2.6 ms with it, in an earlier session). Measured again on 2026-12-07, the
+//   spinner made every target's tail worse instead: without it nginx at half load had a p99
+//   of 1.9 ms (3.8 with it), Sluice 13.7 ms (49), minimal-undici 4.2 ms (19.9), and
+//   minimal-undici at 3,000 req/s 0.9 – 2.4 ms. A pod's core has no spinner either.
 //
 // Env: BENCH_TARGETS=direct,nginx,minimal-undici,fastify,sluice (names from targets.ts)
 //      BENCH_DURATION=30 (s measured per attack)  BENCH_SETTLE=1 (s left out before)
@@ -50,7 +51,7 @@
 //      BENCH_RATES=nginx=100000,sluice=18000 (saturation req/s to use instead of measuring)
 //      BENCH_CONNECTIONS=50 (wrk's connections and vegeta's pool)  BENCH_UPSTREAM=nginx|node
 //      BENCH_FLOOR=1 (0: skip the direct attacks at each target's rate)
-//      BENCH_WAKE=1 (0: no SCHED_IDLE spinner keeping core 0 awake during the attacks)
+//      BENCH_WAKE=0 (1: a SCHED_IDLE spinner keeps core 0 awake during the probes and attacks)
 //      BENCH_OUT=docs/benchmarks.md ("-": stdout only)  BENCH_KEEP=1
 //      BENCH_QUIET_WAIT=60, BENCH_RETRIES=2 (see shared-machine.ts)
 import { cpus, release } from "node:os";
@@ -81,7 +82,7 @@ const cfg = {
   conns: Number(env.BENCH_CONNECTIONS ?? 50),
   upstream: env.BENCH_UPSTREAM ?? "nginx",
   floor: env.BENCH_FLOOR !== "0",
-  wake: env.BENCH_WAKE !== "0",
+  wake: env.BENCH_WAKE === "1",
   out: env.BENCH_OUT ?? "docs/benchmarks.md",
 };
 
@@ -263,8 +264,8 @@ function setupLines(vegeta: Vegeta, idleBusy: string, upCpus: string, wrk: strin
     `Pinning${hasTaskset ? " (taskset, read back from /proc/PID/status)" : ": none"}: target on CPU ${PROXY_CPU}, ` +
       `vegeta and the upstream on CPU ${LOAD_CPU} (upstream read back: ${upCpus}); the busy column has one CPU0/CPU1 pair per round`,
     cfg.wake
-      ? `CPU ${PROXY_CPU} kept awake during the attacks by a SCHED_IDLE spinner (a halted vCPU takes milliseconds to wake; see latency.ts), so its busy % reads ~100`
-      : `CPU ${PROXY_CPU} not kept awake (BENCH_WAKE=0): tails include the VM's vCPU wake-ups`,
+      ? `CPU ${PROXY_CPU} kept awake during the attacks by a SCHED_IDLE spinner (BENCH_WAKE=1), so its busy % reads ~100`
+      : `CPU ${PROXY_CPU} not kept awake (no spinner, as in a pod; see latency.ts): tails include the VM's vCPU wake-ups`,
   ];
 }
 
