@@ -253,7 +253,8 @@ async function alternating(
     p50: [] as number[],
     p99: [] as number[],
   }));
-  const window = cfg.seconds / cfg.slices;
+  // Whole seconds: wrk takes no fractions.
+  const window = Math.max(1, Math.round(cfg.seconds / cfg.slices));
   for (let slice = 0; slice < cfg.slices; slice++) {
     for (const i of slice % 2 === 0 ? [0, 1] : [1, 0]) {
       const s = started[i] as { target: Target; url: string };
@@ -318,7 +319,7 @@ function report(results: Map<string, Round[]>, loaderName: string): string {
     "",
     cfg.mode === "shared"
       ? `- Method: bench/proxy/paired.ts, BENCH_MODE=shared. Both targets of a pair run at once on CPU ${PROXY_CPU}, each saturated by its own ${loaderName} (${cfg.conns} connections) on CPU ${LOAD_CPU} with the upstream (${cfg.upstream}); ${cfg.rounds} rounds, each with a fresh pair of processes, ${cfg.warmup} s warm-up (both loaded), ${cfg.seconds} s measured.`
-      : `- Method: bench/proxy/paired.ts. Both targets of a pair run on CPU ${PROXY_CPU}; they take turns, each saturated alone by ${loaderName} (${cfg.conns} connections) on CPU ${LOAD_CPU} with the upstream (${cfg.upstream}) in ${cfg.slices} windows of ${(cfg.seconds / cfg.slices).toFixed(2)} s (order A B B A …); ${cfg.rounds} rounds, each with a fresh pair of processes, ${cfg.warmup} s warm-up (both loaded).`,
+      : `- Method: bench/proxy/paired.ts. Both targets of a pair run on CPU ${PROXY_CPU}; they take turns, each saturated alone by ${loaderName} (${cfg.conns} connections) on CPU ${LOAD_CPU} with the upstream (${cfg.upstream}) in ${cfg.slices} windows of ${Math.max(1, Math.round(cfg.seconds / cfg.slices))} s (order A B B A …); ${cfg.rounds} rounds, each with a fresh pair of processes, ${cfg.warmup} s warm-up (both loaded).`,
     cfg.mode === "shared"
       ? "- **cost ratio** = baseline's CPU µs per request / measured's. **req/s ratio**: the same pair's req/s while the kernel shares the core between them (sharing the core's caches inflates both costs, the larger working set's the more)."
       : "- **cost ratio** = baseline's CPU µs per request / measured's, each counted in its own windows: the throughput the measured target keeps. **req/s ratio**: their req/s in their windows.",
