@@ -7,6 +7,7 @@
 // compile command's code in memory, and the operator none of the data plane's (undici,
 // ioredis, jose, the gateway's config schema).
 import { hasCode, SluiceError } from "../core/api/errors.ts";
+import type { GatewayConfig } from "../gateway/src/config.ts";
 
 /** A bad command line: what was wrong (the message, which starts with its code), usage, exit 2. */
 async function usageError(err?: unknown) {
@@ -37,7 +38,7 @@ async function main(argv: string[]) {
   }
   if (command !== "gateway") return usageError();
   const { loadGatewayConfig } = await import("../gateway/src/config.ts");
-  let config: Awaited<ReturnType<typeof loadGatewayConfig>>;
+  let config: GatewayConfig;
   try {
     config = loadGatewayConfig(rest);
   } catch (err) {
