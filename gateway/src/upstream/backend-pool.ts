@@ -3,18 +3,10 @@
 // detection) and the pool's circuit-breaker counters. Built once per snapshot and kept
 // across reloads while its configuration is unchanged, so connections, health state and
 // ejections survive a reload.
-import { createRequire } from "node:module";
-import type { Dispatcher, Pool as UndiciPool } from "undici";
+import { type Dispatcher, Pool } from "undici";
 import type { SnapshotPool } from "../../../core/api/snapshot/schema.ts";
 import { canonicalJson } from "../../../core/api/snapshot/version.ts";
 import { type Balancer, createBalancer, hash32 } from "./balancers.ts";
-
-/**
- * undici's Pool, required from its own file: undici's index also loads fetch, WebSocket,
- * the caches and the mocks, none of which the data plane uses (~3 MB of heap and ~12 MB
- * resident per gateway). backend-pool.test.ts checks it is the class undici exports.
- */
-export const Pool = createRequire(import.meta.url)("undici/lib/dispatcher/pool.js") as typeof UndiciPool;
 
 export class EndpointRuntime {
   readonly key: string;
@@ -54,7 +46,7 @@ export class EndpointRuntime {
       // Pool ignores (undici 8.12): the top-level option is the one Pool reads
       // (docs/adr/0003-http2-upstreams.md).
       allowH2: http2,
-      ...({ useH2c: http2 && !tls } as UndiciPool.Options),
+      ...({ useH2c: http2 && !tls } as Pool.Options),
       ...(tls && {
         connect: { servername: tls.serverName, preferH2: http2, ...(tls.ca !== undefined && { ca: tls.ca }) },
       }),
