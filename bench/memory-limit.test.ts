@@ -11,16 +11,17 @@ describe("the bench's memory limit", () => {
   it("wraps the command so that it enters the cgroup, then becomes the command", () => {
     let limit: ReturnType<typeof underMemoryLimit> | undefined;
     try {
-      limit = underMemoryLimit(["node", "cli/sluice.js", "operator"], 64, `sluice-bench-test-${process.pid}`);
+      limit = underMemoryLimit(64, `sluice-bench-test-${process.pid}`);
     } catch (err) {
       // Not root (or no memory controller): the bench says so rather than run unlimited.
       expect(String(err)).toMatch(/could not be made/);
       return;
     }
     try {
-      expect(limit.command.slice(0, 2)).toEqual(["sh", "-c"]);
-      expect(limit.command[2]).toMatch(/^echo \$\$ > \/sys\/fs\/cgroup\/.*cgroup\.procs && exec "\$@"$/);
-      expect(limit.command.slice(3)).toEqual(["sh", "node", "cli/sluice.js", "operator"]);
+      const command = [...limit.prefix, "node", "cli/sluice.js", "operator"];
+      expect(command.slice(0, 2)).toEqual(["sh", "-c"]);
+      expect(command[2]).toMatch(/^echo \$\$ > \/sys\/fs\/cgroup\/.*cgroup\.procs && exec "\$@"$/);
+      expect(command.slice(3)).toEqual(["sh", "node", "cli/sluice.js", "operator"]);
       expect(limit.describe).toMatch(/^64 MiB/);
     } finally {
       limit.remove();

@@ -2,19 +2,41 @@
 // kernel's OOM line: Node sizes V8's heap from it (a 512 MiB cgroup gives a ~260 MB heap
 // limit, an unlimited 24 GiB machine ~4.3 GB), and V8 lets garbage pile up far longer under
 // a high heap limit, so a process benched without one shows memory no pod would keep.
-// The limit is a memory cgroup (v2, or v1's memory controller) made for the bench; the
-// command given is wrapped so that it enters the cgroup before it execs.
+// The limit is a memory cgroup (v2, or v1's memory controller) made for the bench; a prefix
+// before the command makes it enter the cgroup before it execs.
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 
 export interface MemoryLimit {
-  /** The command, entering the cgroup first. */
-  command: string[];
+  /** Put before a command: it enters the cgroup, then execs the command (same pid). */
+  prefix: string[];
   /** What the report says: the limit and where it came from. */
   describe: string;
   /** Removes the cgroup (after its processes have exited). */
   remove(): void;
+}
+
+/**
+ * The limit a bench runs `component` under: BENCH_MEMORY_LIMIT_MIB, else the chart's (0:
+ * none), its cgroup removed when the bench exits; and the sentence its report says of it.
+ */
+export function benchMemoryLimit(
+  root: string,
+  component: "operator" | "gateway",
+): { prefix: string[]; report: string } {
+  const mib = Number(process.env.BENCH_MEMORY_LIMIT_MIB ?? chartMemoryLimitMiB(root, component));
+  if (mib <= 0)
+    return {
+      prefix: [],
+      report: "with no memory limit (BENCH_MEMORY_LIMIT_MIB=0): V8 sizes its heap from the whole machine.",
+    };
+  const limit = underMemoryLimit(mib, `sluice-bench-${component}-${process.pid}`);
+  process.once("exit", limit.remove);
+  return {
+    prefix: limit.prefix,
+    report: `under a memory limit of ${limit.describe}: the chart's ${component} limit, from which Node sizes V8's heap as in the pod.`,
+  };
 }
 
 /** `resources.limits.memory` of a component in the chart's values.yaml, in MiB. */
@@ -29,8 +51,8 @@ export function chartMemoryLimitMiB(root: string, component: "operator" | "gatew
   return Number(m[1]) * (m[2] === "Gi" ? 1024 : 1);
 }
 
-/** Wraps `command` to run in a new memory cgroup of `limitMiB`; throws when none can be made. */
-export function underMemoryLimit(command: string[], limitMiB: number, name: string): MemoryLimit {
+/** A new memory cgroup of `limitMiB` and the prefix that runs a command in it; throws when none can be made. */
+export function underMemoryLimit(limitMiB: number, name: string): MemoryLimit {
   const bytes = String(limitMiB * 1024 * 1024);
   const v2 = existsSync("/sys/fs/cgroup/cgroup.controllers");
   const dir = v2 ? join("/sys/fs/cgroup", name) : join("/sys/fs/cgroup/memory", name);
@@ -43,7 +65,7 @@ export function underMemoryLimit(command: string[], limitMiB: number, name: stri
   const procs = join(dir, "cgroup.procs");
   return {
     // The shell puts itself in the cgroup, then becomes the command (same pid, same cgroup).
-    command: ["sh", "-c", `echo $$ > ${procs} && exec "$@"`, "sh", ...command],
+    prefix: ["sh", "-c", `echo $$ > ${procs} && exec "$@"`, "sh"],
     describe: `${limitMiB} MiB (cgroup ${v2 ? "v2" : "v1"} ${dir})`,
     remove: () => {
       try {

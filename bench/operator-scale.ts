@@ -31,7 +31,7 @@ import { installCrds, ROOT } from "../e2e/harness/install.ts";
 import { KubeClient } from "../e2e/harness/kube-client.ts";
 import { serviceAccountKubeconfig } from "../e2e/harness/service-account.ts";
 import { SluiceProcesses } from "../e2e/harness/sluice-processes.ts";
-import { chartMemoryLimitMiB, underMemoryLimit } from "./memory-limit.ts";
+import { benchMemoryLimit } from "./memory-limit.ts";
 import { cpuModel } from "./proxy/cpu.ts";
 import { type HeapSample, heapSample, PROBE, type ProcMemory, procMemory } from "./proxy/memory.ts";
 import { table, writeMarkdown } from "./proxy/report.ts";
@@ -53,13 +53,10 @@ const cfg = {
 };
 
 // In a memory cgroup of the chart's operator limit, as its pod runs (Node sizes V8's heap
-// from it; bench/memory-limit.ts); BENCH_MEMORY_LIMIT_MIB=0 runs it unlimited.
+// from it; bench/memory-limit.ts).
 const command = sluiceCommand(ROOT);
-const limitMiB = Number(env.BENCH_MEMORY_LIMIT_MIB ?? chartMemoryLimitMiB(ROOT, "operator"));
-const limit =
-  limitMiB > 0 ? underMemoryLimit(command, limitMiB, `sluice-bench-operator-${process.pid}`) : undefined;
-if (limit) process.once("exit", limit.remove);
-const procs = new SluiceProcesses(limit?.command ?? command);
+const limit = benchMemoryLimit(ROOT, "operator");
+const procs = new SluiceProcesses([...limit.prefix, ...command]);
 await runOnTestenv("operator-scale", procs, main);
 
 interface Churn {
@@ -293,10 +290,7 @@ function report(
     `- Method: bench/operator-scale.ts. ${cfg.secrets.toLocaleString("en-US")} unrelated Secrets of ${cfg.secretKb} KB, ` +
       `${cfg.objects.toLocaleString("en-US")} Sluice objects (${counts.pools} BackendPools, ${counts.routes} GatewayRoutes, ` +
       `${counts.keys} ApiKeys with a Secret each, ${counts.policies} RateLimitPolicies) on a throwaway kube-apiserver; the operator ` +
-      `run as the image runs it: \`${command.map((w) => w.replace(ROOT, ".")).join(" ")} operator …\`, as its ServiceAccount, ` +
-      (limit
-        ? `under a memory limit of ${limit.describe}: the chart's operator limit, from which Node sizes V8's heap as in the pod.`
-        : "with no memory limit (BENCH_MEMORY_LIMIT_MIB=0): V8 sizes its heap from the whole machine."),
+      `run as the image runs it: \`${command.map((w) => w.replace(ROOT, ".")).join(" ")} operator …\`, as its ServiceAccount, ${limit.report}`,
     `- Machine: ${cpus().length} CPUs (${cpuModel()}), Linux ${release()}. Target: ≤ ${RSS_TARGET_MIB} MiB (issue 18).`,
     "",
     ...table(

@@ -26,7 +26,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { compileDirectory } from "../../core/sources/directory-source.ts";
 import { freePort } from "../../test-support/index.ts";
-import { chartMemoryLimitMiB, underMemoryLimit } from "../memory-limit.ts";
+import { benchMemoryLimit } from "../memory-limit.ts";
 import { startBackdrop } from "./backdrop.ts";
 import { type LoadResult, pickLoader } from "./load.ts";
 import { type HeapSample, heapSample, PROBE, type ProcMemory, procMemory } from "./memory.ts";
@@ -78,11 +78,8 @@ interface Row {
 }
 
 // In a memory cgroup of the chart's gateway limit, as its pod runs: Node sizes V8's heap
-// from it (bench/memory-limit.ts). BENCH_MEMORY_LIMIT_MIB=0: unlimited.
-const limitMiB = Number(env.BENCH_MEMORY_LIMIT_MIB ?? chartMemoryLimitMiB(process.cwd(), "gateway"));
-const limit =
-  limitMiB > 0 ? underMemoryLimit([], limitMiB, `sluice-bench-gateway-${process.pid}`) : undefined;
-if (limit) process.once("exit", limit.remove);
+// from it (bench/memory-limit.ts).
+const limit = benchMemoryLimit(process.cwd(), "gateway");
 const { root, scratch, run } = benchWorkspace("scale-bench");
 await run(main);
 
@@ -219,7 +216,7 @@ async function startServing(
     const proc = startProc(
       name,
       [
-        ...(limit?.command ?? []),
+        ...limit.prefix,
         "env",
         `NODE_OPTIONS=${[`--import=${PROBE}`, cfg.nodeOptions].join(" ").trim()}`,
         `PROBE_OUT=${probeOut}`,
@@ -278,10 +275,7 @@ function report(rows: Row[], loaderName: string): string {
     `## ${machineHeading("scale")}`,
     "",
     `- Method: bench/proxy/scale.ts. Each gateway alone on CPU ${PROXY_CPU}; ${loaderName} (${cfg.conns} connections, ${cfg.seconds} s) and the upstream (${cfg.upstream}) on the other core. RSS = VmRSS, peak = VmHWM (/proc/PID/status); heap figures from process.memoryUsage() in the gateway (bench/proxy/memory-probe.mjs). Target: ≤ ${RSS_TARGET_MB} MB with 10,000 routes and keys (issue 17), judged on the peak.`,
-    `- The gateways ran as the image runs them (targets.ts sluiceCommand): \`${imageCommand}\`${nodeOptions}, ` +
-      (limit
-        ? `under a memory limit of ${limit.describe}: the chart's gateway limit, from which Node sizes V8's heap as in the pod.`
-        : "with no memory limit (BENCH_MEMORY_LIMIT_MIB=0): V8 sizes its heap from the whole machine."),
+    `- The gateways ran as the image runs them (targets.ts sluiceCommand): \`${imageCommand}\`${nodeOptions}, ${limit.report}`,
     "- Sources: **config-dir** = the standalone gateway parses and compiles the YAML itself; **snapshot-file** = it loads the snapshot compiled beforehand, as a replica loads the operator's Secret.",
     "",
     ...table(
