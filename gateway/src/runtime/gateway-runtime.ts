@@ -1,6 +1,9 @@
 // A snapshot turned into the objects requests run on: the router, the rules and the
 // backend pools. Immutable once built; the gateway swaps one reference to move to the
 // next snapshot, so in-flight requests finish on the objects they started with.
+// The runtime keeps only what requests use, not the snapshot itself: with 10,000 routes
+// and keys the parsed snapshot is ~10 MB of heap that would otherwise stay alive (and the
+// heap V8 lets grow before it collects grows with what is alive).
 
 import type { Snapshot, SnapshotPool, SnapshotRateLimitPolicy } from "../../../core/api/snapshot/schema.ts";
 import { type AuthRuntime, type AuthRuntimeOptions, buildAuthRuntime } from "../auth/auth-runtime.ts";
@@ -9,7 +12,8 @@ import { Router } from "./router.ts";
 import { buildRule, GATEWAY_HEADERS, type RuleRuntime } from "./rule-runtime.ts";
 
 export interface GatewayRuntime {
-  readonly snapshot: Snapshot;
+  /** The snapshot's version (its content hash). */
+  readonly version: string;
   readonly router: Router<RuleRuntime>;
   readonly pools: ReadonlyMap<string, BackendPoolRuntime>;
   readonly auth: AuthRuntime;
@@ -63,7 +67,7 @@ export function buildRuntime(
         buildRule(rule, pools, dropHeaders, (id) => auth.policy(id), rateLimits),
       );
     const router = new Router(snapshot.virtualHosts, (id) => rules.get(id));
-    return { snapshot, router, pools, auth, rateLimits };
+    return { version: snapshot.version, router, pools, auth, rateLimits };
   } catch (err) {
     for (const p of created) void p.close();
     throw err;

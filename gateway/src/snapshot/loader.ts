@@ -54,7 +54,7 @@ export class SnapshotLoader {
   /** Loads a candidate snapshot; returns false (and keeps the current one) when it is rejected. */
   load(candidate: unknown, source: string): boolean {
     const version = (candidate as { version?: unknown })?.version;
-    if (typeof version === "string" && version === this.#current?.snapshot.version) return true;
+    if (typeof version === "string" && version === this.#current?.version) return true;
     const problems = snapshotProblems(candidate);
     let next: GatewayRuntime;
     try {
@@ -84,11 +84,11 @@ export class SnapshotLoader {
     const previous = this.#current;
     this.#current = next;
     Object.assign(this.status, {
-      version: next.snapshot.version,
+      version: next.version,
       source,
       loadedAt: new Date().toISOString(),
     });
-    this.#options.onLoaded?.(next.snapshot, source);
+    this.#options.onLoaded?.(candidate as Snapshot, source);
     if (previous) void retire(previous, next);
     return true;
   }

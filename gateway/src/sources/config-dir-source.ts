@@ -1,6 +1,7 @@
 // Standalone: the --config-dir directory, compiled in-process by the operator's compile and
 // watched (core/sources/directory-watch.ts says how renames, symlinks and mounts are caught).
 import type { Logger } from "pino";
+import type { Snapshot } from "../../../core/api/snapshot/schema.ts";
 import { compileDirectory, notAccepted, watchDirectory } from "../../../core/sources/directory-source.ts";
 import { readAndLoad, type SnapshotSink, type SnapshotSource } from "./source.ts";
 
@@ -12,10 +13,14 @@ export function startConfigDirSource(
 ): SnapshotSource {
   // Objects of the directory that are not accepted, with why, for /status.
   let problems: ReturnType<typeof notAccepted> = [];
-  const reload = () =>
-    readAndLoad(loader, log, dir, () => {
-      // The snapshot served so far is where an object that became invalid finds its last good version.
-      const { snapshot, statuses } = compileDirectory(dir, apiKeyHashKey, loader.current?.snapshot);
+  // The snapshot loaded last: where an object that became invalid finds its last good
+  // version. Kept here, not by the loader: a replica, which never compiles, has no use for it.
+  let served: Snapshot | undefined;
+  const reload = () => {
+    let compiled: Snapshot | undefined;
+    const loaded = readAndLoad(loader, log, dir, () => {
+      const { snapshot, statuses } = compileDirectory(dir, apiKeyHashKey, served);
+      compiled = snapshot;
       problems = notAccepted(statuses);
       for (const s of statuses) {
         for (const c of s.conditions) {
@@ -29,6 +34,8 @@ export function startConfigDirSource(
       }
       return snapshot;
     });
+    if (loaded) served = compiled;
+  };
   reload();
   const watch = watchDirectory(dir, reload);
   return { reload, objects: () => problems, close: () => watch.close() };

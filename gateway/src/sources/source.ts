@@ -3,7 +3,6 @@
 // every change, and a source that cannot be read keeps the last good snapshot serving.
 import type { Logger } from "pino";
 import { GatewayError, SourceUnreadableError } from "../../../core/api/errors.ts";
-import type { Snapshot } from "../../../core/api/snapshot/schema.ts";
 import type { notAccepted } from "../../../core/sources/directory-source.ts";
 import type { ApiKeyUsageEntry } from "../auth/api-key-usage.ts";
 import type { LoaderStatus } from "../snapshot/loader.ts";
@@ -16,10 +15,8 @@ export interface SnapshotSink {
   /** Loads a candidate; false when it is rejected (the current one stays). */
   load(candidate: unknown, source: string): boolean;
   readonly status: LoaderStatus;
-  /** The snapshot loaded last (a directory's last good versions come from it) and its key usage. */
-  readonly current:
-    | { readonly snapshot: Snapshot; readonly auth: { readonly usage: { read(): ApiKeyUsageEntry[] } } }
-    | undefined;
+  /** What is loaded: its API-key usage, for the replica report. */
+  readonly current: { readonly auth: { readonly usage: { read(): ApiKeyUsageEntry[] } } } | undefined;
   /** Calls `listener` when what is served changes later than load() returns (the workers' primary). */
   onServed?(listener: () => void): void;
 }
@@ -34,12 +31,13 @@ export interface SnapshotSource {
 }
 
 /**
- * Reads a snapshot and loads it. When reading fails, the failure is recorded as the last
- * rejection (for /status and the replica report) and logged; the current snapshot stays.
+ * Reads a snapshot and loads it; true when it loaded. When reading fails, the failure is
+ * recorded as the last rejection (for /status and the replica report) and logged; the
+ * current snapshot stays.
  */
-export function readAndLoad(loader: SnapshotSink, log: Logger, source: string, read: () => unknown): void {
+export function readAndLoad(loader: SnapshotSink, log: Logger, source: string, read: () => unknown): boolean {
   try {
-    loader.load(read(), source);
+    return loader.load(read(), source);
   } catch (err) {
     const error = err instanceof GatewayError ? err : new SourceUnreadableError((err as Error).message);
     loader.status.lastRejected = {
@@ -52,5 +50,6 @@ export function readAndLoad(loader: SnapshotSink, log: Logger, source: string, r
       { code: error.code, reason: error.message },
       "configuration not loaded; the previous one keeps serving",
     );
+    return false;
   }
 }
