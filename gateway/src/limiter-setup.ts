@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { BruteForceGuard } from "./auth/brute-force.ts";
 import { type GatewayConfig, rateLimitStore } from "./config.ts";
 import type { GatewayMetrics } from "./observability/gateway-metrics.ts";
-import { createLimiter } from "./ratelimit/create-limiter.ts";
+import { MemoryLimiter } from "./ratelimit/memory-limiter.ts";
 import type { Limiter, RuleOutcome } from "./ratelimit/types.ts";
 
 export interface LimiterSetup {
@@ -33,14 +33,14 @@ export async function startLimiter(
 ): Promise<LimiterSetup> {
   const store = rateLimitStore(config);
   const redis = Boolean(store.url || store.sentinel || store.cluster);
-  const limiter =
-    !redis && worker
-      ? worker.shared
-      : createLimiter({
-          ...store,
-          onError: (err) => log.warn({ err: err.message }, "rate-limit store error"),
-          ...(metrics ? { onCall: (seconds, failure) => metrics.redisCall(seconds, failure) } : {}),
-        });
+  // ioredis and the Redis limiter load only when a store is configured (~2 MB of heap).
+  const limiter = redis
+    ? (await import("./ratelimit/create-limiter.ts")).createLimiter({
+        ...store,
+        onError: (err) => log.warn({ err: err.message }, "rate-limit store error"),
+        ...(metrics ? { onCall: (seconds, failure) => metrics.redisCall(seconds, failure) } : {}),
+      })
+    : (worker?.shared ?? new MemoryLimiter());
   if (redis && !(await limiter.connected(2000)))
     log.warn(
       "Redis did not answer within 2 s; serving anyway, each policy's failureMode applies until it does",

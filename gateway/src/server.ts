@@ -55,7 +55,7 @@ export async function startGateway(
     metrics,
   );
   // The snapshot source (config directory, snapshot file or the operator's Secret): loads now, then watches.
-  const source = startSnapshotSource(config, loader, log);
+  const source = await startSnapshotSource(config, loader, log);
   // The request pipeline on whatever snapshot is current (route → admission → forward) and
   // the data-plane listener (HTTP or HTTPS, certificates reloaded) handing it every request.
   const listener = await startDataPlane(config, { loader, limits, telemetry }, log);

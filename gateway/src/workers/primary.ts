@@ -93,7 +93,7 @@ export async function startPrimary(
     else if (m.t === "usage") snapshots.usage.update(from.state.pid, m.entries);
   };
   // The source (config directory, snapshot file or the operator's Secret): loads now, then watches.
-  const source = startSnapshotSource(config, snapshots, log);
+  const source = await startSnapshotSource(config, snapshots, log);
   try {
     await supervisor.start();
   } catch (err) {
