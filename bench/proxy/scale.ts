@@ -19,7 +19,8 @@
 // Env: BENCH_TARGETS=sluice-10k,sluice-apikey  BENCH_SOURCES=config-dir,snapshot-file
 //      BENCH_DURATION=10 (s of load)  BENCH_IDLE=10 (s)  BENCH_CONNECTIONS=50
 //      BENCH_UPSTREAM=nginx|node  BENCH_OUT=docs/benchmarks.md ("-": stdout only)  BENCH_KEEP=1
-//      BENCH_NODE_OPTIONS="--max-semi-space-size=16" (more flags for the gateway's node)
+//      BENCH_NODE_OPTIONS="--max-semi-space-size=16" (more flags for the gateway's node, after the
+//      image's: on its command line, as NODE_OPTIONS refuses most V8 flags)
 //      BENCH_MEMORY_LIMIT_MIB=<the chart's gateway limit> (0: none)
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -205,6 +206,15 @@ async function measure(target: Target, source: Source, ctx: TargetContext): Prom
  * when picked, but on a shared machine another process can take one before the gateway
  * binds it (after loading its snapshot): then again with new ports, twice at most.
  */
+/** The gateway's command with BENCH_NODE_OPTIONS right after node (later flags win). */
+function withNodeFlags(argv: string[]): string[] {
+  const at = argv.indexOf(process.execPath);
+  const extra = cfg.nodeOptions.split(/\s+/).filter(Boolean);
+  if (at < 0 || extra.length === 0) return argv;
+  const flags = argv.slice(at + 1).findIndex((a) => !a.startsWith("--"));
+  return argv.toSpliced(at + 1 + (flags < 0 ? argv.length : flags), 0, ...extra);
+}
+
 async function startServing(
   target: Target,
   name: string,
@@ -218,9 +228,9 @@ async function startServing(
       [
         ...limit.prefix,
         "env",
-        `NODE_OPTIONS=${[`--import=${PROBE}`, cfg.nodeOptions].join(" ").trim()}`,
+        `NODE_OPTIONS=--import=${PROBE}`,
         `PROBE_OUT=${probeOut}`,
-        ...argv,
+        ...withNodeFlags(argv),
       ],
       ctx.dir,
       PROXY_CPU,
@@ -270,7 +280,7 @@ function report(rows: Row[], loaderName: string): string {
   const imageCommand = sluiceCommand(root)
     .map((w) => w.replace(root, "."))
     .join(" ");
-  const nodeOptions = cfg.nodeOptions ? `, with NODE_OPTIONS \`${cfg.nodeOptions}\`` : "";
+  const nodeOptions = cfg.nodeOptions ? `, with \`${cfg.nodeOptions}\` added after the image's flags` : "";
   const lines = [
     `## ${machineHeading("scale")}`,
     "",
