@@ -4,7 +4,8 @@
 // gateway needs but never loads itself — as once happened to the active health checks,
 // which called a method only undici's index puts on dispatchers, and so failed every check
 // in a real gateway while every in-process test passed. Here: a pool with active health
-// checks serves, an endpoint failing its checks leaves the rotation, and comes back.
+// checks serves, an endpoint failing its checks leaves the rotation, and comes back; and a
+// CEL condition, whose module the gateway loads only when a snapshot has one, is applied.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -77,6 +78,17 @@ beforeAll(async () => {
       },
     }),
     simpleRoute("app", "app", {}, ["app.test"]),
+    simpleRoute("guarded", "app", {}, ["guarded.test"]),
+    {
+      apiVersion: "sluice.dev/v1alpha1",
+      kind: "AuthzPolicy",
+      metadata: { name: "guarded", namespace: "test" },
+      spec: {
+        targetRefs: [{ kind: "GatewayRoute", name: "guarded" }],
+        rules: [{ name: "no-deletes", action: "Deny", when: ['request.method == "DELETE"'] }],
+        defaultAction: "Allow",
+      },
+    },
   ];
   writeFileSync(join(dir, "resources.yaml"), objects.map((o) => stringify(o)).join("---\n"));
   const [port, adminPort] = [await freePort(), await freePort()];
@@ -135,5 +147,17 @@ describe("a gateway process with active health checks", () => {
       return e.a && e.b;
     });
     expect(new Set(await answers(10))).toEqual(new Set(["a", "b"]));
+  });
+});
+
+describe("a gateway process with a CEL condition", () => {
+  it("applies it: a DELETE is refused, a GET passes", async () => {
+    const status = async (method: "GET" | "DELETE") => {
+      const res = await request(`${url}/`, { method, headers: { host: "guarded.test" } });
+      await res.body.dump();
+      return res.statusCode;
+    };
+    expect(await status("DELETE")).toBe(403);
+    expect(await status("GET")).toBe(200);
   });
 });

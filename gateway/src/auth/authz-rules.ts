@@ -8,11 +8,29 @@
 // caller without roles (it cannot be "x"), while an Allow on roles [x] never lets such a
 // caller in either.
 
-import { type Condition, compileCondition } from "../../../core/api/cel-conditions.ts";
+import { createRequire } from "node:module";
+import { extname } from "node:path";
+import type { Condition } from "../../../core/api/cel-conditions.ts";
 import { compilePathPattern, type PathPattern } from "../../../core/api/path-pattern.ts";
 import type { SnapshotAuthzPolicy } from "../../../core/api/snapshot/schema.ts";
 import { CidrSet } from "./cidr.ts";
 import type { Identity } from "./identity.ts";
+
+type CelConditions = typeof import("../../../core/api/cel-conditions.ts");
+let cel: CelConditions | undefined;
+/**
+ * CEL (@bufbuild/cel and its protobuf runtime, ~4 MB of heap) loads with the first rule
+ * that has a `when` condition, not with every gateway: most snapshots have none. Required,
+ * since a snapshot is built synchronously; requiring an ES module (Node ≥ 22.12) gives the
+ * same module instance an import does, so a process that also compiles (standalone) holds
+ * one copy. The extension is this file's own: .ts from the sources, .js in the image.
+ */
+function celConditions(): CelConditions {
+  cel ??= createRequire(import.meta.url)(
+    `../../../core/api/cel-conditions${extname(import.meta.url)}`,
+  ) as CelConditions;
+  return cel;
+}
 
 type Action = "Allow" | "Deny";
 
@@ -80,7 +98,7 @@ function compileRule(rule: SnapshotAuthzPolicy["rules"][number], index: number):
     const wanted = req.headers.map((h) => ({ name: h.name.toLowerCase(), value: h.value }));
     checks.push((r) => wanted.every((h) => r.headers[h.name] === h.value));
   }
-  const conditions: Condition[] = rule.when.map(compileCondition);
+  const conditions: Condition[] = rule.when.length > 0 ? rule.when.map(celConditions().compileCondition) : [];
   if (conditions.length > 0) {
     checks.push((r, id) => {
       const input = {
