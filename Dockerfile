@@ -66,7 +66,11 @@ EXPOSE 8080 9901 9902
 # gateway's --workers gives each process one), four GC helpers preempting the event loop
 # made the latency tail: open loop at half of saturation, p99 median 12.9 ms with four,
 # 3.9 ms with one, at the same throughput (×0.995) and memory (docs/benchmarks.md).
-ENTRYPOINT ["node", "--max-semi-space-size=4", "--v8-pool-size=1", "cli/sluice.js"]
+# --no-maglev: no mid-tier JIT (functions go from the baseline compiler straight to
+# TurboFan). It only shortens warm-up, and its code and compile memory cost the gateway
+# ~7 MB at its peak (10k routes: 159 -> 152 MB); throughput with and without it is within
+# the A/A spread (×0.986 and ×1.026 in two swapped A/B runs, docs/benchmarks.md).
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--v8-pool-size=1", "--no-maglev", "cli/sluice.js"]
 CMD ["--help"]
 # Last, so that a new commit changes only this metadata step and no cached layer.
 ARG VERSION=dev
