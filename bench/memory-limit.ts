@@ -39,6 +39,30 @@ export function benchMemoryLimit(
   };
 }
 
+/**
+ * `argv` under a memory limit of its own of the chart's gateway limit: each proxy a
+ * throughput or latency bench compares (Sluice and the Node peers alike; nginx does not
+ * care) runs as a pod would run it. Unlimited, V8 sizes its heap for the whole machine and
+ * how far it lets the heap grow depends on how fast its first collections were — with two
+ * processes starting on one core, a gateway settled at a 250 MB heap one run and 150 the
+ * next, ~20 % slower (docs/benchmarks.md). One cgroup per process: the limit is not shared.
+ */
+export function underGatewayLimit(root: string, name: string, argv: string[]): string[] {
+  const mib = Number(process.env.BENCH_MEMORY_LIMIT_MIB ?? chartMemoryLimitMiB(root, "gateway"));
+  if (mib <= 0) return argv;
+  const limit = underMemoryLimit(mib, `sluice-bench-proxy-${process.pid}-${name}`);
+  process.once("exit", limit.remove);
+  return [...limit.prefix, ...argv];
+}
+
+/** What a proxy bench's report says of underGatewayLimit. */
+export function gatewayLimitReport(root: string): string {
+  const mib = Number(process.env.BENCH_MEMORY_LIMIT_MIB ?? chartMemoryLimitMiB(root, "gateway"));
+  return mib > 0
+    ? `Each proxy process ran under a memory limit of ${mib} MiB (a cgroup of its own; the chart's gateway limit), from which Node sizes V8's heap as in a pod.`
+    : "No memory limit (BENCH_MEMORY_LIMIT_MIB=0): V8 sized each proxy's heap from the whole machine.";
+}
+
 /** `resources.limits.memory` of a component in the chart's values.yaml, in MiB. */
 export function chartMemoryLimitMiB(root: string, component: "operator" | "gateway"): number {
   const values = parse(readFileSync(join(root, "charts/sluice/values.yaml"), "utf8")) as Record<

@@ -56,6 +56,7 @@
 //      BENCH_QUIET_WAIT=60, BENCH_RETRIES=2 (see shared-machine.ts)
 import { cpus, release } from "node:os";
 import { join } from "node:path";
+import { gatewayLimitReport } from "../memory-limit.ts";
 import { startBackdrop } from "./backdrop.ts";
 import { cpuModel } from "./cpu.ts";
 import { type LatencyRow, latencySection, NGINX_AT_SLUICE_RATE, type Run } from "./latency-report.ts";
@@ -260,6 +261,7 @@ function setupLines(vegeta: Vegeta, idleBusy: string, upCpus: string, wrk: strin
       ? "floor: `direct` (vegeta straight to the upstream) attacked at the same rate right after the target in each round: what the generator and upstream add"
       : "floor: not measured (BENCH_FLOOR=0)",
     `Machine: ${cpus().length} CPUs (${cpuModel()}), Linux ${release()}; CPU0/CPU1 busy % in 1 s before the run: ${idleBusy} (the bench waits up to ${QUIET_WAIT_S} s for ≤ 10 %)`,
+    gatewayLimitReport(root),
     `Upstream: ${cfg.upstream === "nginx" ? "nginx, 1 worker" : "node:http"} returning a fixed 100-byte body, keep-alive`,
     `Pinning${hasTaskset ? " (taskset, read back from /proc/PID/status)" : ": none"}: target on CPU ${PROXY_CPU}, ` +
       `vegeta and the upstream on CPU ${LOAD_CPU} (upstream read back: ${upCpus}); the busy column has one CPU0/CPU1 pair per round`,

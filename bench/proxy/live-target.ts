@@ -5,6 +5,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "../../test-support/index.ts";
+import { underGatewayLimit } from "../memory-limit.ts";
 import type { Backdrop } from "./backdrop.ts";
 import { cpusAllowed, httpGet, type Proc, startProc, stopProc, waitUntilAnswers } from "./procs.ts";
 import { TARGETS, type Target, type TargetContext } from "./targets.ts";
@@ -44,7 +45,7 @@ export async function startTarget(
   const { name } = target;
   const ctx = await targetContext(name, root, scratch, backdrop);
   const argv = target.command(ctx);
-  const proc = argv ? startProc(name, argv, ctx.dir, PROXY_CPU) : null;
+  const proc = argv ? startProc(name, underGatewayLimit(root, name, argv), ctx.dir, PROXY_CPU) : null;
   const path = target.path ?? "/";
   const url = proc ? `http://127.0.0.1:${ctx.port}${path}` : `${backdrop.upstream.url}${path}`;
   try {

@@ -40,6 +40,7 @@
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { join } from "node:path";
+import { gatewayLimitReport, underGatewayLimit } from "../memory-limit.ts";
 import { type Backdrop, startBackdrop } from "./backdrop.ts";
 import { busyPercent, cpuModel, foreignCores, sampleCpu } from "./cpu.ts";
 import { targetContext } from "./live-target.ts";
@@ -173,7 +174,7 @@ async function measurePair(
     const ctx = await targetContext(name, root, scratch, backdrop);
     const argv = commandOf(target, ctx, isBaseline);
     if (!argv) throw new Error(`${target.name} starts no process`);
-    const proc = startProc(name, argv, ctx.dir, PROXY_CPU);
+    const proc = startProc(name, underGatewayLimit(root, name, argv), ctx.dir, PROXY_CPU);
     const url = `http://127.0.0.1:${ctx.port}${target.path ?? "/"}`;
     started.push({ target, proc, url });
   }
@@ -323,7 +324,7 @@ function report(results: Map<string, Round[]>, loaderName: string): string {
     cfg.mode === "shared"
       ? "- **cost ratio** = baseline's CPU µs per request / measured's. **req/s ratio**: the same pair's req/s while the kernel shares the core between them (sharing the core's caches inflates both costs, the larger working set's the more)."
       : "- **cost ratio** = baseline's CPU µs per request / measured's, each counted in its own windows: the throughput the measured target keeps. **req/s ratio**: their req/s in their windows.",
-    `- Machine: Linux ${release()}.`,
+    `- Machine: Linux ${release()}. ${gatewayLimitReport(root)}`,
     ...(env.BENCH_BASELINE_CLI
       ? [`- The baseline side of every pair ran \`${env.BENCH_BASELINE_CLI}\`.`]
       : []),

@@ -40,6 +40,7 @@
 //        JavaScript the image runs, targets.ts sluiceCommand)
 //      BENCH_LOADER=autocannon (use the fallback load generator even when wrk is installed)
 import { cpus, release } from "node:os";
+import { gatewayLimitReport } from "../memory-limit.ts";
 import { startBackdrop } from "./backdrop.ts";
 import { cpuModel } from "./cpu.ts";
 import { type LiveTarget, PROXY_CPU, startTarget, targetsNamed } from "./live-target.ts";
@@ -177,6 +178,7 @@ async function main() {
         `Upstream: ${cfg.upstream === "nginx" ? "nginx, 1 worker" : "node:http"} returning a fixed 100-byte body, keep-alive`,
         `Pinning${hasTaskset ? " (taskset, read back from /proc/PID/status)" : ": none"}: target on CPU ${PROXY_CPU}, ` +
           `load generator and upstream on CPU ${LOAD_CPU} (upstream read back: ${upCpus})`,
+        gatewayLimitReport(root),
       ],
       notes,
     },
