@@ -6,17 +6,16 @@
 // in a real gateway while every in-process test passed. Here: a pool with active health
 // checks serves, an endpoint failing its checks leaves the rotation, and comes back; and a
 // CEL condition, whose module the gateway loads only when a snapshot has one, is applied.
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "undici";
 import { beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { cleanupAfterAll, eventually, freePort } from "../../test-support/index.ts";
+import { cleanupAfterAll, eventually } from "../../test-support/index.ts";
 import { pool, simpleRoute, startUpstream, type Upstream } from "./harness.ts";
+import { spawnGateway } from "./spawned-gateway.ts";
 
-const ROOT = join(import.meta.dirname, "../..");
 const { defer } = cleanupAfterAll();
 
 let url: string;
@@ -91,34 +90,10 @@ beforeAll(async () => {
     },
   ];
   writeFileSync(join(dir, "resources.yaml"), objects.map((o) => stringify(o)).join("---\n"));
-  const [port, adminPort] = [await freePort(), await freePort()];
-  url = `http://127.0.0.1:${port}`;
-  admin = `http://127.0.0.1:${adminPort}`;
-  const gateway: ChildProcess = spawn(
-    process.execPath,
-    [
-      join(ROOT, "cli/sluice.ts"),
-      "gateway",
-      "--config-dir",
-      dir,
-      "--listen",
-      `127.0.0.1:${port}`,
-      "--admin-listen",
-      `127.0.0.1:${adminPort}`,
-      "--access-log=false",
-    ],
-    { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, SLUICE_LOG_LEVEL: "warn" } },
-  );
-  defer(() => gateway.kill("SIGKILL"));
-  await eventually(
-    "the gateway to get ready",
-    () =>
-      request(`${admin}/readyz`).then(
-        (r) => r.body.dump().then(() => r.statusCode === 200),
-        () => false,
-      ),
-    { timeoutMs: 30_000, intervalMs: 100 },
-  );
+  const gateway = await spawnGateway(dir);
+  defer(() => gateway.child.kill("SIGKILL"));
+  url = gateway.url;
+  admin = gateway.admin;
 }, 60_000);
 
 describe("a gateway process with active health checks", () => {

@@ -1,18 +1,17 @@
 // Exact across replicas: three gateway processes (the real CLI) share one Redis; concurrent
 // load spread over all three must be accepted exactly `limit` times per window — no peer
 // guarantees this (Kong #2629, Traefik #13706).
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, request } from "undici";
 import { beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { cleanupAfterAll, eventually, freePort } from "../../test-support/index.ts";
+import { cleanupAfterAll } from "../../test-support/index.ts";
 import { pool, route, startUpstream, type Upstream } from "./harness.ts";
 import { type RedisServer, startRedis } from "./redis-harness.ts";
+import { spawnGateway } from "./spawned-gateway.ts";
 
-const ROOT = join(import.meta.dirname, "../..");
 const LIMIT = 100;
 const dir = mkdtempSync(join(tmpdir(), "sluice-replicas-"));
 const { defer } = cleanupAfterAll();
@@ -61,40 +60,16 @@ beforeAll(async () => {
   ];
   writeFileSync(join(dir, "resources.yaml"), objects.map((o) => stringify(o)).join("---\n"));
   for (let i = 0; i < 3; i++) {
-    const port = await freePort();
-    const admin = await freePort();
-    const child = spawn(
-      process.execPath,
-      [
-        join(ROOT, "cli/sluice.ts"),
-        "gateway",
-        "--config-dir",
-        dir,
-        "--listen",
-        `127.0.0.1:${port}`,
-        "--admin-listen",
-        `127.0.0.1:${admin}`,
-        "--redis-url",
-        redis.url,
-        // Exactness is about the limiter, not the timeout: on a busy test machine a 50 ms
-        // bound would let some checks fail open (failureMode is tested elsewhere).
-        "--redis-timeout-ms",
-        "2000",
-        "--access-log=false",
-      ],
-      { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, SLUICE_LOG_LEVEL: "warn" } },
-    );
-    defer(() => child.kill("SIGKILL"));
-    gateways.push(`http://127.0.0.1:${port}`);
-    await eventually(
-      `gateway ${i} to get ready`,
-      () =>
-        request(`http://127.0.0.1:${admin}/readyz`).then(
-          async (r) => (await r.body.text()).includes('"ready":true'),
-          () => false,
-        ),
-      { timeoutMs: 15_000, intervalMs: 100 },
-    );
+    const gateway = await spawnGateway(dir, [
+      "--redis-url",
+      redis.url,
+      // Exactness is about the limiter, not the timeout: on a busy test machine a 50 ms
+      // bound would let some checks fail open (failureMode is tested elsewhere).
+      "--redis-timeout-ms",
+      "2000",
+    ]);
+    defer(() => gateway.child.kill("SIGKILL"));
+    gateways.push(gateway.url);
   }
 }, 60_000);
 

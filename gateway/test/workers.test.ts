@@ -3,17 +3,17 @@
 // answers for both (metrics summed, /status per worker), a reload reaches every worker before
 // /readyz says so, an in-memory rate limit holds across workers, a killed worker is
 // replaced while the other serves, and SIGTERM drains them all.
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, request } from "undici";
 import { beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { cleanupAfterAll, eventually, freePort, sleep } from "../../test-support/index.ts";
+import { cleanupAfterAll, eventually, sleep } from "../../test-support/index.ts";
 import { pool, route, startUpstream, type Upstream } from "./harness.ts";
+import { spawnGateway } from "./spawned-gateway.ts";
 
-const ROOT = join(import.meta.dirname, "../..");
 const LIMIT = 20;
 const CONNECTIONS = 32;
 const { defer } = cleanupAfterAll();
@@ -130,38 +130,15 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "sluice-workers-"));
   defer(() => rmSync(dir, { recursive: true, force: true }));
   writeResources("one");
-  const [port, adminPort] = [await freePort(), await freePort()];
-  url = `http://127.0.0.1:${port}`;
-  admin = `http://127.0.0.1:${adminPort}`;
-  gateway = spawn(
-    process.execPath,
-    [
-      join(ROOT, "cli/sluice.ts"),
-      "gateway",
-      "--config-dir",
-      dir,
-      "--listen",
-      `127.0.0.1:${port}`,
-      "--admin-listen",
-      `127.0.0.1:${adminPort}`,
-      "--workers",
-      "2",
-      "--drain-ms",
-      "3000",
-      "--access-log=false",
-    ],
-    { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, SLUICE_LOG_LEVEL: "warn" } },
+  const spawned = await spawnGateway(
+    dir,
+    ["--workers", "2", "--drain-ms", "3000"],
+    (body) => body.workers === 2, // the gateway and both workers ready
   );
+  gateway = spawned.child;
   defer(() => gateway.kill("SIGKILL"));
-  await eventually(
-    "the gateway and both workers to get ready",
-    () =>
-      request(`${admin}/readyz`).then(
-        async (r) => r.statusCode === 200 && ((await r.body.json()) as { workers: number }).workers === 2,
-        () => false,
-      ),
-    { timeoutMs: 30_000, intervalMs: 100 },
-  );
+  url = spawned.url;
+  admin = spawned.admin;
 }, 60_000);
 
 describe("--workers 2", () => {
