@@ -43,6 +43,7 @@ import { release } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { freePort } from "../../test-support/index.ts";
+import { gatewayLimitReport, underGatewayLimit } from "../memory-limit.ts";
 import { type Backdrop, startBackdrop } from "./backdrop.ts";
 import { PROXY_CPU, targetsNamed } from "./live-target.ts";
 import { LOAD_CPU, type Loader, type LoadResult, pickLoader } from "./load.ts";
@@ -321,7 +322,8 @@ async function startGateway(
   };
   mkdirSync(ctx.dir, { recursive: true });
   const argv = [...(cfg.target.command(ctx) ?? []), "--workers", String(n)];
-  const proc = startProc(name, argv, ctx.dir, cpus);
+  // The primary and its workers share one limit, as they share their pod's.
+  const proc = startProc(name, underGatewayLimit(ws.root, name, argv), ctx.dir, cpus);
   const url = `http://127.0.0.1:${ctx.port}${cfg.target.path}`;
   const admin = `http://127.0.0.1:${ctx.adminPort}`;
   try {
@@ -487,7 +489,7 @@ function report(runs: Run[], loaderName: string, notes: string[]): string {
     `- Method: bench/proxy/workers.ts. The \`${cfg.target.name}\` target (${cfg.target.about}) with \`--workers 1\` and \`--workers 2\`; every run fresh gateways, ${cfg.warmup} s of warm-up, then ${cfg.seconds} s measured at saturation, each gateway by its own ${loaderName}, ${cfg.conns} connections, on CPU ${LOAD_CPU} with the upstream (${cfg.upstream}). A round: the **paired** run, then the two **alone** runs, 1 and 2 workers (2 first in odd rounds). A round that other processes shared (more than ${FOREIGN_MAX} core in a window, marked *) is left out of the medians and ratios and run again, up to ${2 * cfg.rounds} rounds: ${cleanRounds("paired")} paired and ${cleanRounds("unpinned")} alone rounds used.`,
     "- Gateway CPU: every thread of the primary and of each worker (the primary's children), from /proc/PID/task/*/schedstat; µs/req = gateway CPU / requests answered in the window. With `--workers 1` there is no primary: one process. Its output is a pipe read on CPU 1, as in a pod.",
     `- **paired**: the 1-worker and the 2-worker gateway at once, both pinned to CPU ${PROXY_CPU}, so the core's speed, which moves by tens of percent within minutes on this machine (paired.ts), is the same for both. **alone, unpinned**: one gateway at a time on both CPUs, wrk and nginx on CPU ${LOAD_CPU} as in every bench: the one worker has a core without the load, a second worker takes what it can of the load's core. CPUs read back (primary / workers): paired ${cpusOf("paired")}; alone ${cpusOf("unpinned")}.`,
-    `- Machine: Linux ${release()}.`,
+    `- Machine: Linux ${release()}. ${gatewayLimitReport(join(import.meta.dirname, "../.."))}`,
     "",
     ...table(header, body),
     "",
