@@ -17,21 +17,27 @@ export interface MemoryLimit {
   remove(): void;
 }
 
+/** The limit a bench runs `component` under, in MiB: BENCH_MEMORY_LIMIT_MIB, else the chart's (0: none). */
+function limitMiB(root: string, component: "operator" | "gateway"): number {
+  return Number(process.env.BENCH_MEMORY_LIMIT_MIB ?? chartMemoryLimitMiB(root, component));
+}
+
 /**
- * The limit a bench runs `component` under: BENCH_MEMORY_LIMIT_MIB, else the chart's (0:
- * none), its cgroup removed when the bench exits; and the sentence its report says of it.
+ * `component`'s limit as a command prefix, its cgroup (named after `name`) removed when the
+ * bench exits; and the sentence its report says of it.
  */
 export function benchMemoryLimit(
   root: string,
   component: "operator" | "gateway",
+  name: string = component,
 ): { prefix: string[]; report: string } {
-  const mib = Number(process.env.BENCH_MEMORY_LIMIT_MIB ?? chartMemoryLimitMiB(root, component));
+  const mib = limitMiB(root, component);
   if (mib <= 0)
     return {
       prefix: [],
       report: "with no memory limit (BENCH_MEMORY_LIMIT_MIB=0): V8 sizes its heap from the whole machine.",
     };
-  const limit = underMemoryLimit(mib, `sluice-bench-${component}-${process.pid}`);
+  const limit = underMemoryLimit(mib, `sluice-bench-${name}-${process.pid}`);
   process.once("exit", limit.remove);
   return {
     prefix: limit.prefix,
@@ -48,16 +54,12 @@ export function benchMemoryLimit(
  * next, ~20 % slower (docs/benchmarks.md). One cgroup per process: the limit is not shared.
  */
 export function underGatewayLimit(root: string, name: string, argv: string[]): string[] {
-  const mib = Number(process.env.BENCH_MEMORY_LIMIT_MIB ?? chartMemoryLimitMiB(root, "gateway"));
-  if (mib <= 0) return argv;
-  const limit = underMemoryLimit(mib, `sluice-bench-proxy-${process.pid}-${name}`);
-  process.once("exit", limit.remove);
-  return [...limit.prefix, ...argv];
+  return [...benchMemoryLimit(root, "gateway", `proxy-${name}`).prefix, ...argv];
 }
 
 /** What a proxy bench's report says of underGatewayLimit. */
 export function gatewayLimitReport(root: string): string {
-  const mib = Number(process.env.BENCH_MEMORY_LIMIT_MIB ?? chartMemoryLimitMiB(root, "gateway"));
+  const mib = limitMiB(root, "gateway");
   return mib > 0
     ? `Each proxy process ran under a memory limit of ${mib} MiB (a cgroup of its own; the chart's gateway limit), from which Node sizes V8's heap as in a pod.`
     : "No memory limit (BENCH_MEMORY_LIMIT_MIB=0): V8 sized each proxy's heap from the whole machine.";

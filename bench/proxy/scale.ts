@@ -201,11 +201,6 @@ async function measure(target: Target, source: Source, ctx: TargetContext): Prom
   }
 }
 
-/**
- * Starts the gateway with the memory probe and waits until it serves. The ports were free
- * when picked, but on a shared machine another process can take one before the gateway
- * binds it (after loading its snapshot): then again with new ports, twice at most.
- */
 /** The gateway's command with BENCH_NODE_OPTIONS right after node (later flags win). */
 function withNodeFlags(argv: string[]): string[] {
   const at = argv.indexOf(process.execPath);
@@ -215,6 +210,11 @@ function withNodeFlags(argv: string[]): string[] {
   return argv.toSpliced(at + 1 + (flags < 0 ? argv.length : flags), 0, ...extra);
 }
 
+/**
+ * Starts the gateway with the memory probe and waits until it serves. The ports were free
+ * when picked, but on a shared machine another process can take one before the gateway
+ * binds it (after loading its snapshot): then again with new ports, twice at most.
+ */
 async function startServing(
   target: Target,
   name: string,
