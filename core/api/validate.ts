@@ -4,8 +4,9 @@
 // file would only be found by surprise at runtime. Unknown fields are refused too,
 // like `kubectl apply --validate=strict`.
 import { celEnv, parse, plan } from "@bufbuild/cel";
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import type { Ajv, ErrorObject, ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
+import { createAjv } from "./ajv.ts";
 import type { CelRule, KindDefinition } from "./common.ts";
 import { openApiSchema } from "./crd.ts";
 import { KINDS } from "./kinds.ts";
@@ -180,8 +181,8 @@ function compileValidator(ajv: Ajv, def: KindDefinition): KindValidator {
   };
 }
 
-function createAjv(): Ajv {
-  const ajv = new Ajv({
+function kindsAjv(): Ajv {
+  const ajv = createAjv({
     allErrors: true,
     verbose: true,
     useDefaults: true,
@@ -207,7 +208,7 @@ let validators: Map<string, KindValidator> | undefined;
 /** The validator for a kind of sluice.dev/v1alpha1, or undefined for other kinds. */
 export function validatorFor(kind: string): KindValidator | undefined {
   if (!validators) {
-    const ajv = createAjv();
+    const ajv = kindsAjv();
     validators = new Map(KINDS.map((def) => [def.kind, compileValidator(ajv, def as KindDefinition)]));
   }
   return validators.get(kind);

@@ -2,10 +2,10 @@
 // file (--config), SLUICE_* environment variables and flags. Checked at start; a bad
 // value stops the process with a message that names the setting.
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { type Static, Type } from "@sinclair/typebox";
-import { Ajv } from "ajv";
-import { parse as parseYaml } from "yaml";
+import { createAjv } from "../../core/api/ajv.ts";
 import { ConfigInvalidError } from "../../core/api/errors.ts";
 import type { RateLimitStoreConfig } from "./ratelimit/create-limiter.ts";
 
@@ -259,7 +259,7 @@ const FLAGS = {
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 const env = (flag: string) => `SLUICE_${flag.toUpperCase().replaceAll("-", "_")}`;
 
-const validate = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, strict: false }).compile(
+const validate = createAjv({ allErrors: true, useDefaults: true, coerceTypes: true, strict: false }).compile(
   GatewayConfigSchema,
 );
 
@@ -277,7 +277,9 @@ export function loadGatewayConfig(
   const file = parsed.values.config ?? environment.SLUICE_CONFIG;
   if (file) {
     try {
-      Object.assign(values, parseYaml(readFileSync(file, "utf8")));
+      // yaml loads only for a --config file: a replica started by flags alone never holds it.
+      const yaml = createRequire(import.meta.url)("yaml") as typeof import("yaml");
+      Object.assign(values, yaml.parse(readFileSync(file, "utf8")));
     } catch (err) {
       throw new ConfigInvalidError(`--config ${file}: ${(err as Error).message}`);
     }

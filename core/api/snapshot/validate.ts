@@ -1,10 +1,10 @@
 // A gateway trusts nothing it loads: a snapshot must match the schema and its version
 // must be the hash of its content, or it is rejected and the last good one keeps serving.
-import { Ajv } from "ajv";
+import { createAjv } from "../ajv.ts";
 import { Snapshot } from "./schema.ts";
 import { snapshotVersion } from "./version.ts";
 
-const validateSchema = new Ajv({ allErrors: true, strict: false }).compile<Snapshot>(Snapshot);
+const validateSchema = createAjv({ allErrors: true, strict: false }).compile<Snapshot>(Snapshot);
 
 export function snapshotProblems(candidate: unknown): string[] {
   if (!validateSchema(candidate)) {
