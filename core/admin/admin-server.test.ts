@@ -145,21 +145,4 @@ describe("startAdminServer", () => {
       await answer(`${url()}/secret/x`, { headers: { authorization: "Bearer a-long-enough-admin-token" } }),
     ).toMatchObject({ status: 200, body: { name: "x" } });
   });
-
-  it("answers HEAD like GET without a body, and decodes a path's parameters", async () => {
-    const { url } = await serve({
-      routes: (admin) => {
-        admin.get("/item/:name", async (req) => ({ name: req.params.name }));
-      },
-    });
-    const head = await request(`${url()}/healthz`, { method: "HEAD" });
-    expect(head.statusCode).toBe(200);
-    expect(head.headers["content-type"]).toBe("application/json; charset=utf-8");
-    expect(await head.body.text()).toBe("");
-    expect(await answer(`${url()}/item/a%2Fb%20c`)).toMatchObject({ status: 200, body: { name: "a/b c" } });
-    // Not a parameter: an empty segment, a path that is too long, an encoding that does not decode.
-    expect((await answer(`${url()}/item/`)).status).toBe(404);
-    expect((await answer(`${url()}/item/a/b`)).status).toBe(404);
-    expect((await answer(`${url()}/item/%E0%A4%A`)).status).toBe(404);
-  });
 });
