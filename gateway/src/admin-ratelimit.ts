@@ -2,27 +2,28 @@
 // (counters and block). ?key= is the value the rule counts by: a client address, consumer,
 // tenant, header or claim value. Both are guarded by the admin token (or loopback): a
 // key's state says who is busy.
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
-import { type AdminRequest, type AdminRoutes, GUARDED } from "../../core/admin/admin-server.ts";
+import { GUARDED } from "../../core/admin/admin-server.ts";
 import type { SnapshotRateLimitPolicy } from "../../core/api/snapshot/schema.ts";
 import { clientIpKey, GLOBAL_KEY } from "./ratelimit/key-value.ts";
 import type { LimitCheck, Limiter } from "./ratelimit/types.ts";
 
 export function rateLimitRoutes(
-  admin: AdminRoutes,
+  admin: FastifyInstance,
   /** The RateLimitPolicies of the snapshot being served, by id. */
   rateLimits: () => ReadonlyMap<string, SnapshotRateLimitPolicy> | undefined,
   limiter: Limiter,
   log: Logger,
 ) {
-  const limitCheck = (request: AdminRequest): LimitCheck | string => {
+  const limitCheck = (request: FastifyRequest): LimitCheck | string => {
     const { namespace, policy, rule } = request.params as { namespace: string; policy: string; rule: string };
     const id = `${namespace}/${policy}`;
     const found = rateLimits()
       ?.get(id)
       ?.rules.find((r) => r.name === rule);
     if (!found) return `no rule "${rule}" in RateLimitPolicy ${id} of the snapshot being served`;
-    const raw = request.query.get("key") ?? undefined;
+    const raw = (request.query as { key?: string }).key;
     const key =
       found.key.type === "Global"
         ? GLOBAL_KEY
