@@ -7,19 +7,29 @@ import { afterAll, afterEach } from "vitest";
 
 export { sleep };
 
+/** Ports freePort has handed out in this process. */
+const givenOut = new Set<number>();
+
 /**
  * A loopback port nothing listens on: bound on port 0, read and released. Good for a
  * process that is about to listen on it, and for a backend that must refuse connections.
  */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  // The kernel may hand out a port it handed out a moment ago: a test asking for three dead
+  // endpoints once got two alike, and the pool was refused for its duplicate endpoint. A
+  // port is given out once per process.
+  for (;;) {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", resolve);
+    });
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (givenOut.has(port)) continue;
+    givenOut.add(port);
+    return port;
+  }
 }
 
 /** A port nothing listens on; the name says why the test wants it. */
