@@ -6,9 +6,9 @@
 // V8 keeps at most 1,536 transitions from one map. While the map of `{}` has that many, an
 // object made from `{}` (or from a literal that starts with a computed key, such as
 // process.nextTick's) whose first property is not one of them gets a map of its own, every
-// time. A store site that sees more than four maps goes megamorphic and stays so: Node's
-// nextTick took V8's slow path on every call after it. A probe key that still shares a map
-// between two objects is a transition V8 kept.
+// time. A store site that sees more than four maps goes megamorphic and stays so: in
+// CPU-profiled gateways, Node's nextTick took V8's slow path on every call after it. A probe
+// key that still shares a map between two objects is a transition V8 kept.
 import { validatorFor } from "../../core/api/validate.ts";
 import "../../core/api/snapshot/validate.ts";
 import "../src/config.ts";
